@@ -1,0 +1,26 @@
+package dev.jdm.core;
+
+/** Tables speak 512-byte sectors, the I/O path speaks bytes: every conversion goes through here. */
+public final class Sectors {
+    public static final int SECTOR_SHIFT = 9;
+    public static final int SECTOR_SIZE = 1 << SECTOR_SHIFT;
+
+    private Sectors() {
+    }
+
+    public static long toBytes(long sectors) {
+        if (sectors < 0 || sectors > (Long.MAX_VALUE >> SECTOR_SHIFT)) {
+            throw new ArithmeticException("sector count out of range: " + sectors);
+        }
+        return sectors << SECTOR_SHIFT;
+    }
+
+    /** Whole sectors in a byte count (rounds down, as the kernel's size in sectors does). */
+    public static long fromBytes(long bytes) {
+        return bytes >>> SECTOR_SHIFT;
+    }
+
+    public static boolean isAligned(long bytes) {
+        return (bytes & (SECTOR_SIZE - 1)) == 0;
+    }
+}

@@ -1,0 +1,430 @@
+package dev.jdm.core.engine;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.DmException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.io.ExtentSink;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A device-mapper device: a name, a live and an inactive table, a suspend gate and an event counter.
+ * It is itself a {@link BlockDevice}, so it can be exported, or be the backing device of another
+ * table. An I/O is split at target boundaries and each piece goes to its target.
+ * Control operations live in {@link DeviceMapper}; this class holds the state they change.
+ */
+public final class MappedDevice implements BlockDevice {
+    /** The major number jdm reports for mapped devices (the one device-mapper usually gets). */
+    public static final int MAJOR = 253;
+
+    private final int minor;
+    private volatile String name;
+    private volatile String uuid;
+    private volatile Table live;
+    private volatile Table inactive;
+    private volatile boolean deferredRemove;
+    private volatile boolean removed;
+    private final IoGate gate = new IoGate();
+    /** Serialises load/suspend/resume/remove of this device; never held while waiting on another device's lock. */
+    final ReentrantLock control = new ReentrantLock();
+
+    private final ReentrantLock eventLock = new ReentrantLock();
+    private final Condition eventChanged = eventLock.newCondition();
+    private long eventNr;
+
+    private final ReentrantLock openLock = new ReentrantLock();
+    private int openCount;
+    private boolean exclusivelyOpen;
+    private final List<Opener> openers = new CopyOnWriteArrayList<>();
+
+    MappedDevice(String name, String uuid, int minor) {
+        this.name = name;
+        this.uuid = uuid;
+        this.minor = minor;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    void rename(String newName) {
+        this.name = newName;
+    }
+
+    public String uuid() {
+        return uuid;
+    }
+
+    void setUuid(String uuid) {
+        this.uuid = uuid;
+    }
+
+    public int minor() {
+        return minor;
+    }
+
+    @Override
+    public String id() {
+        return MAJOR + ":" + minor;
+    }
+
+    Table live() {
+        return live;
+    }
+
+    Table inactive() {
+        return inactive;
+    }
+
+    void setInactive(Table t) {
+        inactive = t;
+    }
+
+    void setLive(Table t) {
+        live = t;
+    }
+
+    boolean isSuspended() {
+        return gate.isSuspended();
+    }
+
+    IoGate gate() {
+        return gate;
+    }
+
+    boolean isDeferredRemove() {
+        return deferredRemove;
+    }
+
+    void setDeferredRemove(boolean deferred) {
+        deferredRemove = deferred;
+    }
+
+    boolean isRemoved() {
+        return removed;
+    }
+
+    void markRemoved() {
+        removed = true;
+        gate.close();
+        eventLock.lock();
+        try {
+            eventChanged.signalAll();
+        } finally {
+            eventLock.unlock();
+        }
+    }
+
+    // ---- events -------------------------------------------------------------------------------
+
+    public long eventNumber() {
+        eventLock.lock();
+        try {
+            return eventNr;
+        } finally {
+            eventLock.unlock();
+        }
+    }
+
+    void raiseEvent() {
+        eventLock.lock();
+        try {
+            eventNr++;
+            eventChanged.signalAll();
+        } finally {
+            eventLock.unlock();
+        }
+    }
+
+    /** Waits until the event number differs from {@code seen}; returns the current one. */
+    long awaitEvent(long seen, long timeoutMillis) throws InterruptedException {
+        eventLock.lock();
+        try {
+            long nanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+            while (eventNr == seen && !removed) {
+                if (timeoutMillis >= 0) {
+                    if (nanos <= 0) {
+                        break;
+                    }
+                    nanos = eventChanged.awaitNanos(nanos);
+                } else {
+                    eventChanged.await();
+                }
+            }
+            return eventNr;
+        } finally {
+            eventLock.unlock();
+        }
+    }
+
+    // ---- opens and claims ----------------------------------------------------------------------
+
+    /** Someone holding the device open; closing the handle gives it back. */
+    public final class Opener implements AutoCloseable {
+        private final String holder;
+        private final boolean exclusive;
+        private final Runnable onForcedRemove;
+        private boolean closed;
+
+        private Opener(String holder, boolean exclusive, Runnable onForcedRemove) {
+            this.holder = holder;
+            this.exclusive = exclusive;
+            this.onForcedRemove = onForcedRemove;
+        }
+
+        public String holder() {
+            return holder;
+        }
+
+        public MappedDevice device() {
+            return MappedDevice.this;
+        }
+
+        @Override
+        public void close() {
+            release(this);
+        }
+    }
+
+    /**
+     * Opens the device. An exclusive open is refused with EBUSY while anyone else has it open, and
+     * nobody may open it while it is held exclusively. {@code onForcedRemove} runs if the device is
+     * removed with force while open (an NBD export closes its connections there).
+     */
+    public Opener open(String holder, boolean exclusive, Runnable onForcedRemove) throws DmException {
+        openLock.lock();
+        try {
+            if (removed) {
+                throw new DmException(Errno.ENXIO, "device " + name + " has been removed");
+            }
+            if (exclusivelyOpen) {
+                throw new DmException(Errno.EBUSY, "device " + name + " is held exclusively by " + openers.getFirst().holder);
+            }
+            if (exclusive && openCount > 0) {
+                throw new DmException(Errno.EBUSY, "device " + name + " is open (" + openCount + ") and cannot be claimed exclusively");
+            }
+            Opener o = new Opener(holder, exclusive, onForcedRemove == null ? () -> { } : onForcedRemove);
+            openers.add(o);
+            openCount++;
+            exclusivelyOpen = exclusive;
+            return o;
+        } finally {
+            openLock.unlock();
+        }
+    }
+
+    private void release(Opener o) {
+        boolean last;
+        openLock.lock();
+        try {
+            if (o.closed) {
+                return;
+            }
+            o.closed = true;
+            openers.remove(o);
+            openCount--;
+            if (o.exclusive) {
+                exclusivelyOpen = false;
+            }
+            last = openCount == 0;
+        } finally {
+            openLock.unlock();
+        }
+        if (last && deferredRemove && onLastClose != null) {
+            onLastClose.run();
+        }
+    }
+
+    private volatile Runnable onLastClose;
+
+    void onLastClose(Runnable r) {
+        onLastClose = r;
+    }
+
+    public int openCount() {
+        openLock.lock();
+        try {
+            return openCount;
+        } finally {
+            openLock.unlock();
+        }
+    }
+
+    List<Opener> openers() {
+        return List.copyOf(openers);
+    }
+
+    /** Tells every opener that the device is being removed by force. */
+    void evictOpeners() {
+        for (Opener o : openers) {
+            o.onForcedRemove.run();
+        }
+    }
+
+    // ---- I/O ------------------------------------------------------------------------------------
+
+    @Override
+    public long size() {
+        Table t = live;
+        return t == null ? 0 : t.sizeBytes();
+    }
+
+    @Override
+    public int logicalBlockSize() {
+        Table t = live;
+        return t == null ? 512 : t.logicalBlockSize();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        Table t = live;
+        return t != null && t.readOnly();
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        Table t = live;
+        return t != null && t.supportsDiscard();
+    }
+
+    private Table admit() throws BlockIoException {
+        if (!gate.enter()) {
+            throw new BlockIoException(Errno.ENXIO, "device " + name + " has been removed");
+        }
+        Table t = live;
+        if (t == null) {
+            gate.exit();
+            throw new BlockIoException(Errno.EIO, "device " + name + " has no live table");
+        }
+        return t;
+    }
+
+    private static void checkRange(Table t, long offset, long length) throws BlockIoException {
+        if (offset < 0 || length < 0 || offset > t.sizeBytes() - length) {
+            throw new BlockIoException(Errno.EIO, "I/O of " + length + " bytes at " + offset
+                    + " is beyond the end of the device (" + t.sizeBytes() + " bytes)");
+        }
+    }
+
+    private static void checkWritable(Table t, String name) throws BlockIoException {
+        if (t.readOnly()) {
+            throw new BlockIoException(Errno.EROFS, "device " + name + " is read-only");
+        }
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        Table t = admit();
+        try {
+            checkRange(t, offset, dst.remaining());
+            int end = dst.limit();
+            int i = t.find(offset);
+            try {
+                while (dst.hasRemaining()) {
+                    Table.Entry e = t.entry(i++);
+                    int piece = (int) Math.min(dst.remaining(), e.endByte() - offset);
+                    dst.limit(dst.position() + piece);
+                    e.target().read(offset - e.startByte(), dst);
+                    offset += piece;
+                    dst.limit(end);
+                }
+            } finally {
+                dst.limit(end);
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        Table t = admit();
+        try {
+            checkWritable(t, name);
+            checkRange(t, offset, src.remaining());
+            int end = src.limit();
+            int i = t.find(offset);
+            try {
+                while (src.hasRemaining()) {
+                    Table.Entry e = t.entry(i++);
+                    int piece = (int) Math.min(src.remaining(), e.endByte() - offset);
+                    src.limit(src.position() + piece);
+                    e.target().write(offset - e.startByte(), src, fua);
+                    offset += piece;
+                    src.limit(end);
+                }
+            } finally {
+                src.limit(end);
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        Table t = admit();
+        try {
+            t.flush();
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** The byte-range operations share one splitting loop. */
+    private interface RangeOp {
+        void apply(Table.Entry e, long targetOffset, long length) throws IOException;
+    }
+
+    private void splitRange(long offset, long length, boolean write, RangeOp op) throws IOException {
+        Table t = admit();
+        try {
+            if (write) {
+                checkWritable(t, name);
+            }
+            checkRange(t, offset, length);
+            long end = offset + length;
+            int i = t.find(offset);
+            while (offset < end) {
+                Table.Entry e = t.entry(i++);
+                long piece = Math.min(end, e.endByte()) - offset;
+                op.apply(e, offset - e.startByte(), piece);
+                offset += piece;
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        splitRange(offset, length, true, (e, off, len) -> e.target().discard(off, len));
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        splitRange(offset, length, true, (e, off, len) -> e.target().writeZeroes(off, len, mayUnmap));
+    }
+
+    @Override
+    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
+        splitRange(offset, length, false, (e, off, len) -> e.target().allocation(off, len, sink));
+    }
+
+    /** Devices stay open for as long as they are registered; {@link DeviceMapper#remove} tears them down. */
+    @Override
+    public void close() {
+    }
+
+    @Override
+    public String toString() {
+        return "MappedDevice[" + name + " " + id() + "]";
+    }
+}

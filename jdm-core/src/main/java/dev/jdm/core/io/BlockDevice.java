@@ -1,0 +1,51 @@
+package dev.jdm.core.io;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Anything that stores blocks: a file, a real block device, a mapped device, a remote NBD export.
+ * Offsets and lengths are in bytes. Implementations must be safe for concurrent calls.
+ */
+public interface BlockDevice extends AutoCloseable {
+
+    /** How a table prints this device: {@code major:minor} for block and mapped devices, the path for files. */
+    String id();
+
+    /** Size in bytes. */
+    long size();
+
+    /** The smallest unit the device can write without read-modify-write. */
+    default int logicalBlockSize() {
+        return 512;
+    }
+
+    boolean isReadOnly();
+
+    /** Reads exactly {@code dst.remaining()} bytes at {@code offset} into dst (advancing its position). */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /** Writes all of {@code src} at {@code offset}; with {@code fua} it is stable when this returns. */
+    void write(long offset, ByteBuffer src, boolean fua) throws IOException;
+
+    /** Makes every write that completed before this call stable. */
+    void flush() throws IOException;
+
+    /** The range's contents become undefined (a file punches a hole); a no-op where unsupported. */
+    void discard(long offset, long length) throws IOException;
+
+    /** The range reads back as zeroes; with {@code mayUnmap} the device may deallocate it. */
+    void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException;
+
+    /** Reports holes and zero ranges in [offset, offset+length), covering it exactly, in order. */
+    default void allocation(long offset, long length, ExtentSink sink) throws IOException {
+        sink.extent(length, 0);
+    }
+
+    default boolean supportsDiscard() {
+        return true;
+    }
+
+    @Override
+    void close() throws IOException;
+}

@@ -1,0 +1,320 @@
+package dev.jdm.core.io;
+
+import com.sun.nio.file.ExtendedOpenOption;
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.Errno;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A regular file or a real block device. Data moves through a {@link FileChannel} (positional,
+ * thread-safe, virtual-thread friendly); a second descriptor opened through FFM serves fallocate,
+ * SEEK_DATA/SEEK_HOLE and the block-device ioctls, and for block devices it holds an O_EXCL claim,
+ * so a mounted disk is refused with EBUSY just as the kernel's dm refuses it.
+ */
+public final class FileBlockDevice implements BlockDevice {
+
+    /** How to open: read-only or not, O_DIRECT or through the page cache. */
+    public record Options(boolean readOnly, boolean direct) {
+        public static final Options READ_WRITE = new Options(false, false);
+        public static final Options READ_ONLY = new Options(true, false);
+    }
+
+    private static final int DIRECT_ALIGNMENT = 4096;
+
+    private final Path path;
+    private final String id;
+    private final boolean blockDevice;
+    private final boolean readOnly;
+    private final boolean direct;
+    private final FileChannel channel;
+    private final int fd;
+    private final long blockDeviceSize;
+    private final int logicalBlockSize;
+    /** Serialises the read-modify-write of unaligned O_DIRECT writes. */
+    private final ReentrantLock unalignedWrite = new ReentrantLock();
+    private volatile boolean closed;
+
+    private FileBlockDevice(Path path, Options options) throws IOException {
+        this.path = path.toAbsolutePath().normalize();
+        this.readOnly = options.readOnly();
+        this.direct = options.direct();
+        if (!Files.exists(this.path)) {
+            throw new NoSuchFileException(this.path.toString(), null, "no such file or block device");
+        }
+        this.blockDevice = isBlockDevice(this.path);
+        if (!blockDevice && !Files.isRegularFile(this.path)) {
+            throw new BlockIoException(Errno.EINVAL, this.path + " is neither a regular file nor a block device");
+        }
+        int flags = (readOnly ? Native.O_RDONLY : Native.O_RDWR) | (blockDevice ? Native.O_EXCL : 0);
+        int nativeFd = Native.open(this.path.toString(), flags);
+        if (nativeFd < 0) {
+            Errno errno = -nativeFd == Errno.EBUSY.number ? Errno.EBUSY
+                    : -nativeFd == Errno.EACCES.number ? Errno.EACCES : Errno.EIO;
+            throw new BlockIoException(errno, "cannot open " + this.path + ": " + Native.strerror(-nativeFd));
+        }
+        this.fd = nativeFd;
+        try {
+            List<OpenOption> open = new ArrayList<>(List.of(StandardOpenOption.READ));
+            if (!readOnly) {
+                open.add(StandardOpenOption.WRITE);
+            }
+            if (direct) {
+                open.add(ExtendedOpenOption.DIRECT);
+            }
+            this.channel = FileChannel.open(this.path, open.toArray(OpenOption[]::new));
+            if (blockDevice) {
+                long size = Native.blockDeviceSize(fd);
+                int sectorSize = Native.blockDeviceSectorSize(fd);
+                if (size < 0 || sectorSize < 0) {
+                    throw new BlockIoException(Errno.EIO, "cannot read the size of block device " + this.path);
+                }
+                this.blockDeviceSize = size;
+                this.logicalBlockSize = direct ? Math.max(sectorSize, 512) : 512;
+            } else {
+                this.blockDeviceSize = -1;
+                this.logicalBlockSize = direct ? DIRECT_ALIGNMENT : 512;
+            }
+            this.id = blockDevice ? majorMinor(this.path) : this.path.toString();
+        } catch (IOException | RuntimeException e) {
+            Native.close(fd);
+            throw e;
+        }
+    }
+
+    public static FileBlockDevice open(Path path, Options options) throws IOException {
+        return new FileBlockDevice(path, options);
+    }
+
+    public static boolean isBlockDevice(Path path) throws IOException {
+        int mode = (Integer) Files.getAttribute(path, "unix:mode");
+        return (mode & 0170000) == 0060000;
+    }
+
+    private static String majorMinor(Path path) throws IOException {
+        long rdev = (Long) Files.getAttribute(path, "unix:rdev");
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return major + ":" + minor;
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public boolean isBlockDevice() {
+        return blockDevice;
+    }
+
+    @Override
+    public String id() {
+        return id;
+    }
+
+    @Override
+    public long size() {
+        if (blockDevice) {
+            return blockDeviceSize;
+        }
+        try {
+            return channel.size();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    @Override
+    public int logicalBlockSize() {
+        return logicalBlockSize;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        if (direct && !alignedForDirect(offset, dst)) {
+            readBounced(offset, dst);
+            return;
+        }
+        long pos = offset;
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, pos);
+            if (n < 0) {
+                throw new BlockIoException(Errno.EIO, "read beyond the end of " + path + " at byte " + pos);
+            }
+            pos += n;
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        checkWritable();
+        if (direct && !alignedForDirect(offset, src)) {
+            writeBounced(offset, src);
+        } else {
+            long pos = offset;
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+        }
+        if (fua) {
+            channel.force(false);
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (!readOnly) {
+            channel.force(false);
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        checkWritable();
+        int rc = Native.fallocate(fd, Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE, offset, length);
+        if (rc < 0 && -rc != Native.EOPNOTSUPP) {
+            throw new BlockIoException(Errno.EIO, "discard on " + path + " failed: " + Native.strerror(-rc));
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        checkWritable();
+        int mode = mayUnmap ? Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE
+                : Native.FALLOC_FL_ZERO_RANGE | Native.FALLOC_FL_KEEP_SIZE;
+        int rc = Native.fallocate(fd, mode, offset, length);
+        if (rc == 0) {
+            return;
+        }
+        if (-rc != Native.EOPNOTSUPP && -rc != Errno.EINVAL.number) {
+            throw new BlockIoException(Errno.EIO, "write-zeroes on " + path + " failed: " + Native.strerror(-rc));
+        }
+        writeZeroBuffers(offset, length);
+    }
+
+    private void writeZeroBuffers(long offset, long length) throws IOException {
+        ByteBuffer zeroes = ByteBuffer.allocateDirect(DIRECT_ALIGNMENT * 64).alignedSlice(DIRECT_ALIGNMENT);
+        long done = 0;
+        while (done < length) {
+            int n = (int) Math.min(zeroes.capacity(), length - done);
+            write(offset + done, zeroes.clear().limit(n), false);
+            done += n;
+        }
+    }
+
+    @Override
+    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
+        if (blockDevice) {
+            sink.extent(length, 0);
+            return;
+        }
+        long end = offset + length;
+        long pos = offset;
+        while (pos < end) {
+            long data = Native.lseek(fd, pos, Native.SEEK_DATA);
+            if (data == -Native.ENXIO) {
+                data = end; // no data after pos: the rest is a hole
+            } else if (data < 0) {
+                sink.extent(end - pos, 0); // filesystem without SEEK_DATA: report it all as data
+                return;
+            }
+            if (data > pos) {
+                long holeEnd = Math.min(data, end);
+                sink.extent(holeEnd - pos, ExtentSink.HOLE | ExtentSink.ZERO);
+                pos = holeEnd;
+                continue;
+            }
+            long hole = Native.lseek(fd, pos, Native.SEEK_HOLE);
+            long dataEnd = hole < 0 ? end : Math.min(hole, end);
+            sink.extent(dataEnd - pos, 0);
+            pos = dataEnd;
+        }
+    }
+
+    private void checkWritable() throws BlockIoException {
+        if (readOnly) {
+            throw new BlockIoException(Errno.EROFS, path + " is open read-only");
+        }
+    }
+
+    private boolean alignedForDirect(long offset, ByteBuffer buf) {
+        int a = logicalBlockSize;
+        return buf.isDirect() && offset % a == 0 && buf.remaining() % a == 0
+                && java.lang.foreign.MemorySegment.ofBuffer(buf).address() % a == 0;
+    }
+
+    private ByteBuffer alignedBounce(long alignedOffset, long alignedEnd) {
+        return ByteBuffer.allocateDirect((int) (alignedEnd - alignedOffset) + DIRECT_ALIGNMENT)
+                .alignedSlice(DIRECT_ALIGNMENT).limit((int) (alignedEnd - alignedOffset));
+    }
+
+    private void readBounced(long offset, ByteBuffer dst) throws IOException {
+        int a = logicalBlockSize;
+        long start = Math.floorDiv(offset, a) * a;
+        long end = Math.ceilDiv(offset + dst.remaining(), a) * a;
+        ByteBuffer bounce = alignedBounce(start, end);
+        read(start, bounce);
+        bounce.position((int) (offset - start)).limit((int) (offset - start) + dst.remaining());
+        dst.put(bounce);
+    }
+
+    private void writeBounced(long offset, ByteBuffer src) throws IOException {
+        int a = logicalBlockSize;
+        long start = Math.floorDiv(offset, a) * a;
+        long end = Math.ceilDiv(offset + src.remaining(), a) * a;
+        boolean partial = start != offset || end != offset + src.remaining();
+        ByteBuffer bounce = alignedBounce(start, end);
+        if (partial) {
+            unalignedWrite.lock();
+        }
+        try {
+            if (partial) {
+                read(start, bounce);
+                bounce.clear().limit((int) (end - start));
+            }
+            bounce.position((int) (offset - start));
+            bounce.put(src);
+            bounce.clear().limit((int) (end - start));
+            long pos = start;
+            while (bounce.hasRemaining()) {
+                pos += channel.write(bounce, pos);
+            }
+        } finally {
+            if (partial) {
+                unalignedWrite.unlock();
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            channel.close();
+        } finally {
+            Native.close(fd);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "FileBlockDevice[" + path + (readOnly ? ", ro" : "") + (direct ? ", direct" : "") + "]";
+    }
+}

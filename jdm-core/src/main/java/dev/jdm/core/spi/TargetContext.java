@@ -1,0 +1,34 @@
+package dev.jdm.core.spi;
+
+import dev.jdm.core.io.BlockDevice;
+
+/** What a target constructor may ask of the table being built (the kernel's {@code dm_target} plus helpers). */
+public interface TargetContext {
+
+    /** First sector of this target in the mapped device. */
+    long begin();
+
+    /** Length of this target in sectors. */
+    long length();
+
+    default long lengthBytes() {
+        return length() << 9;
+    }
+
+    /** Whether the table is loaded read-only (devices are opened read-only then). */
+    boolean readOnly();
+
+    /**
+     * Opens the device named by argument {@code index} ({@code dm_get_device}): a path, a
+     * {@code major:minor}, {@code /dev/mapper/NAME} or a URI a backing provider knows. Checks the area
+     * [startSector, startSector+lengthSectors) lies inside it; errors name the argument. The table
+     * releases the device when it is destroyed.
+     */
+    BlockDevice device(Args args, int index, long startSector, long lengthSectors) throws TargetException;
+
+    /** Raises a device-mapper event on the mapped device (what {@code dmsetup wait} wakes on). */
+    void raiseEvent();
+
+    /** The mapped device's name, for messages. */
+    String deviceName();
+}
