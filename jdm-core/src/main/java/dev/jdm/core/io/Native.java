@@ -69,66 +69,55 @@ final class Native {
         return (int) ERRNO.get(state, 0L);
     }
 
-    static int open(String path, int flags) {
+    /** One libc call: gets a confined arena and the errno capture segment, returns the raw result. */
+    @FunctionalInterface
+    private interface Call {
+        long invoke(Arena arena, MemorySegment callState) throws Throwable;
+    }
+
+    /** Runs a call; a negative result becomes {@code -errno}. */
+    private static long call(String name, Call call) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags | O_CLOEXEC, 0);
-            return fd >= 0 ? fd : -errno(state);
+            long rc = call.invoke(arena, state);
+            return rc >= 0 ? rc : -errno(state);
         } catch (Throwable t) {
-            throw new IllegalStateException("open failed to link", t);
+            throw new IllegalStateException(name + " could not be called", t);
         }
+    }
+
+    static int open(String path, int flags) {
+        return (int) call("open", (a, st) -> (int) OPEN.invokeExact(st, a.allocateFrom(path), flags | O_CLOEXEC, 0));
     }
 
     static void close(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) CLOSE.invokeExact(arena.allocate(CALL_STATE), fd);
-        } catch (Throwable t) {
-            throw new IllegalStateException("close failed to link", t);
-        }
+        call("close", (a, st) -> (int) CLOSE.invokeExact(st, fd));
     }
 
     static int fallocate(int fd, int mode, long offset, long length) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
-            return rc == 0 ? 0 : -errno(state);
-        } catch (Throwable t) {
-            throw new IllegalStateException("fallocate failed to link", t);
-        }
+        return (int) call("fallocate", (a, st) -> (int) FALLOCATE.invokeExact(st, fd, mode, offset, length));
     }
 
     static long lseek(int fd, long offset, int whence) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            long rc = (long) LSEEK.invokeExact(state, fd, offset, whence);
-            return rc >= 0 ? rc : -errno(state);
-        } catch (Throwable t) {
-            throw new IllegalStateException("lseek failed to link", t);
-        }
+        return call("lseek", (a, st) -> (long) LSEEK.invokeExact(st, fd, offset, whence));
     }
 
     /** BLKGETSIZE64: the size of a block device in bytes, or -errno. */
     static long blockDeviceSize(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
-            int rc = (int) IOCTL.invokeExact(state, fd, BLKGETSIZE64, out);
-            return rc == 0 ? out.get(ValueLayout.JAVA_LONG, 0) : -errno(state);
-        } catch (Throwable t) {
-            throw new IllegalStateException("ioctl failed to link", t);
-        }
+        return call("ioctl", (a, st) -> {
+            MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
+            int rc = (int) IOCTL.invokeExact(st, fd, BLKGETSIZE64, out);
+            return rc < 0 ? rc : out.get(ValueLayout.JAVA_LONG, 0);
+        });
     }
 
     /** BLKSSZGET: the logical sector size of a block device, or -errno. */
     static int blockDeviceSectorSize(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-            int rc = (int) IOCTL.invokeExact(state, fd, BLKSSZGET, out);
-            return rc == 0 ? out.get(ValueLayout.JAVA_INT, 0) : -errno(state);
-        } catch (Throwable t) {
-            throw new IllegalStateException("ioctl failed to link", t);
-        }
+        return (int) call("ioctl", (a, st) -> {
+            MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
+            int rc = (int) IOCTL.invokeExact(st, fd, BLKSSZGET, out);
+            return rc < 0 ? rc : out.get(ValueLayout.JAVA_INT, 0);
+        });
     }
 
     static String strerror(int errno) {

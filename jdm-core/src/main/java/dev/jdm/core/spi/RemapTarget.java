@@ -62,34 +62,33 @@ public abstract class RemapTarget implements Target {
         }
     }
 
-    @Override
-    public void discard(long offset, long length) throws IOException {
+    /** A byte-range operation on one contiguous mapped piece. */
+    private interface PieceOp {
+        void apply(Remap piece) throws IOException;
+    }
+
+    private void forEachPiece(long offset, long length, PieceOp op) throws IOException {
         long end = offset + length;
         while (offset < end) {
             Remap r = map(offset, end - offset);
-            r.device().discard(r.deviceOffset(), r.length());
+            op.apply(r);
             offset += r.length();
         }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        forEachPiece(offset, length, r -> r.device().discard(r.deviceOffset(), r.length()));
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        long end = offset + length;
-        while (offset < end) {
-            Remap r = map(offset, end - offset);
-            r.device().writeZeroes(r.deviceOffset(), r.length(), mayUnmap);
-            offset += r.length();
-        }
+        forEachPiece(offset, length, r -> r.device().writeZeroes(r.deviceOffset(), r.length(), mayUnmap));
     }
 
     @Override
     public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        long end = offset + length;
-        while (offset < end) {
-            Remap r = map(offset, end - offset);
-            r.device().allocation(r.deviceOffset(), r.length(), sink);
-            offset += r.length();
-        }
+        forEachPiece(offset, length, r -> r.device().allocation(r.deviceOffset(), r.length(), sink));
     }
 
     @Override
