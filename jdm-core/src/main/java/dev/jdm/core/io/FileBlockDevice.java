@@ -267,9 +267,30 @@ public final class FileBlockDevice implements BlockDevice {
         long start = Math.floorDiv(offset, a) * a;
         long end = Math.ceilDiv(offset + dst.remaining(), a) * a;
         ByteBuffer bounce = alignedBounce(start, end);
-        read(start, bounce);
+        // The last block of a file whose size is not a multiple of the alignment is only partly there.
+        long available = start + readUntilEnd(start, bounce);
+        if (available < offset + dst.remaining()) {
+            throw new BlockIoException(Errno.EIO, "read beyond the end of " + path + " at byte " + Math.max(available, offset));
+        }
         bounce.position((int) (offset - start)).limit((int) (offset - start) + dst.remaining());
         dst.put(bounce);
+    }
+
+    /** Reads from {@code pos} until dst is full or the file ends (the rest stays zero); returns the bytes read. */
+    private int readUntilEnd(long pos, ByteBuffer dst) throws IOException {
+        int read = 0;
+        while (dst.hasRemaining()) {
+            int wanted = dst.remaining();
+            int n = channel.read(dst, pos + read);
+            if (n < 0) {
+                break;
+            }
+            read += n;
+            if (direct && n < wanted) {
+                break; // O_DIRECT reads come back short only at the end of the file
+            }
+        }
+        return read;
     }
 
     private void writeBounced(long offset, ByteBuffer src) throws IOException {
@@ -282,8 +303,10 @@ public final class FileBlockDevice implements BlockDevice {
             unalignedWrite.lock();
         }
         try {
+            long sizeBefore = blockDevice ? blockDeviceSize : channel.size();
+            long writeEnd = offset + src.remaining();
             if (partial) {
-                read(start, bounce);
+                readUntilEnd(start, bounce);
                 bounce.clear().limit((int) (end - start));
             }
             bounce.position((int) (offset - start));
@@ -292,6 +315,11 @@ public final class FileBlockDevice implements BlockDevice {
             long pos = start;
             while (bounce.hasRemaining()) {
                 pos += channel.write(bounce, pos);
+            }
+            // Whole aligned blocks went out: a file grown by this write ends where the write ended,
+            // as it would through the page cache, not at the next alignment boundary.
+            if (!blockDevice && end > writeEnd && end > sizeBefore) {
+                channel.truncate(Math.max(sizeBefore, writeEnd));
             }
         } finally {
             if (partial) {

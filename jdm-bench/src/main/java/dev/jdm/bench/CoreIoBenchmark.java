@@ -1,0 +1,236 @@
+package dev.jdm.bench;
+
+import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.core.engine.MappedDevice;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The cost of the engine on the I/O path: the same reads and writes through a mapped device (a
+ * linear table on one file, a 4-way striped table on four files) and straight to the same files with
+ * positional {@link FileChannel} I/O and the same direct buffers. The files live in /dev/shm (or
+ * {@code $JDM_BENCH_DIR}) so that no disk is measured, only our overhead.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+public class CoreIoBenchmark {
+    static final int SEQUENTIAL_IO = 1 << 20;
+    static final int RANDOM_IO = 4096;
+    static final long DEVICE_BYTES = 256L << 20;
+    static final int STRIPES = 4;
+    static final int CHUNK_SECTORS = 128;
+    static final long CHUNK_BYTES = CHUNK_SECTORS * 512L;
+    private static final int RANDOM_OFFSETS = 1 << 16;
+
+    /** Which table: one linear target, or four stripes. */
+    @Param({"linear", "striped"})
+    public String layout;
+
+    /** {@code plain}: FileChannel positional I/O on the files; {@code jdm}: through the mapped device. */
+    @Param({"plain", "jdm"})
+    public String path;
+
+    private Path dir;
+    private DeviceMapper dm;
+    private Io io;
+    private ByteBuffer sequentialBuffer;
+    private ByteBuffer randomBuffer;
+    private long sequentialOffset;
+    private long[] randomOffsets;
+    private int randomIndex;
+
+    /** The two operations measured, so both paths are driven by the same benchmark code. */
+    private interface Io extends AutoCloseable {
+        void read(long offset, ByteBuffer dst) throws IOException;
+
+        void write(long offset, ByteBuffer src) throws IOException;
+
+        @Override
+        void close() throws IOException;
+    }
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        dir = Files.createTempDirectory(Path.of(System.getenv().getOrDefault("JDM_BENCH_DIR", "/dev/shm")), "jdm-bench-");
+        int files = layout.equals("striped") ? STRIPES : 1;
+        List<Path> paths = new ArrayList<>();
+        for (int i = 0; i < files; i++) {
+            paths.add(filled(dir.resolve("backing" + i + ".img"), DEVICE_BYTES / files));
+        }
+        io = path.equals("jdm") ? mapped(paths) : plain(paths);
+        sequentialBuffer = pattern(ByteBuffer.allocateDirect(SEQUENTIAL_IO));
+        randomBuffer = pattern(ByteBuffer.allocateDirect(RANDOM_IO));
+        SplittableRandom random = new SplittableRandom(42);
+        randomOffsets = new long[RANDOM_OFFSETS];
+        for (int i = 0; i < RANDOM_OFFSETS; i++) {
+            randomOffsets[i] = random.nextLong(DEVICE_BYTES / RANDOM_IO) * RANDOM_IO;
+        }
+    }
+
+    private Io mapped(List<Path> paths) throws Exception {
+        dm = DeviceMapper.create();
+        long sectors = DEVICE_BYTES / 512;
+        String table = switch (layout) {
+            case "linear" -> "0 " + sectors + " linear " + paths.getFirst() + " 0";
+            case "striped" -> "0 " + sectors + " striped " + STRIPES + " " + CHUNK_SECTORS + " "
+                    + String.join(" ", paths.stream().map(p -> p + " 0").toList());
+            default -> throw new IllegalArgumentException(layout);
+        };
+        dm.create("bench", null, table, false);
+        MappedDevice device = dm.device("bench");
+        return new Io() {
+            @Override
+            public void read(long offset, ByteBuffer dst) throws IOException {
+                device.read(offset, dst);
+            }
+
+            @Override
+            public void write(long offset, ByteBuffer src) throws IOException {
+                device.write(offset, src, false);
+            }
+
+            @Override
+            public void close() {
+                dm.close();
+            }
+        };
+    }
+
+    /** What a program doing its own striping would write: the same chunk arithmetic, no engine. */
+    private static Io plain(List<Path> paths) throws IOException {
+        FileChannel[] channels = new FileChannel[paths.size()];
+        for (int i = 0; i < channels.length; i++) {
+            channels[i] = FileChannel.open(paths.get(i), StandardOpenOption.READ, StandardOpenOption.WRITE);
+        }
+        long chunk = channels.length == 1 ? Long.MAX_VALUE : CHUNK_BYTES;
+        return new Io() {
+            @Override
+            public void read(long offset, ByteBuffer dst) throws IOException {
+                int end = dst.limit();
+                while (dst.hasRemaining()) {
+                    long chunkNo = offset / chunk;
+                    long inChunk = offset % chunk;
+                    int piece = (int) Math.min(dst.remaining(), chunk - inChunk);
+                    long fileOffset = (chunkNo / channels.length) * chunk + inChunk;
+                    FileChannel ch = channels[(int) (chunkNo % channels.length)];
+                    dst.limit(dst.position() + piece);
+                    while (dst.hasRemaining()) {
+                        fileOffset += ch.read(dst, fileOffset);
+                    }
+                    dst.limit(end);
+                    offset += piece;
+                }
+            }
+
+            @Override
+            public void write(long offset, ByteBuffer src) throws IOException {
+                int end = src.limit();
+                while (src.hasRemaining()) {
+                    long chunkNo = offset / chunk;
+                    long inChunk = offset % chunk;
+                    int piece = (int) Math.min(src.remaining(), chunk - inChunk);
+                    long fileOffset = (chunkNo / channels.length) * chunk + inChunk;
+                    FileChannel ch = channels[(int) (chunkNo % channels.length)];
+                    src.limit(src.position() + piece);
+                    while (src.hasRemaining()) {
+                        fileOffset += ch.write(src, fileOffset);
+                    }
+                    src.limit(end);
+                    offset += piece;
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                for (FileChannel ch : channels) {
+                    ch.close();
+                }
+            }
+        };
+    }
+
+    private static ByteBuffer pattern(ByteBuffer b) {
+        for (int i = 0; i < b.capacity(); i++) {
+            b.put(i, (byte) (i * 31 + 7));
+        }
+        return b;
+    }
+
+    /** A file fully written (no holes), so reads measure page-cache copies and not zero-page tricks. */
+    private static Path filled(Path file, long size) throws IOException {
+        ByteBuffer block = pattern(ByteBuffer.allocateDirect(SEQUENTIAL_IO));
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            for (long pos = 0; pos < size; pos += SEQUENTIAL_IO) {
+                ch.write(block.clear(), pos);
+            }
+        }
+        return file;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        io.close();
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private long nextSequential() {
+        long offset = sequentialOffset;
+        sequentialOffset = (offset + SEQUENTIAL_IO) % DEVICE_BYTES;
+        return offset;
+    }
+
+    private long nextRandom() {
+        randomIndex = (randomIndex + 1) & (RANDOM_OFFSETS - 1);
+        return randomOffsets[randomIndex];
+    }
+
+    @Benchmark
+    public ByteBuffer sequentialRead1M() throws IOException {
+        io.read(nextSequential(), sequentialBuffer.clear());
+        return sequentialBuffer;
+    }
+
+    @Benchmark
+    public ByteBuffer sequentialWrite1M() throws IOException {
+        io.write(nextSequential(), sequentialBuffer.clear());
+        return sequentialBuffer;
+    }
+
+    @Benchmark
+    public ByteBuffer randomRead4K() throws IOException {
+        io.read(nextRandom(), randomBuffer.clear());
+        return randomBuffer;
+    }
+
+    @Benchmark
+    public ByteBuffer randomWrite4K() throws IOException {
+        io.write(nextRandom(), randomBuffer.clear());
+        return randomBuffer;
+    }
+}

@@ -1,0 +1,82 @@
+package dev.jdm.core.io;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.testing.TestFiles;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The contract on a sparse regular file through the page cache, plus what is particular to files. */
+class SparseFileBlockDeviceTest extends BlockDeviceContract {
+
+    @Override
+    protected BlockDevice create(long size) throws Exception {
+        return closeAfterTest(FileBlockDevice.open(TestFiles.sparse(dir, "disk.img", size), FileBlockDevice.Options.READ_WRITE));
+    }
+
+    @Override
+    protected boolean growsOnWriteBeyondEnd() {
+        return true;
+    }
+
+    @Test
+    void idIsTheAbsolutePathAndItIsNotABlockDevice() {
+        FileBlockDevice f = (FileBlockDevice) device;
+        assertEquals(dir.resolve("disk.img").toAbsolutePath().toString(), f.id());
+        assertFalse(f.isBlockDevice());
+        assertEquals(512, f.logicalBlockSize());
+    }
+
+    @Test
+    void readOnlyOpenRefusesEveryWriteWithErofs() throws Exception {
+        try (FileBlockDevice ro = FileBlockDevice.open(dir.resolve("disk.img"), FileBlockDevice.Options.READ_ONLY)) {
+            assertTrue(ro.isReadOnly());
+            for (var op : java.util.List.<org.junit.jupiter.api.function.Executable>of(
+                    () -> ro.write(0, ByteBuffer.allocate(512), false),
+                    () -> ro.discard(0, 4096),
+                    () -> ro.writeZeroes(0, 4096, false))) {
+                assertEquals(Errno.EROFS, assertThrows(BlockIoException.class, op).errno());
+            }
+            ro.flush();
+            assertArrayEquals(new byte[512], readFrom(ro, 0, 512));
+        }
+    }
+
+    @Test
+    void writesAreVisibleToOtherReadersOfTheFile() throws Exception {
+        byte[] content = pattern(4096, 20);
+        write(8192, content);
+        device.flush();
+        byte[] onDisk = Files.readAllBytes(dir.resolve("disk.img"));
+        assertArrayEquals(content, java.util.Arrays.copyOfRange(onDisk, 8192, 8192 + 4096));
+    }
+
+    @Test
+    void missingFileIsReported() {
+        var e = assertThrows(java.nio.file.NoSuchFileException.class,
+                () -> FileBlockDevice.open(dir.resolve("absent.img"), FileBlockDevice.Options.READ_WRITE));
+        assertEquals(dir.resolve("absent.img").toAbsolutePath() + ": no such file or block device", e.getMessage());
+    }
+
+    @Test
+    void aDirectoryIsRefusedWithEinval() {
+        BlockIoException e = assertThrows(BlockIoException.class, () -> FileBlockDevice.open(dir, FileBlockDevice.Options.READ_WRITE));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertEquals(dir.toAbsolutePath() + " is neither a regular file nor a block device", e.getMessage());
+    }
+
+    private static byte[] readFrom(BlockDevice d, long offset, int length) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        d.read(offset, b);
+        return b.array();
+    }
+}
