@@ -1,0 +1,54 @@
+package dev.jdm.nbd;
+
+import java.nio.ByteBuffer;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Direct buffers for request payloads, reused by size class (powers of two from 4 KiB to 32 MiB):
+ * allocating a direct buffer per request costs more than the I/O of a small one.
+ */
+final class BufferPool {
+    private static final int MIN_SHIFT = 12;
+    private static final int MAX_SHIFT = 25;
+
+    private final ConcurrentLinkedQueue<ByteBuffer>[] free;
+    private final AtomicLong pooledBytes = new AtomicLong();
+    private final long maxPooledBytes;
+
+    @SuppressWarnings("unchecked")
+    BufferPool(long maxPooledBytes) {
+        this.maxPooledBytes = maxPooledBytes;
+        free = new ConcurrentLinkedQueue[MAX_SHIFT - MIN_SHIFT + 1];
+        for (int i = 0; i < free.length; i++) {
+            free[i] = new ConcurrentLinkedQueue<>();
+        }
+    }
+
+    /** A cleared buffer with exactly {@code size} bytes between position and limit. */
+    ByteBuffer take(int size) {
+        int shift = Math.max(MIN_SHIFT, 32 - Integer.numberOfLeadingZeros(Math.max(size, 1) - 1));
+        if (shift > MAX_SHIFT) {
+            return ByteBuffer.allocateDirect(size);
+        }
+        ByteBuffer b = free[shift - MIN_SHIFT].poll();
+        if (b == null) {
+            b = ByteBuffer.allocateDirect(1 << shift);
+        } else {
+            pooledBytes.addAndGet(-b.capacity());
+        }
+        return b.clear().limit(size);
+    }
+
+    void give(ByteBuffer b) {
+        int shift = Integer.numberOfTrailingZeros(b.capacity());
+        if (Integer.bitCount(b.capacity()) != 1 || shift < MIN_SHIFT || shift > MAX_SHIFT) {
+            return;
+        }
+        if (pooledBytes.addAndGet(b.capacity()) > maxPooledBytes) {
+            pooledBytes.addAndGet(-b.capacity());
+            return;
+        }
+        free[shift - MIN_SHIFT].offer(b);
+    }
+}

@@ -1,0 +1,86 @@
+package dev.jdm.nbd;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Buffered reads from a transport: small headers come out of one buffer filled by large reads, so a
+ * queue of 4 KiB requests costs one system call per many requests; large payloads bypass the buffer.
+ */
+final class Input {
+    private static final int BUFFER = 256 << 10;
+
+    private final Transport transport;
+    private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER).flip();
+
+    Input(Transport transport) {
+        this.transport = transport;
+    }
+
+    /** Makes {@code n} bytes available and returns the buffer positioned at them; EOFException if the peer goes away first. */
+    ByteBuffer need(int n) throws IOException {
+        if (buffer.remaining() < n) {
+            buffer.compact();
+            while (buffer.position() < n) {
+                if (transport.read(buffer) < 0) {
+                    buffer.flip();
+                    throw new EOFException("connection closed after " + buffer.remaining() + " of " + n + " bytes");
+                }
+            }
+            buffer.flip();
+        }
+        return buffer;
+    }
+
+    /** Like {@link #need} but reports a clean end of stream (nothing buffered, peer closed) as false. */
+    boolean await(int n) throws IOException {
+        if (buffer.hasRemaining()) {
+            need(n);
+            return true;
+        }
+        buffer.clear();
+        int got = transport.read(buffer);
+        buffer.flip();
+        if (got < 0) {
+            return false;
+        }
+        need(n);
+        return true;
+    }
+
+    void readFully(ByteBuffer dst) throws IOException {
+        if (buffer.hasRemaining()) {
+            int n = Math.min(buffer.remaining(), dst.remaining());
+            int limit = buffer.limit();
+            buffer.limit(buffer.position() + n);
+            dst.put(buffer);
+            buffer.limit(limit);
+        }
+        while (dst.hasRemaining()) {
+            if (transport.read(dst) < 0) {
+                throw new EOFException("connection closed with " + dst.remaining() + " bytes of payload missing");
+            }
+        }
+    }
+
+    byte[] bytes(int n) throws IOException {
+        byte[] b = new byte[n];
+        readFully(ByteBuffer.wrap(b));
+        return b;
+    }
+
+    /** Reads and drops {@code n} bytes (the payload of a request that is refused). */
+    void skip(long n) throws IOException {
+        while (n > 0) {
+            int step = (int) Math.min(n, BUFFER);
+            need(Math.min(step, BUFFER)).position(buffer.position() + step);
+            n -= step;
+        }
+    }
+
+    /** Whether bytes the peer sent are still waiting here (they must not be lost when TLS starts). */
+    boolean hasBuffered() {
+        return buffer.hasRemaining();
+    }
+}

@@ -1,0 +1,269 @@
+package dev.jdm.nbd;
+
+import dev.jdm.core.DmException;
+import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.core.engine.MappedDevice;
+import picocli.CommandLine;
+
+import javax.net.ssl.SSLContext;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Serves every mapped device of a {@link DeviceMapper} over NBD, under its name as export name, on
+ * a Unix socket and optionally TCP (loopback unless another address is asked for), with optional
+ * TLS. Connections are independent: each has its own reader and virtual threads for its requests.
+ */
+public final class NbdServer implements AutoCloseable {
+
+    /** The TLS policy, as nbdkit's --tls: off (NOTLS), on (clients may upgrade), require (FORCEDTLS). */
+    public enum TlsMode { OFF, ON, REQUIRE }
+
+    /**
+     * Where and how to listen. {@code tcpPort} -1 means no TCP listener, 0 an ephemeral port;
+     * {@code tcpHost} null means the loopback address.
+     */
+    public record Config(Path unixSocket, String tcpHost, int tcpPort, TlsMode tls, Path tlsKey, Path tlsCert) {
+        public Config {
+            if (unixSocket == null && tcpPort < 0) {
+                throw new IllegalArgumentException("an NBD server needs a Unix socket or a TCP port");
+            }
+            if (tls != TlsMode.OFF && (tlsKey == null || tlsCert == null)) {
+                throw new IllegalArgumentException("TLS needs a key and a certificate");
+            }
+        }
+
+        public static Config unix(Path socket) {
+            return new Config(socket, null, -1, TlsMode.OFF, null, null);
+        }
+
+        public Config withTcp(String host, int port) {
+            return new Config(unixSocket, host, port, tls, tlsKey, tlsCert);
+        }
+
+        public Config withTls(TlsMode mode, Path key, Path cert) {
+            return new Config(unixSocket, tcpHost, tcpPort, mode, key, cert);
+        }
+    }
+
+    private final DeviceMapper dm;
+    private final Config config;
+    private final BufferPool pool = new BufferPool(256L << 20);
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final List<ServerSocketChannel> listeners = new ArrayList<>();
+    private final List<Thread> acceptors = new ArrayList<>();
+    private final DeviceMapper.Listener removal = this::deviceChanged;
+    private SSLContext tls;
+    private InetSocketAddress tcpAddress;
+    private volatile boolean closed;
+
+    public NbdServer(DeviceMapper dm, Config config) {
+        this.dm = dm;
+        this.config = config;
+    }
+
+    /** Binds the sockets and starts accepting. A stale Unix socket file at the path is replaced. */
+    public synchronized void start() throws IOException {
+        if (config.tls() != TlsMode.OFF) {
+            tls = Tls.serverContext(config.tlsKey(), config.tlsCert());
+        }
+        dm.addListener(removal);
+        try {
+            if (config.unixSocket() != null) {
+                Files.deleteIfExists(config.unixSocket());
+                ServerSocketChannel unix = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                listeners.add(unix);
+                unix.bind(UnixDomainSocketAddress.of(config.unixSocket()));
+            }
+            if (config.tcpPort() >= 0) {
+                ServerSocketChannel tcp = ServerSocketChannel.open();
+                listeners.add(tcp);
+                tcp.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                InetAddress host = config.tcpHost() == null ? InetAddress.getLoopbackAddress() : InetAddress.getByName(config.tcpHost());
+                tcp.bind(new InetSocketAddress(host, config.tcpPort()));
+                tcpAddress = (InetSocketAddress) tcp.getLocalAddress();
+            }
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
+        for (ServerSocketChannel l : listeners) {
+            acceptors.add(Thread.ofPlatform().daemon().name("nbd-accept").start(() -> accept(l)));
+        }
+    }
+
+    /** The bound TCP address (with the real port when 0 was asked for), or null without TCP. */
+    public synchronized InetSocketAddress tcpAddress() {
+        return tcpAddress;
+    }
+
+    private void accept(ServerSocketChannel listener) {
+        while (!closed) {
+            SocketChannel channel;
+            try {
+                channel = listener.accept();
+            } catch (IOException e) {
+                return; // Closed by close().
+            }
+            try {
+                Connection c = new Connection(new SocketTransport(channel));
+                connections.add(c);
+                Thread.ofVirtual().name("nbd-connection").start(c::run);
+            } catch (IOException e) {
+                closeQuietly(channel);
+            }
+        }
+    }
+
+    private void deviceChanged(MappedDevice md, DeviceMapper.Change change) {
+        if (change == DeviceMapper.Change.REMOVED) {
+            for (Connection c : connections) {
+                if (c.device == md) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    /** Number of open client connections (for tests and status). */
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    /** One client: the handshake, then transmission on the export it chose. */
+    private final class Connection {
+        private final Transport plain;
+        private volatile Transport transport;
+        private volatile MappedDevice device;
+        private volatile MappedDevice.Opener opener;
+
+        Connection(Transport transport) {
+            this.plain = transport;
+            this.transport = transport;
+        }
+
+        void run() {
+            try {
+                ServerHandshake.Outcome o = new ServerHandshake(dm, plain, config.tls(), tls, this::close).run();
+                if (o == null) {
+                    return;
+                }
+                transport = o.transport();
+                opener = o.opener();
+                device = o.device();
+                if (closed || !dm.names().contains(device.name())) {
+                    return; // Removed between the handshake and here.
+                }
+                new ServerTransmission(o, pool).run();
+            } catch (IOException e) {
+                // The client went away or sent garbage; its connection ends, nobody else notices.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                close();
+            }
+        }
+
+        void close() {
+            connections.remove(this);
+            closeQuietly(transport);
+            closeQuietly(plain);
+            MappedDevice.Opener o = opener;
+            if (o != null) {
+                o.close();
+            }
+        }
+    }
+
+    /** Stops listening, ends every connection and removes the Unix socket file. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        dm.removeListener(removal);
+        for (ServerSocketChannel l : listeners) {
+            closeQuietly(l);
+        }
+        for (Thread t : acceptors) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Connection c : connections) {
+            c.close();
+        }
+        if (config.unixSocket() != null) {
+            try {
+                Files.deleteIfExists(config.unixSocket());
+            } catch (IOException ignored) {
+                // Left behind; start() replaces it next time.
+            }
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // Closing on the way out: nothing to report to.
+        }
+    }
+
+    // ---- standalone -------------------------------------------------------------------------------
+
+    /** Serves one table standalone (until the daemon serves them): {@code --socket S --table "0 N linear FILE 0" --name disk}. */
+    @CommandLine.Command(name = "jdm-nbd-server", mixinStandardHelpOptions = true,
+            description = "Serve one device-mapper table over NBD until killed.")
+    static final class Standalone implements Callable<Integer> {
+        @CommandLine.Option(names = "--socket", description = "Unix socket path") Path socket;
+        @CommandLine.Option(names = "--tcp", description = "TCP port (on loopback unless --host)", defaultValue = "-1") int port;
+        @CommandLine.Option(names = "--host", description = "TCP address to bind") String host;
+        @CommandLine.Option(names = "--table", required = true, description = "table text, lines separated by newlines or ';'") String table;
+        @CommandLine.Option(names = "--name", defaultValue = "disk", description = "device and export name") String name;
+        @CommandLine.Option(names = "--read-only") boolean readOnly;
+        @CommandLine.Option(names = "--tls", defaultValue = "OFF", description = "off, on or require") TlsMode tlsMode;
+        @CommandLine.Option(names = "--tls-key") Path key;
+        @CommandLine.Option(names = "--tls-cert") Path cert;
+
+        @Override
+        public Integer call() throws IOException, DmException, InterruptedException {
+            DeviceMapper dm = DeviceMapper.create();
+            dm.create(name, null, table.replace(';', '\n'), readOnly);
+            NbdServer server = new NbdServer(dm, new Config(socket, host, port, tlsMode, key, cert));
+            server.start();
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                dm.close();
+                stopped.countDown();
+            }));
+            System.err.println("jdm-nbd-server: serving " + name + (socket != null ? " on " + socket : "")
+                    + (server.tcpAddress() != null ? " on " + server.tcpAddress() : ""));
+            stopped.await();
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        CommandLine cmd = new CommandLine(new Standalone()).setCaseInsensitiveEnumValuesAllowed(true);
+        int status = cmd.execute(args);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+}

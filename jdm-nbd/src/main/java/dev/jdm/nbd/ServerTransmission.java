@@ -1,0 +1,367 @@
+package dev.jdm.nbd;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.io.ExtentSink;
+import dev.jdm.core.engine.MappedDevice;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The transmission phase of one connection: a reader decodes requests and hands each to a virtual
+ * thread, which does the I/O and writes its reply under the connection's write lock, so replies go
+ * out in any order. A byte budget bounds the memory of requests in flight: a client that stops
+ * reading its replies stalls only itself, because the reader stops taking requests.
+ */
+final class ServerTransmission {
+    /** Payload bytes in flight per connection (a 32 MiB request still fits twice). */
+    private static final int BUDGET = 64 << 20;
+    /** What a request without payload counts against the budget. */
+    private static final int REQUEST_COST = 4096;
+    /** Reads this large look for holes first and answer them with OFFSET_HOLE chunks. */
+    private static final int HOLE_SCAN_MIN = 64 << 10;
+    /** Descriptors per BLOCK_STATUS reply, well under the spec's 2^20. */
+    private static final int MAX_EXTENTS = 1 << 16;
+    private static final long MAX_STATUS_LENGTH = 0xffffffffL;
+
+    private final ServerHandshake.Outcome session;
+    private final Transport transport;
+    private final Input in;
+    private final MappedDevice device;
+    private final BufferPool pool;
+    private final long size;
+    private final int minBlock;
+    private final Semaphore budget = new Semaphore(BUDGET);
+    private final ReentrantLock writeLock = new ReentrantLock();
+
+    ServerTransmission(ServerHandshake.Outcome session, BufferPool pool) {
+        this.session = session;
+        this.transport = session.transport();
+        this.in = session.input();
+        this.device = session.device();
+        this.pool = pool;
+        // Clients were told this size at GO; a resize is seen by new connections.
+        this.size = device.size();
+        this.minBlock = device.logicalBlockSize();
+    }
+
+    /** Serves requests until the client disconnects, breaks the protocol or the connection is closed. */
+    void run() throws IOException, InterruptedException {
+        try {
+            while (in.await(Wire.REQUEST_SIZE)) {
+                Wire.Request r;
+                try {
+                    r = Wire.Request.read(in);
+                } catch (Wire.ProtocolException e) {
+                    return;
+                }
+                if (r.type() == Nbd.CMD_DISC) {
+                    return; // No reply; in-flight requests finish below before the socket closes.
+                }
+                String invalid = validate(r);
+                boolean hasPayload = r.type() == Nbd.CMD_WRITE;
+                if (invalid != null) {
+                    if (hasPayload) {
+                        in.skip(r.length());
+                    }
+                    reply(errorReply(r, errorFor(r, invalid), invalid));
+                    continue;
+                }
+                int cost = (int) Math.max(REQUEST_COST, isDataCommand(r) ? r.length() : 0);
+                budget.acquire(cost);
+                ByteBuffer buffer = isDataCommand(r) ? pool.take((int) r.length()) : null;
+                if (hasPayload) {
+                    try {
+                        in.readFully(buffer);
+                    } catch (IOException e) {
+                        budget.release(cost);
+                        throw e;
+                    }
+                    buffer.flip();
+                }
+                Thread.ofVirtual().name("nbd-request").start(() -> {
+                    try {
+                        execute(r, buffer);
+                    } finally {
+                        if (buffer != null) {
+                            pool.give(buffer);
+                        }
+                        budget.release(cost);
+                    }
+                });
+            }
+        } finally {
+            budget.acquire(BUDGET); // Wait for requests in flight to reply.
+            budget.release(BUDGET);
+        }
+    }
+
+    private static boolean isDataCommand(Wire.Request r) {
+        return r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_WRITE;
+    }
+
+    // ---- validation -------------------------------------------------------------------------------
+
+    private static final int[] ALLOWED_FLAGS = new int[8];
+
+    static {
+        ALLOWED_FLAGS[Nbd.CMD_READ] = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_DF;
+        ALLOWED_FLAGS[Nbd.CMD_WRITE] = Nbd.CMD_FLAG_FUA;
+        ALLOWED_FLAGS[Nbd.CMD_FLUSH] = Nbd.CMD_FLAG_FUA;
+        ALLOWED_FLAGS[Nbd.CMD_TRIM] = Nbd.CMD_FLAG_FUA;
+        ALLOWED_FLAGS[Nbd.CMD_CACHE] = Nbd.CMD_FLAG_FUA;
+        ALLOWED_FLAGS[Nbd.CMD_WRITE_ZEROES] = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_NO_HOLE | Nbd.CMD_FLAG_FAST_ZERO;
+        ALLOWED_FLAGS[Nbd.CMD_BLOCK_STATUS] = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_REQ_ONE;
+    }
+
+    /** Why the request cannot be served, or null. The error code follows from {@link #errorFor}. */
+    private String validate(Wire.Request r) {
+        int type = r.type();
+        if (type >= ALLOWED_FLAGS.length || type == Nbd.CMD_DISC) {
+            return "unknown command " + type;
+        }
+        int allowed = ALLOWED_FLAGS[type];
+        if (type == Nbd.CMD_READ && !session.structured()) {
+            allowed &= ~Nbd.CMD_FLAG_DF;
+        }
+        if ((r.flags() & ~allowed) != 0) {
+            return String.format("flags 0x%x are not valid for command %d", r.flags() & ~allowed, type);
+        }
+        boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
+        if (type == Nbd.CMD_READ && r.length() > Nbd.MAX_PAYLOAD) {
+            return "read of " + r.length() + " bytes exceeds the maximum payload of " + Nbd.MAX_PAYLOAD;
+        }
+        if (type == Nbd.CMD_WRITE && r.length() > Nbd.MAX_PAYLOAD) {
+            return "write of " + r.length() + " bytes exceeds the maximum payload of " + Nbd.MAX_PAYLOAD;
+        }
+        if (writes && (session.transmissionFlags() & Nbd.FLAG_READ_ONLY) != 0) {
+            return "export is read-only";
+        }
+        if (type == Nbd.CMD_TRIM && (session.transmissionFlags() & Nbd.FLAG_SEND_TRIM) == 0) {
+            return "trim is not supported by this export";
+        }
+        if (type == Nbd.CMD_FLUSH) {
+            return r.offset() != 0 || r.length() != 0 ? "flush must have zero offset and length" : null;
+        }
+        if (type == Nbd.CMD_BLOCK_STATUS) {
+            if (!session.blockStatus()) {
+                return "no metadata context was negotiated";
+            }
+            if (r.length() == 0) {
+                return "block status of zero bytes";
+            }
+        }
+        if (r.offset() % minBlock != 0 || r.length() % minBlock != 0) {
+            return "offset " + Long.toUnsignedString(r.offset()) + " or length " + r.length()
+                    + " is not a multiple of the minimum block size " + minBlock;
+        }
+        if (r.offset() < 0 || r.offset() > size || r.length() > size - r.offset()) {
+            return "range of " + r.length() + " bytes at " + Long.toUnsignedString(r.offset())
+                    + " is beyond the end of the export (" + size + " bytes)";
+        }
+        return null;
+    }
+
+    /** The spec's error for each refusal: EOVERFLOW for large reads, EPERM for read-only, ENOSPC for writes past the end. */
+    private int errorFor(Wire.Request r, String why) {
+        if (why.startsWith("read of")) {
+            return Nbd.EOVERFLOW;
+        }
+        if (why.equals("export is read-only")) {
+            return Nbd.EPERM;
+        }
+        if (why.startsWith("range") && (r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_WRITE_ZEROES)) {
+            return Nbd.ENOSPC;
+        }
+        return Nbd.EINVAL;
+    }
+
+    // ---- execution --------------------------------------------------------------------------------
+
+    private void execute(Wire.Request r, ByteBuffer buffer) {
+        ByteBuffer[] reply;
+        try {
+            reply = switch (r.type()) {
+                case Nbd.CMD_READ -> read(r, buffer);
+                case Nbd.CMD_WRITE -> {
+                    device.write(r.offset(), buffer, (r.flags() & Nbd.CMD_FLAG_FUA) != 0);
+                    yield ok(r);
+                }
+                case Nbd.CMD_FLUSH -> {
+                    device.flush();
+                    yield ok(r);
+                }
+                case Nbd.CMD_TRIM -> {
+                    device.discard(r.offset(), r.length());
+                    flushIfFua(r);
+                    yield ok(r);
+                }
+                case Nbd.CMD_CACHE -> ok(r); // A hint; the page cache of the backing files already does the caching.
+                case Nbd.CMD_WRITE_ZEROES -> writeZeroes(r);
+                case Nbd.CMD_BLOCK_STATUS -> blockStatus(r);
+                default -> throw new IllegalStateException("validated command " + r.type());
+            };
+        } catch (IOException e) {
+            reply = errorReply(r, Nbd.errorOf(BlockIoException.errnoOf(e)), e.getMessage());
+        } catch (RuntimeException e) {
+            reply = errorReply(r, Nbd.EIO, e.toString());
+        }
+        try {
+            reply(reply);
+        } catch (IOException e) {
+            closeQuietly(); // The client is gone; the reader notices and ends the session.
+        }
+    }
+
+    private void flushIfFua(Wire.Request r) throws IOException {
+        if ((r.flags() & Nbd.CMD_FLAG_FUA) != 0) {
+            device.flush();
+        }
+    }
+
+    private ByteBuffer[] writeZeroes(Wire.Request r) throws IOException {
+        boolean noHole = (r.flags() & Nbd.CMD_FLAG_NO_HOLE) != 0;
+        if ((r.flags() & Nbd.CMD_FLAG_FAST_ZERO) != 0) {
+            // Only a range that already reads as zeroes (and needs no allocating) is certainly fast.
+            if (!alreadyZero(r.offset(), r.length(), noHole)) {
+                return errorReply(r, Nbd.ENOTSUP, "zeroing this range is not faster than writing it");
+            }
+            return ok(r);
+        }
+        device.writeZeroes(r.offset(), r.length(), !noHole);
+        flushIfFua(r);
+        return ok(r);
+    }
+
+    private boolean alreadyZero(long offset, long length, boolean noHole) throws IOException {
+        boolean[] zero = {true};
+        device.allocation(offset, length, (len, flags) -> {
+            if ((flags & ExtentSink.ZERO) == 0 || (noHole && (flags & ExtentSink.HOLE) != 0)) {
+                zero[0] = false;
+            }
+        });
+        return zero[0];
+    }
+
+    /** A run of the read with one allocation state. */
+    private record Piece(long offset, int length, boolean zero) {
+    }
+
+    private ByteBuffer[] read(Wire.Request r, ByteBuffer data) throws IOException {
+        int length = (int) r.length();
+        if (!session.structured()) {
+            device.read(r.offset(), data);
+            return new ByteBuffer[]{Wire.simpleReply(r.cookie(), 0), data.flip()};
+        }
+        if (length == 0) {
+            return new ByteBuffer[]{Wire.chunk(r.cookie(), Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, 0, 0).flip()};
+        }
+        boolean fragment = (r.flags() & Nbd.CMD_FLAG_DF) == 0 && length >= HOLE_SCAN_MIN;
+        List<Piece> pieces = fragment ? pieces(r.offset(), length) : List.of(new Piece(r.offset(), length, false));
+        for (Piece p : pieces) {
+            if (!p.zero) {
+                int at = (int) (p.offset - r.offset());
+                device.read(p.offset, data.limit(at + p.length).position(at));
+            }
+        }
+        List<ByteBuffer> out = new ArrayList<>(2 * pieces.size());
+        for (int i = 0; i < pieces.size(); i++) {
+            Piece p = pieces.get(i);
+            int flags = i == pieces.size() - 1 ? Nbd.REPLY_FLAG_DONE : 0;
+            if (p.zero) {
+                out.add(Wire.chunk(r.cookie(), flags, Nbd.REPLY_TYPE_OFFSET_HOLE, 12, 12).putLong(p.offset).putInt(p.length).flip());
+            } else {
+                out.add(Wire.chunk(r.cookie(), flags, Nbd.REPLY_TYPE_OFFSET_DATA, 8 + p.length, 8).putLong(p.offset).flip());
+                int at = (int) (p.offset - r.offset());
+                out.add(data.slice(at, p.length));
+            }
+        }
+        return out.toArray(ByteBuffer[]::new);
+    }
+
+    /** Splits a read into runs that read as zeroes and runs that hold data, merging neighbours alike. */
+    private List<Piece> pieces(long offset, int length) {
+        List<Piece> pieces = new ArrayList<>();
+        try {
+            long[] at = {offset};
+            device.allocation(offset, length, (len, flags) -> {
+                boolean zero = (flags & ExtentSink.ZERO) != 0;
+                Piece last = pieces.isEmpty() ? null : pieces.getLast();
+                if (last != null && last.zero == zero) {
+                    pieces.set(pieces.size() - 1, new Piece(last.offset, last.length + (int) len, zero));
+                } else {
+                    pieces.add(new Piece(at[0], (int) len, zero));
+                }
+                at[0] += len;
+            });
+        } catch (IOException | RuntimeException e) {
+            return List.of(new Piece(offset, length, false)); // Without allocation data, read it all.
+        }
+        long covered = pieces.stream().mapToLong(Piece::length).sum();
+        return covered == length ? pieces : List.of(new Piece(offset, length, false));
+    }
+
+    private ByteBuffer[] blockStatus(Wire.Request r) throws IOException {
+        boolean one = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
+        long length = Math.min(r.length(), MAX_STATUS_LENGTH);
+        List<long[]> extents = new ArrayList<>();
+        boolean[] full = {false};
+        device.allocation(r.offset(), length, (len, flags) -> {
+            int state = flags & (ExtentSink.HOLE | ExtentSink.ZERO);
+            long[] last = extents.isEmpty() ? null : extents.getLast();
+            if (full[0]) {
+                return; // The reply covers a prefix; the client asks again for the rest.
+            }
+            if (last != null && last[1] == state) {
+                last[0] += len;
+            } else if (extents.size() < MAX_EXTENTS) {
+                extents.add(new long[]{len, state});
+            } else {
+                full[0] = true;
+            }
+        });
+        if (one && extents.size() > 1) {
+            extents.subList(1, extents.size()).clear();
+        }
+        int payload = 4 + 8 * extents.size();
+        ByteBuffer b = Wire.chunk(r.cookie(), Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_BLOCK_STATUS, payload, payload)
+                .putInt(Nbd.BASE_ALLOCATION_ID);
+        for (long[] e : extents) {
+            b.putInt((int) e[0]).putInt((int) e[1]);
+        }
+        return new ByteBuffer[]{b.flip()};
+    }
+
+    // ---- replies ----------------------------------------------------------------------------------
+
+    private static ByteBuffer[] ok(Wire.Request r) {
+        return new ByteBuffer[]{Wire.simpleReply(r.cookie(), 0)};
+    }
+
+    /** Structured when negotiated (a READ must be, and the message helps a human); simple otherwise. */
+    private ByteBuffer[] errorReply(Wire.Request r, int error, String message) {
+        return new ByteBuffer[]{session.structured() ? Wire.errorChunk(r.cookie(), error, message)
+                : Wire.simpleReply(r.cookie(), error)};
+    }
+
+    private void reply(ByteBuffer... buffers) throws IOException {
+        writeLock.lock();
+        try {
+            transport.write(buffers);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void closeQuietly() {
+        try {
+            transport.close();
+        } catch (IOException ignored) {
+            // Already closing.
+        }
+    }
+}
