@@ -1,0 +1,44 @@
+package dev.jdm.cli;
+
+import dev.jdm.daemon.JdmDaemon;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code jdm daemon}: runs the daemon in the foreground until SIGTERM or SIGINT. */
+@Command(name = "daemon", description = {
+        "Runs the jdm daemon: restores the devices of the state folder (on first start, creates disk0,",
+        "a sparse 1 GiB file data/disk0.img mapped by a linear table) and serves the control socket."})
+final class DaemonCommand implements Callable<Integer> {
+    @ParentCommand
+    JdmCommand root;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "The data folder (default: ./data).")
+    Path dataDir = Path.of("data");
+
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "The state folder (default: DATA/state).")
+    Path stateDir;
+
+    @Override
+    public Integer call() throws Exception {
+        JdmDaemon.Config config = JdmDaemon.Config.defaults(dataDir);
+        String envSocket = System.getenv(JdmCommand.SOCKET_ENV);
+        if (root.socket != null || (envSocket != null && !envSocket.isEmpty())) {
+            // The same socket the CLI would look for: --socket, else $JDM_SOCKET.
+            config = config.withSocket(root.socket());
+        }
+        if (stateDir != null) {
+            config = config.withStateDir(stateDir);
+        }
+        try {
+            JdmDaemon.runUntilStopped(config);
+        } catch (java.io.IOException e) {
+            System.err.println("jdm: daemon failed: " + e.getMessage());
+            return 1;
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,207 @@
+package dev.jdm.daemon;
+
+import dev.jdm.core.DmException;
+import dev.jdm.core.engine.DeviceMapper;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The jdm daemon: owns a {@link DeviceMapper}, keeps its devices in the state folder, serves the
+ * control socket. {@link #start} restores every device the folder holds; a folder with none gets
+ * the built-in default, a sparse 1 GiB file mapped as {@code disk0}.
+ */
+public final class JdmDaemon implements AutoCloseable {
+    public static final String DEFAULT_DEVICE = "disk0";
+    public static final long DEFAULT_DEVICE_BYTES = 1L << 30;
+
+    /** Where the daemon keeps things; {@link #defaults} derives the socket and state folder from the data folder. */
+    public record Config(Path dataDir, Path socket, Path stateDir) {
+        public static Config defaults(Path dataDir) {
+            return new Config(dataDir, dataDir.resolve("jdm.sock"), dataDir.resolve("state"));
+        }
+
+        public Config withSocket(Path s) {
+            return new Config(dataDir, s, stateDir);
+        }
+
+        public Config withStateDir(Path s) {
+            return new Config(dataDir, socket, s);
+        }
+    }
+
+    private final Config config;
+    private final PrintStream log;
+    private final DeviceMapper dm;
+    private final StateStore store;
+    private final FileChannel lockFile;
+    private final List<AutoCloseable> exports = new ArrayList<>();
+    private final StateStore.RestoreReport restoreReport;
+    private ControlServer control;
+    private boolean closed;
+
+    private JdmDaemon(Config config, PrintStream log, DeviceMapper dm, StateStore store, FileChannel lockFile,
+                      StateStore.RestoreReport report) {
+        this.config = config;
+        this.log = log;
+        this.dm = dm;
+        this.store = store;
+        this.lockFile = lockFile;
+        this.restoreReport = report;
+    }
+
+    public static JdmDaemon start(Config config, PrintStream log) throws IOException {
+        Path data = config.dataDir().toAbsolutePath();
+        Files.createDirectories(data);
+        // The control socket lives here: nobody but the daemon's user gets to look in.
+        Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
+        Path socketDir = config.socket().toAbsolutePath().getParent();
+        if (!Files.exists(socketDir)) {
+            Files.createDirectories(socketDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        FileChannel lockFile = FileChannel.open(data.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = lockFile.tryLock();
+        if (lock == null) {
+            lockFile.close();
+            throw new IOException("another jdm daemon is using " + data);
+        }
+        DeviceMapper dm = DeviceMapper.create();
+        JdmDaemon daemon = null;
+        try {
+            StateStore store = new StateStore(config.stateDir(), dm);
+            dm.addListener(store);
+            StateStore.RestoreReport report = store.restore();
+            daemon = new JdmDaemon(config, log, dm, store, lockFile, report);
+            daemon.reportRestore();
+            if (store.isEmpty() && dm.names().isEmpty()) {
+                daemon.createDefaultDevice();
+            }
+            // Export servers start here, one per protocol, each serving every device of dm (and
+            // following its listener events); add them to `exports` so close() stops them.
+            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, store, version()));
+            log.println("jdm daemon: control socket " + daemon.control.path() + ", state folder " + config.stateDir().toAbsolutePath());
+            return daemon;
+        } catch (IOException | RuntimeException e) {
+            if (daemon != null) {
+                daemon.close();
+            } else {
+                dm.close();
+                lockFile.close();
+            }
+            throw e;
+        }
+    }
+
+    private void reportRestore() {
+        if (!restoreReport.restored().isEmpty()) {
+            log.println("jdm daemon: restored " + String.join(", ", restoreReport.restored()));
+        }
+        for (String failure : restoreReport.failures()) {
+            log.println("jdm daemon: cannot restore " + failure);
+        }
+    }
+
+    private void createDefaultDevice() throws IOException {
+        Path image = config.dataDir().toAbsolutePath().resolve(DEFAULT_DEVICE + ".img");
+        if (!Files.exists(image)) {
+            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(DEFAULT_DEVICE_BYTES);
+            }
+        }
+        long sectors = Files.size(image) >> 9;
+        String table = "0 " + sectors + " linear " + image + " 0";
+        try {
+            store.expectLoad(DEFAULT_DEVICE, table, false);
+            dm.create(DEFAULT_DEVICE, null, table, false);
+            log.println("jdm daemon: created the default device " + DEFAULT_DEVICE + ": " + table);
+        } catch (DmException e) {
+            throw new IOException("cannot create the default device " + DEFAULT_DEVICE + ": " + e.getMessage(), e);
+        } finally {
+            store.clearExpectedLoad();
+        }
+    }
+
+    public DeviceMapper deviceMapper() {
+        return dm;
+    }
+
+    public StateStore stateStore() {
+        return store;
+    }
+
+    public StateStore.RestoreReport restoreReport() {
+        return restoreReport;
+    }
+
+    public Path socket() {
+        return control.path();
+    }
+
+    /** The version the daemon reports, from the build. */
+    public static String version() {
+        try (InputStream in = JdmDaemon.class.getResourceAsStream("jdm-version.properties")) {
+            Properties p = new Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Stops serving and releases every device. The state folder is left as it is: it already
+     * holds every change, so the next start rebuilds the same devices.
+     */
+    @Override
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (control != null) {
+            control.close();
+        }
+        for (AutoCloseable e : exports.reversed()) {
+            try {
+                e.close();
+            } catch (Exception ex) {
+                log.println("jdm daemon: stopping an export failed: " + ex.getMessage());
+            }
+        }
+        // Tearing the devices down is not a user's remove: the state files must stay.
+        dm.removeListener(store);
+        dm.close();
+        lockFile.close();
+    }
+
+    /** Runs until SIGTERM/SIGINT (the shutdown hook closes the daemon). */
+    public static void runUntilStopped(Config config) throws IOException, InterruptedException {
+        JdmDaemon daemon = start(config, System.err);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                daemon.close();
+            } catch (IOException e) {
+                System.err.println("jdm daemon: shutdown: " + e.getMessage());
+            } finally {
+                stopped.countDown();
+            }
+        }, "jdm-shutdown"));
+        stopped.await();
+    }
+}
