@@ -1,0 +1,360 @@
+package dev.jdm.targets;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.DmException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.io.ExtentSink;
+import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Target;
+import dev.jdm.core.spi.TargetContext;
+import dev.jdm.core.spi.TargetException;
+import dev.jdm.core.spi.TargetType;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * {@code dust <dev> <offset> <blksz>} (dm-dust.c): a linear mapping with a list of bad blocks that,
+ * once enabled, fail reads the way a disk reports an unreadable sector. A write to a bad block fails
+ * while its write-fail count lasts and then rewrites ("repairs") the block, removing it from the list.
+ * <p>
+ * Blocks are {@code blksz} bytes counted on the underlying device from its sector 0; I/O is split at
+ * block boundaries of the target (the kernel's max_io_len), and each piece is judged by the block of
+ * its first sector. Flushes pass untouched. The list is changed only by messages and, while
+ * enabled, by writes; {@code quiet} only silences the log, as in the kernel.
+ */
+public final class DustTarget implements Target {
+    private static final System.Logger LOG = System.getLogger(DustTarget.class.getName());
+    private static final long MAX_BLOCK_SECTORS = 2_097_152;
+
+    public static final class Type implements TargetType {
+        @Override
+        public String name() {
+            return "dust";
+        }
+
+        @Override
+        public Version version() {
+            return new Version(1, 0, 0);
+        }
+
+        @Override
+        public Target construct(TargetContext ctx, Args args) throws TargetException {
+            args.requireCount(3, "<dev> <offset> <blksz>");
+            long blockSize = args.number(2, "block size", 1, 0xffff_ffffL);
+            if (blockSize < 512) {
+                throw args.error(2, "block size must be at least 512");
+            }
+            if (Long.bitCount(blockSize) != 1) {
+                throw args.error(2, "block size must be a power of 2");
+            }
+            if ((blockSize >> 9) > Math.min(ctx.length(), MAX_BLOCK_SECTORS)) {
+                throw args.error(2, "block size is too large (at most the target length and 1 GiB)");
+            }
+            long start = args.u64(1, "device offset sector");
+            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
+            return new DustTarget(dev, start, (int) blockSize);
+        }
+    }
+
+    private final BlockDevice device;
+    private final long startSector;
+    private final long startByte;
+    private final int blockSize;
+    private final int sectorsPerBlockShift;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Bad block number to its remaining write-fail count. */
+    private final TreeMap<Long, Integer> badBlocks = new TreeMap<>();
+    private volatile boolean failReadOnBadBlock;
+    private volatile boolean quiet;
+
+    private DustTarget(BlockDevice device, long startSector, int blockSize) {
+        this.device = device;
+        this.startSector = startSector;
+        this.startByte = startSector << 9;
+        this.blockSize = blockSize;
+        this.sectorsPerBlockShift = Integer.numberOfTrailingZeros(blockSize >> 9);
+    }
+
+    private long blockOf(long targetOffset) {
+        return (startSector + (targetOffset >>> 9)) >>> sectorsPerBlockShift;
+    }
+
+    /** Length of the piece starting at {@code offset} that stays inside one target block. */
+    private long pieceLength(long offset, long remaining) {
+        return Math.min(remaining, blockSize - (offset & (blockSize - 1)));
+    }
+
+    private BlockIoException badBlock(long block, String op) {
+        return new BlockIoException(Errno.EIO, "dust: " + op + " of bad block " + block);
+    }
+
+    private void checkRead(long offset) throws BlockIoException {
+        if (!failReadOnBadBlock) {
+            return;
+        }
+        long block = blockOf(offset);
+        lock.lock();
+        try {
+            if (badBlocks.containsKey(block)) {
+                throw badBlock(block, "read");
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A write to a bad block fails while its count lasts, then removes the block from the list. */
+    private void checkWrite(long offset) throws BlockIoException {
+        if (!failReadOnBadBlock) {
+            return;
+        }
+        long block = blockOf(offset);
+        lock.lock();
+        try {
+            Integer failures = badBlocks.get(block);
+            if (failures == null) {
+                return;
+            }
+            if (failures > 0) {
+                badBlocks.put(block, failures - 1);
+                throw badBlock(block, "write");
+            }
+            badBlocks.remove(block);
+        } finally {
+            lock.unlock();
+        }
+        log("block " + block + " removed from badblocklist by write");
+    }
+
+    private void log(String message) {
+        if (!quiet) {
+            LOG.log(System.Logger.Level.DEBUG, "dust: {0}", message);
+        }
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        int end = dst.limit();
+        try {
+            while (dst.hasRemaining()) {
+                int piece = (int) pieceLength(offset, dst.remaining());
+                checkRead(offset);
+                dst.limit(dst.position() + piece);
+                device.read(startByte + offset, dst);
+                dst.limit(end);
+                offset += piece;
+            }
+        } finally {
+            dst.limit(end);
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        int end = src.limit();
+        try {
+            while (src.hasRemaining()) {
+                int piece = (int) pieceLength(offset, src.remaining());
+                checkWrite(offset);
+                src.limit(src.position() + piece);
+                device.write(startByte + offset, src, fua);
+                src.limit(end);
+                offset += piece;
+            }
+        } finally {
+            src.limit(end);
+        }
+    }
+
+    /** A data-less write (discard, zeroing) applied block piece by block piece. */
+    private interface RangeWrite {
+        void apply(long deviceOffset, long length) throws IOException;
+    }
+
+    private void writeRange(long offset, long length, RangeWrite op) throws IOException {
+        long end = offset + length;
+        while (offset < end) {
+            long piece = pieceLength(offset, end - offset);
+            checkWrite(offset);
+            op.apply(startByte + offset, piece);
+            offset += piece;
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        writeRange(offset, length, device::discard);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        writeRange(offset, length, (o, l) -> device.writeZeroes(o, l, mayUnmap));
+    }
+
+    @Override
+    public void flush() throws IOException {
+        device.flush();
+    }
+
+    @Override
+    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
+        device.allocation(startByte + offset, length, sink);
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        return device.supportsDiscard();
+    }
+
+    // ---- messages -------------------------------------------------------------------------------
+
+    private static DmException invalid(String why) {
+        return new DmException(Errno.EINVAL, "dust: " + why);
+    }
+
+    /** A block number as the kernel's {@code sscanf("%llu%c")} takes it, checked against the device's blocks. */
+    private long parseBlock(String s) throws DmException {
+        if (s.isEmpty() || s.length() > 19 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw invalid("invalid block number \"" + s + "\"");
+        }
+        long block = Long.parseLong(s);
+        // The kernel accepts block == number of blocks ('>' not '>='); kept for compatibility.
+        long deviceBlocks = (device.size() >>> 9) >>> sectorsPerBlockShift;
+        if (block > deviceBlocks) {
+            throw invalid("selected block value " + block + " out of range (device has " + deviceBlocks + " blocks)");
+        }
+        return block;
+    }
+
+    private static int parseWriteFailCount(String s) throws DmException {
+        if (s.isEmpty() || s.length() > 10 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw invalid("invalid write fail count \"" + s + "\"");
+        }
+        long n = Long.parseLong(s);
+        if (n > 255) {
+            throw invalid("selected write fail count " + n + " out of range (0..255)");
+        }
+        return (int) n;
+    }
+
+    @Override
+    public String message(List<String> argv) throws DmException {
+        String verb = argv.getFirst().toLowerCase(Locale.ROOT);
+        switch (argv.size()) {
+            case 1 -> {
+                return switch (verb) {
+                    case "addbadblock", "removebadblock", "queryblock" -> throw invalid(verb + " requires an additional argument");
+                    case "enable" -> {
+                        failReadOnBadBlock = true;
+                        yield null;
+                    }
+                    case "disable" -> {
+                        failReadOnBadBlock = false;
+                        yield null;
+                    }
+                    case "quiet" -> {
+                        quiet = !quiet;
+                        yield null;
+                    }
+                    case "countbadblocks" -> withLock(() -> "countbadblocks: " + badBlocks.size() + " badblock(s) found");
+                    case "clearbadblocks" -> withLock(() -> {
+                        boolean any = !badBlocks.isEmpty();
+                        badBlocks.clear();
+                        return any ? "dust_clear_badblocks: badblocks cleared" : "dust_clear_badblocks: no badblocks found";
+                    });
+                    case "listbadblocks" -> withLock(this::listBadBlocks);
+                    default -> throw invalid("unrecognized message '" + argv.getFirst() + "' received");
+                };
+            }
+            case 2 -> {
+                long block = parseBlock(argv.get(1));
+                return switch (verb) {
+                    case "addbadblock" -> addBadBlock(block, 0);
+                    case "removebadblock" -> removeBadBlock(block);
+                    case "queryblock" -> withLock(() -> "dust_query_block: block " + block
+                            + (badBlocks.containsKey(block) ? " found" : " not found") + " in badblocklist");
+                    default -> throw invalid("unrecognized message '" + argv.getFirst() + "' received");
+                };
+            }
+            case 3 -> {
+                long block = parseBlock(argv.get(1));
+                int failures = parseWriteFailCount(argv.get(2));
+                if (!verb.equals("addbadblock")) {
+                    throw invalid("unrecognized message '" + argv.getFirst() + "' received");
+                }
+                return addBadBlock(block, failures);
+            }
+            default -> throw invalid("invalid number of arguments '" + argv.size() + "'");
+        }
+    }
+
+    private interface Locked {
+        String get() throws DmException;
+    }
+
+    private String withLock(Locked body) throws DmException {
+        lock.lock();
+        try {
+            return body.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private String addBadBlock(long block, int writeFailures) throws DmException {
+        withLock(() -> {
+            if (badBlocks.putIfAbsent(block, writeFailures) != null) {
+                throw invalid("block " + block + " already in badblocklist");
+            }
+            return null;
+        });
+        log("badblock added at block " + block + " with write fail count " + writeFailures);
+        return null;
+    }
+
+    private String removeBadBlock(long block) throws DmException {
+        withLock(() -> {
+            if (badBlocks.remove(block) == null) {
+                throw invalid("block " + block + " not found in badblocklist");
+            }
+            return null;
+        });
+        log("badblock removed at block " + block);
+        return null;
+    }
+
+    private String listBadBlocks() {
+        if (badBlocks.isEmpty()) {
+            return "No blocks in badblocklist";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<Long, Integer> e : badBlocks.entrySet()) {
+            sb.append(e.getKey()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** {@code <dev> <fail_read_on_bad_block|bypass> <quiet|verbose>}. */
+    @Override
+    public String status() {
+        return device.id() + " " + (failReadOnBadBlock ? "fail_read_on_bad_block" : "bypass") + " " + (quiet ? "quiet" : "verbose");
+    }
+
+    @Override
+    public String table() {
+        return device.id() + " " + startSector + " " + blockSize;
+    }
+
+    @Override
+    public List<BlockDevice> devices() {
+        return List.of(device);
+    }
+}

@@ -1,0 +1,362 @@
+package dev.jdm.targets;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.io.ExtentSink;
+import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Target;
+import dev.jdm.core.spi.TargetContext;
+import dev.jdm.core.spi.TargetException;
+import dev.jdm.core.spi.TargetType;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.function.LongSupplier;
+
+/**
+ * {@code flakey <dev> <offset> <up_s> <down_s> [<#features> <feature>...]} (dm-flakey.c 1.5.0): behaves
+ * like linear for {@code up_s} seconds, then misbehaves for {@code down_s} seconds, over and over, the
+ * clock starting when the table is loaded.
+ * <p>
+ * Down-phase features: {@code error_reads}, {@code drop_writes} or {@code error_writes},
+ * {@code corrupt_bio_byte <N> <r|w> <value> <flags>}, {@code random_read_corrupt <p>} and
+ * {@code random_write_corrupt <p>} (p in billionths). Without any of them, reads and writes both fail
+ * (the kernel's implicit {@code error_reads error_writes}).
+ * <p>
+ * {@code <flags>} of corrupt_bio_byte are matched against a flag word jdm builds for each I/O with the
+ * bit values of Linux 6.x: {@code 0x1} (REQ_OP_WRITE) on writes and {@code 0x20000} (REQ_FUA) on FUA
+ * writes; reads carry 0. The I/O is corrupted only if all requested bits are set, so 0 matches
+ * everything and any other bit matches nothing.
+ * <p>
+ * jdm extension: {@code random_seed <n>} (two feature words) seeds the random corruption, so a run
+ * repeats exactly when its I/O arrives in the same order; it is printed back in the table.
+ */
+public final class FlakeyTarget implements Target {
+    /** Probabilities are in billionths, as in the kernel. */
+    public static final long PROBABILITY_BASE = 1_000_000_000L;
+    /** Our flag word's bits (Linux 6.x values of REQ_OP_WRITE and REQ_FUA). */
+    public static final long FLAG_WRITE = 0x1;
+    public static final long FLAG_FUA = 0x20000;
+    private static final long NANOS_PER_SECOND = 1_000_000_000L;
+
+    public static final class Type implements TargetType {
+        private final LongSupplier nanoClock;
+
+        /** The production type: the monotonic system clock. */
+        public Type() {
+            this(System::nanoTime);
+        }
+
+        /** A type whose targets read time from {@code nanoClock} (tests drive the up/down cycle with it). */
+        public Type(LongSupplier nanoClock) {
+            this.nanoClock = nanoClock;
+        }
+
+        @Override
+        public String name() {
+            return "flakey";
+        }
+
+        @Override
+        public Version version() {
+            return new Version(1, 5, 0);
+        }
+
+        @Override
+        public Target construct(TargetContext ctx, Args args) throws TargetException {
+            args.requireAtLeast(4, "<dev> <offset> <up interval> <down interval> [<#features> <feature>...]");
+            long start = args.u64(1, "device sector");
+            long up = args.u32(2, "up interval");
+            long down = args.u32(3, "down interval");
+            if (up + down == 0) {
+                throw new TargetException("total (up + down) interval is zero");
+            }
+            if (up + down > 0xffff_ffffL) {
+                throw new TargetException("interval overflow: up + down must fit in 32 bits");
+            }
+            Features f = Features.parse(args, 4);
+            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
+            return new FlakeyTarget(dev, start, up, down, f, nanoClock);
+        }
+    }
+
+    /** The parsed feature group; immutable once the constructor has checked it. */
+    private record Features(boolean errorReads, boolean dropWrites, boolean errorWrites,
+                            long corruptByte, boolean corruptWrites, int corruptValue, long corruptFlags,
+                            long randomReadCorrupt, long randomWriteCorrupt, Long seed) {
+
+        static Features parse(Args args, int first) throws TargetException {
+            boolean errorReads = false, dropWrites = false, errorWrites = false, corruptWrites = false;
+            long corruptByte = 0, corruptFlags = 0, randomRead = 0, randomWrite = 0;
+            int corruptValue = 0;
+            Long seed = null;
+            int end = first;
+            if (args.count() > first) {
+                long words = args.number(first, "number of feature arguments", 0, 13);
+                end = first + 1 + (int) words;
+                if (end > args.count()) {
+                    throw args.error(first, "needs " + words + " feature arguments, only "
+                            + (args.count() - first - 1) + " follow");
+                }
+                for (int i = first + 1; i < end; i++) {
+                    String name = args.get(i);
+                    switch (name.toLowerCase(Locale.ROOT)) {
+                        case "error_reads" -> {
+                            if (errorReads) throw args.error(i, "feature error_reads duplicated");
+                            errorReads = true;
+                        }
+                        case "drop_writes" -> {
+                            if (dropWrites) throw args.error(i, "feature drop_writes duplicated");
+                            if (errorWrites) throw args.error(i, "feature drop_writes conflicts with feature error_writes");
+                            dropWrites = true;
+                        }
+                        case "error_writes" -> {
+                            if (errorWrites) throw args.error(i, "feature error_writes duplicated");
+                            if (dropWrites) throw args.error(i, "feature error_writes conflicts with feature drop_writes");
+                            errorWrites = true;
+                        }
+                        case "corrupt_bio_byte" -> {
+                            if (corruptByte != 0) throw args.error(i, "feature corrupt_bio_byte duplicated");
+                            if (end - i - 1 < 4) throw args.error(i, "feature corrupt_bio_byte requires 4 parameters");
+                            corruptByte = args.number(i + 1, "corrupt bio byte", 1, 0xffff_ffffL);
+                            String dir = args.get(i + 2);
+                            if (dir.equalsIgnoreCase("w")) {
+                                corruptWrites = true;
+                            } else if (!dir.equalsIgnoreCase("r")) {
+                                throw args.error(i + 2, "invalid corrupt bio direction (r or w)");
+                            }
+                            corruptValue = (int) args.number(i + 3, "corrupt value to write into bio byte", 0, 255);
+                            corruptFlags = args.u32(i + 4, "corrupt bio flags mask");
+                            i += 4;
+                        }
+                        case "random_read_corrupt" -> {
+                            if (randomRead != 0) throw args.error(i, "feature random_read_corrupt duplicated");
+                            if (i + 1 >= end) throw args.error(i, "feature random_read_corrupt requires a parameter");
+                            randomRead = args.number(++i, "random corrupt probability", 0, PROBABILITY_BASE);
+                        }
+                        case "random_write_corrupt" -> {
+                            if (randomWrite != 0) throw args.error(i, "feature random_write_corrupt duplicated");
+                            if (i + 1 >= end) throw args.error(i, "feature random_write_corrupt requires a parameter");
+                            randomWrite = args.number(++i, "random corrupt probability", 0, PROBABILITY_BASE);
+                        }
+                        case "random_seed" -> {
+                            if (seed != null) throw args.error(i, "feature random_seed duplicated");
+                            if (i + 1 >= end) throw args.error(i, "feature random_seed requires a parameter");
+                            seed = args.u64(++i, "random seed");
+                        }
+                        default -> throw args.error(i, "unrecognised flakey feature");
+                    }
+                }
+            }
+            if (end < args.count()) {
+                throw args.error(end, "unexpected argument after the feature group");
+            }
+            boolean writeCorruption = (corruptByte != 0 && corruptWrites) || randomWrite != 0;
+            boolean readCorruption = (corruptByte != 0 && !corruptWrites) || randomRead != 0;
+            if (dropWrites && writeCorruption) {
+                throw new TargetException("drop_writes is incompatible with random_write_corrupt or corrupt_bio_byte with the WRITE flag set");
+            }
+            if (errorWrites && writeCorruption) {
+                throw new TargetException("error_writes is incompatible with random_write_corrupt or corrupt_bio_byte with the WRITE flag set");
+            }
+            if (errorReads && readCorruption) {
+                throw new TargetException("error_reads is incompatible with random_read_corrupt or corrupt_bio_byte with the READ flag set");
+            }
+            if (!errorReads && !dropWrites && !errorWrites && corruptByte == 0 && randomRead == 0 && randomWrite == 0) {
+                // The kernel's default when no fault is named: fail everything while down.
+                errorReads = true;
+                errorWrites = true;
+            }
+            return new Features(errorReads, dropWrites, errorWrites, corruptByte, corruptWrites, corruptValue,
+                    corruptFlags, randomRead, randomWrite, seed);
+        }
+
+        /** The feature group as the kernel prints it, count first. */
+        String format() {
+            int words = (errorReads ? 1 : 0) + (dropWrites ? 1 : 0) + (errorWrites ? 1 : 0)
+                    + (corruptByte > 0 ? 5 : 0) + (randomReadCorrupt > 0 ? 2 : 0) + (randomWriteCorrupt > 0 ? 2 : 0)
+                    + (seed != null ? 2 : 0);
+            StringBuilder sb = new StringBuilder().append(words);
+            if (errorReads) sb.append(" error_reads");
+            if (dropWrites) sb.append(" drop_writes");
+            else if (errorWrites) sb.append(" error_writes");
+            if (corruptByte > 0) {
+                sb.append(" corrupt_bio_byte ").append(corruptByte).append(corruptWrites ? " w " : " r ")
+                        .append(corruptValue).append(' ').append(corruptFlags);
+            }
+            if (randomReadCorrupt > 0) sb.append(" random_read_corrupt ").append(randomReadCorrupt);
+            if (randomWriteCorrupt > 0) sb.append(" random_write_corrupt ").append(randomWriteCorrupt);
+            if (seed != null) sb.append(" random_seed ").append(seed);
+            return sb.toString();
+        }
+    }
+
+    private final BlockDevice device;
+    private final long startSector;
+    private final long startByte;
+    private final long upSeconds;
+    private final long cycleSeconds;
+    private final Features features;
+    private final LongSupplier nanoClock;
+    private final long startNanos;
+    /** Drawn from only in the down phase; {@link Random} is thread-safe and repeats from a seed. */
+    private final Random random;
+
+    private FlakeyTarget(BlockDevice device, long startSector, long up, long down, Features features, LongSupplier nanoClock) {
+        this.device = device;
+        this.startSector = startSector;
+        this.startByte = startSector << 9;
+        this.upSeconds = up;
+        this.cycleSeconds = up + down;
+        this.features = features;
+        this.nanoClock = nanoClock;
+        this.startNanos = nanoClock.getAsLong();
+        this.random = features.seed != null ? new Random(features.seed) : new Random(new SecureRandom().nextLong());
+    }
+
+    /** Whether the device is in its down phase now: whole seconds since load, modulo the cycle. */
+    boolean isDown() {
+        long elapsed = (nanoClock.getAsLong() - startNanos) / NANOS_PER_SECOND;
+        return elapsed % cycleSeconds >= upSeconds;
+    }
+
+    private static BlockIoException eio(String what) {
+        return new BlockIoException(Errno.EIO, "flakey: " + what + " failed: the device is in its down interval");
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        if (!isDown()) {
+            device.read(startByte + offset, dst);
+            return;
+        }
+        if (features.errorReads) {
+            throw eio("read");
+        }
+        int start = dst.position();
+        device.read(startByte + offset, dst);
+        int length = dst.position() - start;
+        if (features.corruptByte != 0 && !features.corruptWrites && flagsMatch(0)) {
+            corruptAt(dst, start, length, features.corruptByte - 1, (byte) features.corruptValue);
+        }
+        if (fires(features.randomReadCorrupt)) {
+            corruptRandomly(dst, start, length);
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        if (!isDown()) {
+            device.write(startByte + offset, src, fua);
+            return;
+        }
+        if (features.dropWrites) {
+            src.position(src.limit());
+            return;
+        }
+        if (features.errorWrites) {
+            throw eio("write");
+        }
+        boolean fixed = features.corruptByte != 0 && features.corruptWrites
+                && flagsMatch(FLAG_WRITE | (fua ? FLAG_FUA : 0));
+        boolean randomly = fires(features.randomWriteCorrupt);
+        if (!fixed && !randomly) {
+            device.write(startByte + offset, src, fua);
+            return;
+        }
+        // The caller's buffer stays intact: a copy is corrupted and written, as the kernel clones the bio.
+        int length = src.remaining();
+        ByteBuffer copy = ByteBuffer.allocate(length).put(src.duplicate()).flip();
+        if (fixed) {
+            corruptAt(copy, 0, length, features.corruptByte - 1, (byte) features.corruptValue);
+        }
+        if (randomly) {
+            corruptRandomly(copy, 0, length);
+        }
+        device.write(startByte + offset, copy, fua);
+        src.position(src.limit());
+    }
+
+    /** Flushes, discards and zeroing are writes without data: dropped or failed while down, never corrupted. */
+    private boolean dataLessWriteProceeds() throws BlockIoException {
+        if (!isDown()) {
+            return true;
+        }
+        if (features.dropWrites) {
+            return false;
+        }
+        if (features.errorWrites) {
+            throw eio("write");
+        }
+        return true;
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (dataLessWriteProceeds()) {
+            device.flush();
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        if (dataLessWriteProceeds()) {
+            device.discard(startByte + offset, length);
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        if (dataLessWriteProceeds()) {
+            device.writeZeroes(startByte + offset, length, mayUnmap);
+        }
+    }
+
+    @Override
+    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
+        device.allocation(startByte + offset, length, sink);
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        return device.supportsDiscard();
+    }
+
+    private boolean flagsMatch(long ioFlags) {
+        return (ioFlags & features.corruptFlags) == features.corruptFlags;
+    }
+
+    private boolean fires(long probability) {
+        return probability != 0 && random.nextLong(PROBABILITY_BASE) < probability;
+    }
+
+    /** Sets byte {@code index} of the I/O (a byte beyond its end corrupts nothing, as in the kernel). */
+    private static void corruptAt(ByteBuffer buf, int start, int length, long index, byte value) {
+        if (index < length) {
+            buf.put(start + (int) index, value);
+        }
+    }
+
+    private void corruptRandomly(ByteBuffer buf, int start, int length) {
+        if (length > 0) {
+            int index = random.nextInt(length);
+            byte value = (byte) random.nextInt(256);
+            buf.put(start + index, value);
+        }
+    }
+
+    @Override
+    public String table() {
+        return device.id() + " " + startSector + " " + upSeconds + " " + (cycleSeconds - upSeconds) + " " + features.format();
+    }
+
+    @Override
+    public List<BlockDevice> devices() {
+        return List.of(device);
+    }
+}
