@@ -557,6 +557,11 @@ public final class DeviceMapper implements AutoCloseable {
         return info(md);
     }
 
+    /** Backing files and block devices open right now (tests check that refused tables leak none). */
+    int openBackingDevices() {
+        return backing.openCount();
+    }
+
     public List<TargetType> targets() {
         return List.copyOf(types.all());
     }

@@ -1,0 +1,343 @@
+package dev.jdm.core.engine;
+
+import dev.jdm.core.DmException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.spi.TargetType.Feature;
+import dev.jdm.core.testing.TestFiles;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Malformed tables and refused commands: each one fails with its exact message and errno and leaves
+ * the registry exactly as it was (devices, tables, status, open counts, open backing files).
+ * Lives in the engine's package to read how many backing devices are open.
+ */
+class RefusedCommandsTest {
+    @TempDir
+    Path dir;
+
+    private DeviceMapper dm;
+    private Path a;
+    private Path b;
+    private Path c;
+    private Path missing;
+
+    /** What must not change when a command is refused. */
+    private record Snapshot(List<DeviceInfo> devices, Map<String, List<String>> tablesAndStatus, int openBackingDevices) {
+    }
+
+    private Snapshot snapshot() throws DmException {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (String name : dm.names()) {
+            List<String> lines = new ArrayList<>();
+            for (boolean inactive : new boolean[]{false, true}) {
+                String slot = inactive ? "inactive " : "live ";
+                dm.table(name, inactive).forEach(l -> lines.add(slot + "table " + l.format()));
+                dm.status(name, inactive).forEach(l -> lines.add(slot + "status " + l.format()));
+                lines.add(slot + "deps " + dm.deps(name, inactive));
+            }
+            out.put(name, lines);
+        }
+        return new Snapshot(dm.list(), out, dm.openBackingDevices());
+    }
+
+    @BeforeEach
+    void registry() throws Exception {
+        a = TestFiles.sparse(dir, "a.img", 1 << 20);
+        b = TestFiles.sparse(dir, "b.img", 1 << 20);
+        c = TestFiles.sparse(dir, "c.img", 1 << 20);
+        missing = dir.resolve("missing.img");
+        dm = DeviceMapper.create();
+        dm.targetTypes().register(new FeatureTestType("solo", Set.of(Feature.SINGLETON)));
+        dm.targetTypes().register(new FeatureTestType("fixed", Set.of(Feature.IMMUTABLE)));
+        dm.targetTypes().register(new FeatureTestType("fixed2", Set.of(Feature.IMMUTABLE)));
+        dm.targetTypes().register(new FeatureTestType("writer", Set.of(Feature.ALWAYS_WRITEABLE)));
+        dm.create("base", "uuid-base", "0 1024 linear " + a + " 0\n1024 1024 striped 2 8 " + a + " 1024 " + b + " 0", false);
+        dm.create("top", null, "0 2048 linear /dev/mapper/base 0", false);
+        dm.create("pending", null);
+        dm.load("pending", "0 100 zero", false);
+        dm.create("locked", null, "0 64 fixed", false);
+        dm.create("empty", null);
+    }
+
+    @AfterEach
+    void closeRegistry() {
+        dm.close();
+    }
+
+    private record Case(String what, Errno errno, String message, Command command) {
+    }
+
+    @FunctionalInterface
+    private interface Command {
+        void run() throws Exception;
+    }
+
+    private List<Case> cases() {
+        String line = "table line 1: ";
+        return List.of(
+                // ---- table layout ----
+                new Case("gap between targets", Errno.EINVAL, "table line 2: gap in table: target starts at sector 200, expected 100",
+                        () -> dm.load("base", "0 100 zero\n200 100 zero", false)),
+                new Case("overlapping targets", Errno.EINVAL, "table line 2: overlaps the previous target: target starts at sector 50, expected 100",
+                        () -> dm.load("base", "0 100 zero\n50 100 zero", false)),
+                new Case("first target not at 0", Errno.EINVAL, line + "gap in table: target starts at sector 8, expected 0",
+                        () -> dm.load("base", "8 100 zero", false)),
+                new Case("zero length", Errno.EINVAL, line + "zero-length target",
+                        () -> dm.load("base", "0 0 zero", false)),
+                new Case("non-numeric start", Errno.EINVAL, line + "invalid start sector \"x\" (a decimal number of 512-byte sectors)",
+                        () -> dm.load("base", "x 100 zero", false)),
+                new Case("negative length", Errno.EINVAL, line + "invalid length \"-5\" (a decimal number of 512-byte sectors)",
+                        () -> dm.load("base", "0 -5 zero", false)),
+                new Case("hexadecimal length", Errno.EINVAL, line + "invalid length \"0x10\" (a decimal number of 512-byte sectors)",
+                        () -> dm.load("base", "0 0x10 zero", false)),
+                new Case("start overflowing 64 bits", Errno.EINVAL,
+                        line + "invalid start sector \"18446744073709551616\" (a decimal number of 512-byte sectors)",
+                        () -> dm.load("base", "18446744073709551616 1 zero", false)),
+                new Case("length too large for bytes", Errno.EINVAL, line + "length 9223372036854775807 makes the device too large",
+                        () -> dm.load("base", "0 9223372036854775807 zero", false)),
+                new Case("end overflowing", Errno.EINVAL, "table line 2: length 18014398509481983 makes the device too large",
+                        () -> dm.load("base", "0 1 zero\n1 18014398509481983 zero", false)),
+                new Case("unknown target type", Errno.EINVAL, line + "unknown target type \"frobnicate\" (jdm targets lists the known ones)",
+                        () -> dm.load("base", "0 100 frobnicate", false)),
+                new Case("line without a type", Errno.EINVAL, line + "expected <start> <length> <target type> [arguments...], got \"0 100\"",
+                        () -> dm.load("base", "0 100", false)),
+                new Case("empty table", Errno.EINVAL, "table has no targets",
+                        () -> dm.load("base", "\n# only a comment\n", false)),
+                new Case("backslash at the end", Errno.EINVAL, line + "backslash at the end of the line",
+                        () -> dm.load("base", "0 100 linear " + a + "\\", false)),
+                // ---- linear ----
+                new Case("linear with one argument", Errno.EINVAL, line + "linear: expected 2 arguments (<dev> <offset>), got 1",
+                        () -> dm.load("base", "0 100 linear " + a, false)),
+                new Case("linear with three arguments", Errno.EINVAL, line + "linear: expected 2 arguments (<dev> <offset>), got 3",
+                        () -> dm.load("base", "0 100 linear " + a + " 0 0", false)),
+                new Case("linear negative offset", Errno.EINVAL, line + "linear: argument 2 (\"-1\"): invalid device sector",
+                        () -> dm.load("base", "0 100 linear " + a + " -1", false)),
+                new Case("linear device too small", Errno.EINVAL,
+                        line + "linear: argument 1 (\"" + a + "\"): device too small for target: it has 2048 sectors, the target needs sectors 0 to 4096",
+                        () -> dm.load("base", "0 4096 linear " + a + " 0", false)),
+                new Case("linear offset at the end of the device", Errno.EINVAL,
+                        line + "linear: argument 1 (\"" + a + "\"): device too small for target: it has 2048 sectors, the target needs sectors 2048 to 2049",
+                        () -> dm.load("base", "0 1 linear " + a + " 2048", false)),
+                new Case("missing backing file", Errno.ENXIO,
+                        "table line 2: linear: argument 1 (\"" + missing + "\"): no such file or device: " + missing,
+                        () -> dm.load("base", "0 100 linear " + c + " 0\n100 100 linear " + missing + " 0", false)),
+                new Case("unknown major:minor", Errno.ENXIO, line + "linear: argument 1 (\"4095:4095\"): no block device with number 4095:4095",
+                        () -> dm.load("base", "0 100 linear 4095:4095 0", false)),
+                new Case("table naming its own device", Errno.EINVAL,
+                        line + "linear: argument 1 (\"/dev/mapper/base\"): a table cannot use its own device base",
+                        () -> dm.load("base", "0 100 linear /dev/mapper/base 0", false)),
+                new Case("cycle through another mapped device", Errno.EINVAL,
+                        line + "linear: argument 1 (\"/dev/mapper/top\"): using top would make a loop: it already depends on base",
+                        () -> dm.load("base", "0 100 linear /dev/mapper/top 0", false)),
+                new Case("cycle by major:minor", Errno.EINVAL,
+                        line + "linear: argument 1 (\"253:1\"): using top would make a loop: it already depends on base",
+                        () -> dm.load("base", "0 100 linear 253:1 0", false)),
+                new Case("unknown mapped device", Errno.ENXIO, line + "linear: argument 1 (\"/dev/mapper/nope\"): no mapped device named nope",
+                        () -> dm.load("base", "0 100 linear /dev/mapper/nope 0", false)),
+                // ---- striped ----
+                new Case("striped without chunk size", Errno.EINVAL,
+                        line + "striped: expected at least 2 arguments (<#stripes> <chunk size> [<dev> <offset>]...), got 1",
+                        () -> dm.load("base", "0 100 striped 2", false)),
+                new Case("striped with a missing pair", Errno.EINVAL, line + "striped: expected 6 arguments for 2 stripes "
+                        + "(<#stripes> <chunk size> and a <dev> <offset> pair per stripe), got 4",
+                        () -> dm.load("base", "0 128 striped 2 8 " + a + " 0", false)),
+                new Case("striped length not divisible by stripes", Errno.EINVAL,
+                        line + "striped: target length 129 is not divisible by the number of stripes 2",
+                        () -> dm.load("base", "0 129 striped 2 8 " + a + " 0 " + b + " 0", false)),
+                new Case("striped stripe length not divisible by chunk", Errno.EINVAL,
+                        line + "striped: target length per stripe 50 is not divisible by the chunk size 8",
+                        () -> dm.load("base", "0 100 striped 2 8 " + a + " 0 " + b + " 0", false)),
+                new Case("striped chunk 0", Errno.EINVAL, line + "striped: argument 2 (\"0\"): chunk size out of range (1..4294967295)",
+                        () -> dm.load("base", "0 128 striped 2 0 " + a + " 0 " + b + " 0", false)),
+                new Case("striped 0 stripes", Errno.EINVAL, line + "striped: argument 1 (\"0\"): number of stripes out of range (1..2147483647)",
+                        () -> dm.load("base", "0 128 striped 0 8", false)),
+                new Case("striped stripe offset not a number", Errno.EINVAL, line + "striped: argument 6 (\"1k\"): invalid device sector of stripe 1",
+                        () -> dm.load("base", "0 128 striped 2 8 " + c + " 0 " + b + " 1k", false)),
+                new Case("striped second device missing", Errno.ENXIO,
+                        line + "striped: argument 5 (\"" + missing + "\"): no such file or device: " + missing,
+                        () -> dm.load("base", "0 128 striped 2 8 " + c + " 0 " + missing + " 0", false)),
+                new Case("striped stripe too small", Errno.EINVAL,
+                        line + "striped: argument 5 (\"" + b + "\"): device too small for target: it has 2048 sectors, the target needs sectors 2000 to 2064",
+                        () -> dm.load("base", "0 128 striped 2 8 " + c + " 0 " + b + " 2000", false)),
+                // ---- zero, type properties ----
+                new Case("zero with an argument", Errno.EINVAL, line + "zero: No arguments required",
+                        () -> dm.load("base", "0 100 zero 1", false)),
+                new Case("singleton with a neighbour", Errno.EINVAL, line + "solo must be the only target in its table",
+                        () -> dm.load("base", "0 100 solo\n100 100 zero", false)),
+                new Case("immutable mixed with another type", Errno.EINVAL,
+                        "table mixes fixed, which must not be mixed with other target types, with other types",
+                        () -> dm.load("base", "0 100 fixed\n100 100 zero", false)),
+                new Case("immutable live table replaced by another type", Errno.EINVAL,
+                        "the live table is fixed, which can only be replaced by fixed or error",
+                        () -> dm.load("locked", "0 64 zero", false)),
+                new Case("immutable live table replaced by another immutable type", Errno.EINVAL,
+                        "the live table is fixed, which can only be replaced by fixed or error",
+                        () -> dm.load("locked", "0 64 fixed2", false)),
+                new Case("always-writeable type in a read-only table", Errno.EINVAL, line + "writer cannot be used in a read-only table",
+                        () -> dm.load("base", "0 100 writer", true)),
+                new Case("failed create with a table leaves no device", Errno.EINVAL, line + "linear: expected 2 arguments (<dev> <offset>), got 1",
+                        () -> dm.create("fresh", "uuid-fresh", "0 100 linear " + c, false)),
+                // ---- names and uuids ----
+                new Case("empty name", Errno.EINVAL, "device name is empty", () -> dm.create("", null)),
+                new Case("name with a slash", Errno.EINVAL, "device name \"a/b\" contains '/'", () -> dm.create("a/b", null)),
+                new Case("name of 128 bytes", Errno.EINVAL, "device name is longer than 127 bytes", () -> dm.create("n".repeat(128), null)),
+                new Case("name control", Errno.EINVAL, "device name \"control\" is reserved", () -> dm.create("control", null)),
+                new Case("name ..", Errno.EINVAL, "device name \"..\" is reserved", () -> dm.create("..", null)),
+                new Case("duplicate name", Errno.EBUSY, "device base already exists", () -> dm.create("base", null)),
+                new Case("duplicate uuid", Errno.EBUSY, "uuid uuid-base is already in use", () -> dm.create("other", "uuid-base")),
+                new Case("uuid of 129 bytes", Errno.EINVAL, "uuid is longer than 128 bytes", () -> dm.create("other", "u".repeat(129))),
+                new Case("minor in use", Errno.EBUSY, "minor 0 is already in use", () -> dm.create("other", null, 0)),
+                new Case("uuid set twice", Errno.EINVAL, "device base already has uuid uuid-base; a uuid cannot be changed",
+                        () -> dm.setUuid("base", "uuid-new")),
+                new Case("uuid set to one in use", Errno.EBUSY, "uuid uuid-base is already in use", () -> dm.setUuid("top", "uuid-base")),
+                new Case("rename onto an existing name", Errno.EBUSY, "device top already exists", () -> dm.rename("base", "top")),
+                new Case("rename to a reserved name", Errno.EINVAL, "device name \"control\" is reserved", () -> dm.rename("base", "control")),
+                new Case("rename of an unknown device", Errno.ENXIO, "device nope does not exist", () -> dm.rename("nope", "nope2")),
+                // ---- unknown devices ----
+                new Case("load into an unknown device", Errno.ENXIO, "device nope does not exist", () -> dm.load("nope", "0 1 zero", false)),
+                new Case("suspend an unknown device", Errno.ENXIO, "device nope does not exist", () -> dm.suspend("nope", false)),
+                new Case("remove an unknown device", Errno.ENXIO, "device nope does not exist", () -> dm.remove("nope", false, false)),
+                // ---- remove ----
+                new Case("remove a device another table holds", Errno.EBUSY, "device base is still open (open count 1: table of top)",
+                        () -> dm.remove("base", false, false)),
+                // ---- messages ----
+                new Case("message to a target without messages", Errno.EINVAL, "target does not accept messages",
+                        () -> dm.message("base", 0, List.of("hello"))),
+                new Case("message to a sector past the end", Errno.EINVAL, "sector 2048 is outside the device (2048 sectors)",
+                        () -> dm.message("base", 2048, List.of("hello"))),
+                new Case("message to a negative sector", Errno.EINVAL, "sector -1 is outside the device (2048 sectors)",
+                        () -> dm.message("base", -1, List.of("hello"))),
+                new Case("empty message", Errno.EINVAL, "message is empty", () -> dm.message("base", 0, List.of())),
+                new Case("message of an empty word", Errno.EINVAL, "message is empty", () -> dm.message("base", 0, List.of(""))),
+                new Case("message to a device without a live table", Errno.EINVAL, "device pending has no live table to send a message to",
+                        () -> dm.message("pending", 0, List.of("hello"))),
+                new Case("unknown core message", Errno.EINVAL, "unknown core message \"@frob now\"",
+                        () -> dm.message("base", 0, List.of("@frob", "now"))),
+                new Case("cancel a deferred remove that was not asked for", Errno.ENXIO, "device base is not marked for deferred remove",
+                        () -> dm.message("base", 0, List.of("@cancel_deferred_remove"))));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> everyRefusalHasItsMessageAndErrnoAndChangesNothing() throws Exception {
+        Snapshot before = snapshot();
+        assertEquals(2, before.openBackingDevices());
+        List<Case> cases = cases();
+        assertTrue(cases.size() >= 30);
+        return cases.stream().map(c -> DynamicTest.dynamicTest(c.what(), () -> {
+            DmException e = assertThrows(DmException.class, c.command()::run);
+            assertEquals(c.message(), e.getMessage());
+            assertEquals(c.errno(), e.errno());
+            assertEquals(before, snapshot());
+        }));
+    }
+
+    @Test
+    void resumeWithNothingLoadedChangesNothing() throws Exception {
+        Snapshot before = snapshot();
+        dm.resume("empty");
+        dm.resume("base");
+        assertEquals(before, snapshot());
+        assertEquals("ACTIVE", dm.info("empty").state());
+        assertEquals("None", dm.info("empty").tablesPresent());
+    }
+
+    @Test
+    void forcedRemoveOfAHeldDeviceWipesItsTableButKeepsIt() throws Exception {
+        DmException e = assertThrows(DmException.class, () -> dm.remove("base", true, false));
+        assertEquals(Errno.EBUSY, e.errno());
+        assertEquals("device base is still open (open count 1: table of top)", e.getMessage());
+        // dmsetup remove --force replaces the table with error before trying, and that stays.
+        assertEquals(List.of("0 2048 error "), dm.table("base", false).stream().map(TargetLine::format).toList());
+        assertEquals(List.of("253:0"), dm.deps("top", false));
+        assertEquals(0, dm.deps("base", false).size());
+        assertEquals(0, dm.openBackingDevices(), "a.img and b.img are released with base's old table");
+    }
+
+    @Test
+    void forcedRemoveOfAnOpenDeviceEvictsTheOpenerAndIoFailsAfterwards() throws Exception {
+        MappedDevice top = dm.device("top");
+        List<String> evicted = new ArrayList<>();
+        MappedDevice.Opener handle = top.open("nbd export", false, () -> evicted.add("nbd export"));
+        DmException busy = assertThrows(DmException.class, () -> dm.remove("top", false, false));
+        assertEquals("device top is still open (open count 1: nbd export)", busy.getMessage());
+        assertEquals(Errno.EBUSY, busy.errno());
+        handle.close();
+        MappedDevice.Opener again = top.open("nbd export", false, () -> evicted.add("evicted"));
+        assertThrows(DmException.class, () -> dm.remove("top", true, false));
+        assertEquals(List.of("evicted"), evicted);
+        again.close();
+        dm.remove("top", false, false);
+        var io = assertThrows(dev.jdm.core.BlockIoException.class, () -> top.read(0, ByteBuffer.allocate(512)));
+        assertEquals(Errno.ENXIO, io.errno());
+        assertEquals("device top has been removed", io.getMessage());
+        assertEquals(List.of("base", "empty", "locked", "pending"), names());
+        assertEquals(0, dm.info("base").openCount());
+    }
+
+    @Test
+    void exclusiveOpensAreRefusedWithEbusy() throws Exception {
+        MappedDevice empty = dm.device("empty");
+        try (MappedDevice.Opener first = empty.open("first", true, null)) {
+            DmException e = assertThrows(DmException.class, () -> empty.open("second", false, null));
+            assertEquals(Errno.EBUSY, e.errno());
+            assertEquals("device empty is held exclusively by first", e.getMessage());
+        }
+        try (MappedDevice.Opener shared = empty.open("shared", false, null)) {
+            DmException e = assertThrows(DmException.class, () -> empty.open("claim", true, null));
+            assertEquals("device empty is open (1) and cannot be claimed exclusively", e.getMessage());
+        }
+    }
+
+    @Test
+    void deferredRemoveHappensOnLastCloseAndCanBeCancelled() throws Exception {
+        MappedDevice empty = dm.device("empty");
+        MappedDevice.Opener handle = empty.open("holder", false, null);
+        dm.remove("empty", false, true);
+        assertEquals("ACTIVE (DEFERRED REMOVE)", dm.info("empty").state());
+        dm.message("empty", 0, List.of("@cancel_deferred_remove"));
+        assertEquals("ACTIVE", dm.info("empty").state());
+        dm.remove("empty", false, true);
+        handle.close();
+        assertEquals(List.of("base", "locked", "pending", "top"), names());
+    }
+
+    @Test
+    void immutableTableMayBeReplacedByItsOwnTypeOrError() throws Exception {
+        dm.load("locked", "0 32 fixed", false);
+        dm.resume("locked");
+        dm.load("locked", "0 32 error", false);
+        dm.resume("locked");
+        assertEquals(List.of("0 32 error "), dm.table("locked", false).stream().map(TargetLine::format).toList());
+    }
+
+    @Test
+    void devicesOfFailedTablesAreAllReleased() throws Exception {
+        int before = dm.openBackingDevices();
+        assertThrows(DmException.class, () -> dm.load("pending", "0 100 linear " + c + " 0\n100 28 striped 2 8 " + b + " 0 " + missing + " 0", false));
+        assertEquals(before, dm.openBackingDevices());
+        assertThrows(DmException.class, () -> dm.load("pending", "0 100 linear /dev/mapper/empty 0", false));
+        assertEquals(0, dm.info("empty").openCount());
+    }
+
+    private List<String> names() {
+        return dm.list().stream().map(DeviceInfo::name).toList();
+    }
+}
