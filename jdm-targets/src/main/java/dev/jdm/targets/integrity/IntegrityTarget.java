@@ -1,0 +1,1214 @@
+package dev.jdm.targets.integrity;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Target;
+import dev.jdm.core.spi.TargetContext;
+import dev.jdm.core.spi.TargetException;
+import dev.jdm.core.spi.TargetType;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * {@code integrity <dev> <reserved_sectors> <tag_size|-> <mode> <#opt> [opt...]} (dm-integrity.c):
+ * keeps a tag per block beside the data, in the kernel's on-disk format, and fails reads whose data
+ * no longer matches its tag. Modes: J writes data and tags through a journal first (a crash leaves
+ * old or new blocks, never a mix), D writes in place (a crash may leave mismatches), B writes in
+ * place but marks regions dirty in a bitmap first and recalculates their tags after a crash,
+ * R reads without checking and refuses writes.
+ *
+ * <p>The kernel's asynchronous workers (commit, writer, bitmap flush, recalculation) run here
+ * synchronously under one lock, except the commit and bitmap-flush timers; the bytes written are the same.
+ */
+public final class IntegrityTarget implements Target {
+    private static final long DEFAULT_MAX_JOURNAL_SECTORS = 131072;
+    private static final int DEFAULT_JOURNAL_SIZE_FACTOR = 7;
+    private static final int DEFAULT_LOG2_SECTORS_PER_BITMAP_BIT = 15;
+    private static final int MIN_LOG2_INTERLEAVE = 3;
+    private static final int MAX_LOG2_INTERLEAVE = 31;
+    private static final int BITMAP_BLOCK_BYTES = 4096;
+    private static final int RECALC_SECTORS = 32768;
+    private static final int RECALC_WRITE_SUPER = 16;
+    static final byte DISCARD_FILLER = (byte) 0xf6;
+
+    public static final class Type implements TargetType {
+        @Override
+        public String name() {
+            return "integrity";
+        }
+
+        @Override
+        public Version version() {
+            return new Version(1, 13, 0);
+        }
+
+        @Override
+        public Set<Feature> features() {
+            return Set.of(Feature.SINGLETON);
+        }
+
+        @Override
+        public Target construct(TargetContext ctx, Args args) throws TargetException {
+            return IntegrityTarget.construct(ctx, args);
+        }
+    }
+
+    private final IntegrityOptions o;
+    private final char mode;
+    private final BlockDevice dev;
+    private final BlockDevice meta;
+    private final boolean hasMetaDevice;
+    private final IntegritySuperblock sb;
+    private final IntegrityGeometry g;
+    private final IntegrityHash hash;
+    private final byte[] salt;
+    private final IntegrityJournal journal;
+    private final MetadataCache tags;
+    private final int log2BufferSectors;
+    private final int log2BlocksPerBitmapBit;
+    private final int nBitmapBlocks;
+    private final long freeThreshold;
+    private final int blockBytes;
+    private final int sections;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final AtomicLong mismatches = new AtomicLong();
+    private volatile BlockIoException failure;
+
+    private int commitSeq;
+    private int freeSection;
+    private int freeEntry;
+    private long freeEntries;
+    private int uncommittedSection;
+    private int nUncommitted;
+    private int committedSection;
+    private int nCommitted;
+    /** Logical sector of a block → global journal position of its newest entry. */
+    private final Map<Long, Integer> journalIndex = new HashMap<>();
+    private final BitSet recalcBits = new BitSet();
+    private final BitSet mayWriteBits = new BitSet();
+    private boolean justFormatted;
+    private boolean journalUpToDate;
+    private boolean wroteToJournal;
+    private boolean active;
+    private ScheduledExecutorService timer;
+    private ScheduledFuture<?> pendingCommit;
+    private ScheduledFuture<?> pendingBitmapFlush;
+
+    private IntegrityTarget(IntegrityOptions o, BlockDevice dev, BlockDevice meta, IntegritySuperblock sb, IntegrityGeometry g,
+                            int log2BufferSectors, int log2BlocksPerBitmapBit, int nBitmapBlocks, boolean justFormatted) {
+        this.o = o;
+        this.mode = o.mode();
+        this.dev = dev;
+        this.meta = meta;
+        this.hasMetaDevice = meta != dev;
+        this.sb = sb;
+        this.g = g;
+        this.hash = o.internalHash();
+        this.salt = sb.has(IntegritySuperblock.FLAG_FIXED_HMAC) ? sb.salt() : null;
+        this.journal = mode == 'R' ? null : new IntegrityJournal(g, o.journalMac(), salt);
+        this.log2BufferSectors = log2BufferSectors;
+        this.tags = new MetadataCache(meta, (g.start + g.initialSectors) << 9, 512 << log2BufferSectors);
+        this.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
+        this.nBitmapBlocks = nBitmapBlocks;
+        this.freeThreshold = (g.journalEntries * (100 - o.journalWatermark()) + 50) / 100;
+        this.blockBytes = g.sectorsPerBlock << 9;
+        this.sections = (int) g.journalSections;
+        this.justFormatted = justFormatted;
+        this.freeEntries = g.journalEntries;
+    }
+
+    // ---- construction (dm_integrity_ctr) ---------------------------------------------------------
+
+    static IntegrityTarget construct(TargetContext ctx, Args args) throws TargetException {
+        IntegrityOptions o = IntegrityOptions.parse(args);
+        BlockDevice dev = ctx.device(args, 0, 0, 0);
+        BlockDevice meta = dev;
+        if (o.metaDevice() != null) {
+            List<String> named = new ArrayList<>(args.all());
+            named.set(o.metaDeviceArg(), o.metaDevice());
+            meta = ctx.device(new Args(named), o.metaDeviceArg(), 0, 0);
+        }
+        boolean hasMeta = meta != dev;
+        long dataSectors = dev.size() >> 9;
+        long metaSectors = meta.size() >> 9;
+        int log2Buffer = o.log2BufferSectors();
+
+        byte[] area = new byte[IntegritySuperblock.BYTES];
+        try {
+            meta.read(o.start() << 9, ByteBuffer.wrap(area));
+        } catch (IOException e) {
+            throw new TargetException(Errno.EIO, "Error reading superblock: " + e.getMessage(), e);
+        }
+        boolean format = false;
+        IntegritySuperblock sb;
+        if (!IntegritySuperblock.hasMagic(area)) {
+            if (o.mode() != 'R' && !IntegritySuperblock.isAllZero(area)) {
+                throw new TargetException("The device is not initialized (no integrity superblock at sector " + o.start()
+                        + ", and the area is not zero)");
+            }
+            int[] buffer = {log2Buffer};
+            sb = initializeSuperblock(o, hasMeta, dataSectors, metaSectors, buffer);
+            log2Buffer = buffer[0];
+            format = o.mode() != 'R';
+        } else {
+            sb = IntegritySuperblock.decode(area);
+            if (o.mode() != 'R' && o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)
+                    && !Arrays.equals(sb.storedMac(o.journalMac().digestSize()), superblockMac(o.journalMac(), area))) {
+                throw new TargetException(Errno.EILSEQ, "Error reading superblock: superblock mac mismatch");
+            }
+        }
+        checkSuperblock(o, sb, hasMeta);
+
+        boolean journalMac = sb.has(IntegritySuperblock.FLAG_HAVE_JOURNAL_MAC);
+        boolean fixedPadding = sb.has(IntegritySuperblock.FLAG_FIXED_PADDING);
+        long provided = IntegrityGeometry.providedDataSectors(o.start(), sb.tagSize, sb.log2SectorsPerBlock,
+                sb.log2InterleaveSectors, hasMeta, sb.journalSections, journalMac, fixedPadding, log2Buffer, dataSectors, metaSectors);
+        if (provided == 0) {
+            throw new TargetException("The device is too small");
+        }
+        IntegrityGeometry g;
+        while (true) {
+            g = IntegrityGeometry.of(o.start(), sb.tagSize, sb.log2SectorsPerBlock, sb.log2InterleaveSectors, hasMeta,
+                    sb.journalSections, journalMac, fixedPadding, log2Buffer, provided, metaSectors);
+            if (g != null) {
+                break;
+            }
+            if (!hasMeta || log2Buffer <= 3) {
+                throw new TargetException("The device is too small");
+            }
+            log2Buffer--;
+        }
+
+        int log2SectorsPerBit = o.log2SectorsPerBitmapBit() < 0 ? DEFAULT_LOG2_SECTORS_PER_BITMAP_BIT : o.log2SectorsPerBitmapBit();
+        log2SectorsPerBit = Math.max(log2SectorsPerBit, sb.log2SectorsPerBlock);
+        long bitsInJournal = Math.min((g.journalSectors()) << 12, 0xffff_ffffL);
+        if (bitsInJournal > 0) {
+            while (bitsInJournal < (provided + (1L << log2SectorsPerBit) - 1) >>> log2SectorsPerBit) {
+                log2SectorsPerBit++;
+            }
+        }
+        int log2BlocksPerBit = log2SectorsPerBit - sb.log2SectorsPerBlock;
+        if (format) {
+            sb.log2BlocksPerBitmapBit = log2BlocksPerBit;
+        }
+        long bitmapBits = ((provided >>> sb.log2SectorsPerBlock) + (1L << log2BlocksPerBit) - 1) >>> log2BlocksPerBit;
+        int nBitmapBlocks = (int) ((bitmapBits + BITMAP_BLOCK_BYTES * 8L - 1) / (BITMAP_BLOCK_BYTES * 8L));
+        if (!hasMeta) {
+            log2Buffer = Math.min(log2Buffer, Long.numberOfTrailingZeros(g.metadataRun));
+        }
+        if (ctx.length() > provided) {
+            throw new TargetException("Not enough provided sectors for requested mapping size: the target is "
+                    + ctx.length() + " sectors, the device provides " + provided);
+        }
+        if (o.recalculate() && !sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
+            sb.flags |= IntegritySuperblock.FLAG_RECALCULATING;
+            sb.recalcSector = 0;
+        }
+        if (o.internalHash() == null && sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
+            throw new TargetException("Recalculate can only be specified with internal_hash");
+        }
+        if (sb.has(IntegritySuperblock.FLAG_RECALCULATING) && sb.recalcSector < provided && recalculationDisabled(o, sb)) {
+            throw new TargetException(Errno.EOPNOTSUPP, "Recalculating with HMAC is disabled for security reasons"
+                    + " - if you really need it, use the argument \"legacy_recalculate\"");
+        }
+        IntegrityTarget t;
+        try {
+            t = new IntegrityTarget(o, dev, meta, sb, g, log2Buffer, log2BlocksPerBit, nBitmapBlocks, format);
+        } catch (IllegalArgumentException e) {
+            throw new TargetException(Errno.ENOMEM, e.getMessage());
+        }
+        if (format) {
+            try {
+                t.journal.init(0, t.sections, 0);
+                t.journal.write(meta, 0, t.sections);
+                t.writeSuperblock(true);
+            } catch (IOException e) {
+                throw new TargetException(BlockIoException.errnoOf(e), "Error initializing journal and superblock: " + e.getMessage(), e);
+            }
+        }
+        return t;
+    }
+
+    /** {@code initialize_superblock}: the format the kernel chooses for these options and sizes. */
+    private static IntegritySuperblock initializeSuperblock(IntegrityOptions o, boolean hasMeta, long dataSectors,
+                                                            long metaSectors, int[] log2Buffer) throws TargetException {
+        IntegritySuperblock sb = new IntegritySuperblock();
+        sb.tagSize = o.tagSize();
+        sb.log2SectorsPerBlock = Integer.numberOfTrailingZeros(o.sectorsPerBlock());
+        boolean journalMac = o.journalMac() != null;
+        if (journalMac) {
+            sb.flags |= IntegritySuperblock.FLAG_HAVE_JOURNAL_MAC;
+        }
+        long journalSectors = o.journalSectors() != 0 ? o.journalSectors()
+                : Math.min(DEFAULT_MAX_JOURNAL_SECTORS, dataSectors >>> DEFAULT_JOURNAL_SIZE_FACTOR);
+        long journalSections = Math.max(1, journalSectors / IntegrityGeometry.sectionSectors(o.tagSize(), o.sectorsPerBlock(), journalMac));
+        if (o.fixHmac() && (o.internalHash() != null || journalMac)) {
+            sb.flags |= IntegritySuperblock.FLAG_FIXED_HMAC;
+            new SecureRandom().nextBytes(sb.salt);
+        }
+        if (!hasMeta) {
+            if (o.fixPadding()) {
+                sb.flags |= IntegritySuperblock.FLAG_FIXED_PADDING;
+            }
+            sb.journalSections = journalSections;
+            int interleave = o.interleaveSectors() == 0 ? IntegrityOptions.DEFAULT_INTERLEAVE_SECTORS : o.interleaveSectors();
+            int log2 = 31 - Integer.numberOfLeadingZeros(interleave);
+            sb.log2InterleaveSectors = Math.min(MAX_LOG2_INTERLEAVE, Math.max(MIN_LOG2_INTERLEAVE, log2));
+            sb.providedDataSectors = IntegrityGeometry.providedDataSectors(o.start(), sb.tagSize, sb.log2SectorsPerBlock,
+                    sb.log2InterleaveSectors, false, journalSections, journalMac, o.fixPadding(), log2Buffer[0], dataSectors, metaSectors);
+            if (sb.providedDataSectors == 0) {
+                throw new TargetException("Could not initialize superblock: the device is too small for the journal and tags");
+            }
+        } else {
+            sb.log2InterleaveSectors = 0;
+            sb.providedDataSectors = IntegrityGeometry.providedDataSectors(o.start(), sb.tagSize, sb.log2SectorsPerBlock,
+                    0, true, 0, journalMac, false, log2Buffer[0], dataSectors, metaSectors);
+            if (sb.providedDataSectors == 0) {
+                throw new TargetException("Could not initialize superblock: the data device is smaller than one block");
+            }
+            // The metadata device gets as many journal sections as fit beside the tags, found bit by bit.
+            while (true) {
+                long chosen = 0;
+                for (int bit = 63 - Long.numberOfLeadingZeros(journalSections); bit >= 0; bit--) {
+                    long candidate = chosen | (1L << bit);
+                    if (candidate > journalSections) {
+                        continue;
+                    }
+                    if (IntegrityGeometry.of(o.start(), sb.tagSize, sb.log2SectorsPerBlock, 0, true, candidate, journalMac,
+                            false, log2Buffer[0], sb.providedDataSectors, metaSectors) != null) {
+                        chosen = candidate;
+                    }
+                }
+                if (chosen != 0) {
+                    sb.journalSections = chosen;
+                    break;
+                }
+                if (log2Buffer[0] <= 3) {
+                    throw new TargetException("Could not initialize superblock: the metadata device is too small");
+                }
+                log2Buffer[0]--;
+            }
+        }
+        sb.setVersion(o.mode() == 'B', hasMeta);
+        return sb;
+    }
+
+    private static void checkSuperblock(IntegrityOptions o, IntegritySuperblock sb, boolean hasMeta) throws TargetException {
+        if (sb.version == 0 || sb.version > 6) {
+            throw new TargetException("Unknown version " + sb.version);
+        }
+        if (sb.has(IntegritySuperblock.FLAG_INLINE)) {
+            throw new TargetException("Inline flag mismatch (the superblock is of an inline-mode device)");
+        }
+        if (sb.tagSize != o.tagSize()) {
+            throw new TargetException("Tag size doesn't match the information in superblock (table " + o.tagSize()
+                    + ", superblock " + sb.tagSize + ")");
+        }
+        if (sb.log2SectorsPerBlock != Integer.numberOfTrailingZeros(o.sectorsPerBlock())) {
+            throw new TargetException("Block size doesn't match the information in superblock (table " + (o.sectorsPerBlock() << 9)
+                    + ", superblock " + (512 << sb.log2SectorsPerBlock) + ")");
+        }
+        if (sb.journalSections == 0) {
+            throw new TargetException("Corrupted superblock, journal_sections is 0");
+        }
+        if (!hasMeta ? sb.log2InterleaveSectors < MIN_LOG2_INTERLEAVE || sb.log2InterleaveSectors > MAX_LOG2_INTERLEAVE
+                : sb.log2InterleaveSectors != 0) {
+            throw new TargetException("Invalid interleave_sectors in the superblock");
+        }
+        if (sb.has(IntegritySuperblock.FLAG_HAVE_JOURNAL_MAC) != (o.journalMac() != null)) {
+            throw new TargetException("Journal mac mismatch");
+        }
+    }
+
+    /** Recalculating under a keyed MAC would let an attacker's data acquire valid tags: refused unless asked for. */
+    private static boolean recalculationDisabled(IntegrityOptions o, IntegritySuperblock sb) {
+        if (o.legacyRecalculate()) {
+            return false;
+        }
+        boolean internalKeyed = o.internalHash() != null && o.internalHash().keyed();
+        boolean macKeyed = o.journalMac() != null && o.journalMac().keyed();
+        return !sb.has(IntegritySuperblock.FLAG_FIXED_HMAC) ? internalKeyed || macKeyed : internalKeyed && !macKeyed;
+    }
+
+    private static byte[] superblockMac(IntegrityHash mac, byte[] area) {
+        return mac.digest(Arrays.copyOf(area, 512 - mac.digestSize()));
+    }
+
+    private void writeSuperblock(boolean fua) throws IOException {
+        sb.setVersion(mode == 'B', hasMetaDevice);
+        if (o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)) {
+            sb.storeMac(superblockMac(o.journalMac(), sb.encode()));
+        }
+        meta.write(g.start << 9, ByteBuffer.wrap(sb.encode()), fua);
+    }
+
+    // ---- tags ------------------------------------------------------------------------------------
+
+    /** {@code integrity_sector_checksum}: H([salt] ‖ le64 sector ‖ block), cut or zero-padded to the tag size. */
+    private void checksum(long logicalSector, byte[] data, int offset, byte[] out, int outOffset) {
+        IntegrityHash.Session s = hash.begin();
+        if (salt != null) {
+            s.update(salt, 0, salt.length);
+        }
+        byte[] sector = new byte[8];
+        ByteBuffer.wrap(sector).order(ByteOrder.LITTLE_ENDIAN).putLong(0, logicalSector);
+        s.update(sector, 0, 8);
+        s.update(data, offset, blockBytes);
+        byte[] d = s.finish();
+        int n = Math.min(d.length, g.tagSize);
+        System.arraycopy(d, 0, out, outOffset, n);
+        Arrays.fill(out, outOffset + n, outOffset + g.tagSize, (byte) 0);
+    }
+
+    private byte[] tagsFor(long logicalSector, byte[] data, int offset, int blocks) {
+        byte[] t = new byte[blocks * g.tagSize];
+        if (hash != null) {
+            for (int b = 0; b < blocks; b++) {
+                checksum(logicalSector + ((long) b << g.log2SectorsPerBlock), data, offset + b * blockBytes, t, b * g.tagSize);
+            }
+        }
+        return t;
+    }
+
+    private boolean isDiscardFiller(byte[] t, int offset) {
+        for (int i = offset; i < offset + g.tagSize; i++) {
+            if (t[i] != DISCARD_FILLER) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---- I/O -------------------------------------------------------------------------------------
+
+    private void checkUsable(long offset, long length) throws BlockIoException {
+        BlockIoException f = failure;
+        if (f != null) {
+            throw new BlockIoException(f.errno(), "integrity: device failed earlier: " + f.getMessage(), f);
+        }
+        if (((offset | length) & (blockBytes - 1)) != 0) {
+            throw new BlockIoException(Errno.EIO, "integrity: I/O at byte " + offset + " length " + length
+                    + " is not aligned on the " + blockBytes + "-byte block size");
+        }
+    }
+
+    private BlockIoException fail(Errno errno, String what) {
+        BlockIoException e = new BlockIoException(errno, "integrity: " + what);
+        if (errno == Errno.EILSEQ) {
+            mismatches.incrementAndGet();
+        }
+        if (failure == null) {
+            failure = e;
+        }
+        return e;
+    }
+
+    private BlockIoException fail(IOException cause, String what) {
+        BlockIoException e = new BlockIoException(BlockIoException.errnoOf(cause), "integrity: error on " + what + ": " + cause.getMessage(), cause);
+        if (failure == null) {
+            failure = e;
+        }
+        return e;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        int length = dst.remaining();
+        checkUsable(offset, length);
+        byte[] out = new byte[length];
+        lock.lock();
+        try {
+            long sector = offset >>> 9;
+            int done = 0;
+            while (done < length) {
+                Integer pos = mode == 'J' ? journalIndex.get(sector) : null;
+                if (pos != null) {
+                    journal.getBlock(pos / g.journalSectionEntries, pos % g.journalSectionEntries, out, done);
+                    done += blockBytes;
+                    sector += g.sectorsPerBlock;
+                    continue;
+                }
+                int run = (int) Math.min((length - done) >>> 9, g.sectorsLeftInArea(sector));
+                if (mode == 'J') {
+                    int s = g.sectorsPerBlock;
+                    while (s < run && !journalIndex.containsKey(sector + s)) {
+                        s += g.sectorsPerBlock;
+                    }
+                    run = Math.min(run, s);
+                }
+                readVerified(sector, out, done, run);
+                done += run << 9;
+                sector += run;
+            }
+        } finally {
+            lock.unlock();
+        }
+        dst.put(out);
+    }
+
+    /** Reads sectors from the data area and checks every block against its stored tag. */
+    private void readVerified(long sector, byte[] out, int outOffset, int nSectors) throws IOException {
+        dev.read(g.dataSector(sector) << 9, ByteBuffer.wrap(out, outOffset, nSectors << 9));
+        if (hash == null || mode == 'R') {
+            return;
+        }
+        int blocks = nSectors >>> g.log2SectorsPerBlock;
+        byte[] stored = new byte[blocks * g.tagSize];
+        tags.read(g.tagByte(sector), stored, 0, stored.length);
+        byte[] computed = new byte[g.tagSize];
+        boolean recalculating = sb.has(IntegritySuperblock.FLAG_RECALCULATING);
+        for (int b = 0; b < blocks; b++) {
+            long s = sector + ((long) b << g.log2SectorsPerBlock);
+            if (recalculating && s + g.sectorsPerBlock > sb.recalcSector || mode == 'B' && recalcBits.get(bit(s))) {
+                continue;
+            }
+            checksum(s, out, outOffset + b * blockBytes, computed, 0);
+            if (!Arrays.equals(computed, 0, g.tagSize, stored, b * g.tagSize, (b + 1) * g.tagSize)
+                    && !(o.allowDiscards() && isDiscardFiller(stored, b * g.tagSize))) {
+                mismatches.incrementAndGet();
+                throw new BlockIoException(Errno.EILSEQ, "integrity: Checksum failed at sector 0x" + Long.toHexString(s)
+                        + " (" + s + ")");
+            }
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        int length = src.remaining();
+        if (mode == 'R') {
+            throw new BlockIoException(Errno.EIO, "integrity: writes are refused in recovery mode (R)");
+        }
+        checkUsable(offset, length);
+        byte[] data = new byte[length];
+        src.get(data);
+        lock.lock();
+        try {
+            long sector = offset >>> 9;
+            if (mode == 'J') {
+                journalWrite(sector, data);
+                if (fua || freeEntries <= freeThreshold) {
+                    commit();
+                }
+                if (freeEntries <= freeThreshold) {
+                    writeback();
+                }
+                scheduleAutocommit();
+            } else {
+                if (mode == 'B') {
+                    markDirty(sector, length >>> 9);
+                }
+                directWrite(sector, data, 0, length >>> 9);
+                if (fua) {
+                    flushBuffers();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Data in place, tags into the buffered tag store: what D and B modes do. */
+    private void directWrite(long sector, byte[] data, int offset, int nSectors) throws IOException {
+        while (nSectors > 0) {
+            int run = (int) Math.min(nSectors, g.sectorsLeftInArea(sector));
+            dev.write(g.dataSector(sector) << 9, ByteBuffer.wrap(data, offset, run << 9), false);
+            if (hash != null) {
+                byte[] t = tagsFor(sector, data, offset, run >>> g.log2SectorsPerBlock);
+                tags.write(g.tagByte(sector), t, 0, t.length);
+            }
+            offset += run << 9;
+            sector += run;
+            nSectors -= run;
+        }
+    }
+
+    /** Copies blocks into free journal entries (__journal_read_write), making room when the journal is full. */
+    private void journalWrite(long sector, byte[] data) throws IOException {
+        byte[] tag = new byte[g.tagSize];
+        for (int offset = 0; offset < data.length; offset += blockBytes, sector += g.sectorsPerBlock) {
+            if (freeEntries == 0) {
+                commit();
+                writeback();
+            }
+            if (hash != null) {
+                checksum(sector, data, offset, tag, 0);
+            }
+            journal.putBlock(freeSection, freeEntry, sector, data, offset, tag);
+            journalIndex.put(sector, freeSection * g.journalSectionEntries + freeEntry);
+            freeEntries--;
+            if (++freeEntry == g.journalSectionEntries) {
+                freeEntry = 0;
+                freeSection = (freeSection + 1) % sections;
+                nUncommitted++;
+            }
+        }
+    }
+
+    /** {@code integrity_commit}: closes the open section and writes the uncommitted ones with this lap's commit ids. */
+    private void commit() throws IOException {
+        if (freeEntry != 0) {
+            freeEntries -= g.journalSectionEntries - freeEntry;
+            freeEntry = 0;
+            freeSection = (freeSection + 1) % sections;
+            nUncommitted++;
+        }
+        if (nUncommitted == 0) {
+            return;
+        }
+        wroteToJournal = true;
+        int i = uncommittedSection;
+        for (int n = 0; n < nUncommitted; n++) {
+            journal.setCommitIds(i, commitSeq);
+            if (++i >= sections) {
+                commitSeq = IntegrityJournal.nextSeq(commitSeq);
+                i = 0;
+            }
+        }
+        try {
+            journal.write(meta, uncommittedSection, nUncommitted);
+        } catch (IOException e) {
+            throw fail(e, "writing journal");
+        }
+        uncommittedSection = (uncommittedSection + nUncommitted) % sections;
+        nCommitted += nUncommitted;
+        nUncommitted = 0;
+    }
+
+    /** {@code integrity_writer}: copies committed sections to their home and frees them. */
+    private void writeback() throws IOException {
+        if (nCommitted == 0) {
+            return;
+        }
+        copyJournal(committedSection, nCommitted, false);
+        committedSection = (committedSection + nCommitted) % sections;
+        freeEntries += (long) nCommitted * g.journalSectionEntries;
+        nCommitted = 0;
+    }
+
+    /**
+     * {@code do_journal_write}: entries of each section, in order, grouped into runs of consecutive
+     * blocks; tags and data go home, then everything is flushed. On replay the entries are checked
+     * first: a sector that cannot be, a section MAC or a tag that does not match fails the device.
+     */
+    private void copyJournal(int start, int count, boolean fromReplay) throws IOException {
+        for (int n = 0; n < count; n++) {
+            int i = (start + n) % sections;
+            if (fromReplay && !journal.verifySectionMac(i)) {
+                throw fail(Errno.EILSEQ, "journal mac mismatch in section " + i);
+            }
+            for (int j = 0; j < g.journalSectionEntries; j++) {
+                if (journal.isUnused(i, j)) {
+                    continue;
+                }
+                long sec = journal.entrySector(i, j);
+                if (fromReplay) {
+                    if ((sec & (g.sectorsPerBlock - 1)) != 0) {
+                        throw fail(Errno.EIO, "invalid sector " + sec + " in journal section " + i);
+                    }
+                    if (sec < 0 || sec >= g.providedDataSectors) {
+                        journal.setUnused(i, j);
+                        continue;
+                    }
+                }
+                int k = j + 1;
+                while (k < g.journalSectionEntries && !journal.isUnused(i, k)) {
+                    long sec2 = journal.entrySector(i, k);
+                    if (sec2 < 0 || sec2 >= g.providedDataSectors || g.area(sec2) != g.area(sec)
+                            || sec2 != sec + ((long) (k - j) << g.log2SectorsPerBlock)) {
+                        break;
+                    }
+                    k++;
+                }
+                int blocks = k - j;
+                byte[] data = new byte[blocks * blockBytes];
+                byte[] runTags = new byte[blocks * g.tagSize];
+                byte[] check = new byte[g.tagSize];
+                for (int l = j; l < k; l++) {
+                    int b = l - j;
+                    journal.getBlock(i, l, data, b * blockBytes);
+                    byte[] t = journal.tag(i, l);
+                    long s = sec + ((long) b << g.log2SectorsPerBlock);
+                    if (fromReplay && hash != null) {
+                        checksum(s, data, b * blockBytes, check, 0);
+                        if (!Arrays.equals(check, t)) {
+                            throw fail(Errno.EILSEQ, "tag mismatch when replaying journal at sector " + s);
+                        }
+                    }
+                    System.arraycopy(t, 0, runTags, b * g.tagSize, g.tagSize);
+                    journal.setUnused(i, l);
+                    Integer newest = journalIndex.get(s);
+                    if (newest != null && newest == i * g.journalSectionEntries + l) {
+                        journalIndex.remove(s);
+                    }
+                }
+                try {
+                    tags.write(g.tagByte(sec), runTags, 0, runTags.length);
+                    dev.write(g.dataSector(sec) << 9, ByteBuffer.wrap(data), false);
+                } catch (IOException e) {
+                    throw fail(e, "copying from journal");
+                }
+                j = k - 1;
+            }
+        }
+        flushBuffers();
+    }
+
+    /** {@code dm_integrity_flush_buffers(ic, true)}: tags written and both devices flushed. */
+    private void flushBuffers() throws IOException {
+        try {
+            tags.flush();
+            if (hasMetaDevice) {
+                dev.flush();
+            }
+        } catch (IOException e) {
+            throw fail(e, "writing tags");
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        checkUsable(0, 0);
+        lock.lock();
+        try {
+            if (mode == 'J') {
+                commit();
+            } else if (mode != 'R') {
+                flushBuffers();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        if (!o.allowDiscards()) {
+            throw new BlockIoException(Errno.EOPNOTSUPP, "integrity: discards need the allow_discards option");
+        }
+        if (mode == 'R') {
+            throw new BlockIoException(Errno.EIO, "integrity: discards are refused in recovery mode (R)");
+        }
+        checkUsable(offset, length);
+        lock.lock();
+        try {
+            if (mode == 'J') {
+                // Journalled blocks of the range must reach home first, or a replay would resurrect them.
+                commit();
+                writeback();
+            } else if (mode == 'B') {
+                markDirty(offset >>> 9, length >>> 9);
+            }
+            long sector = offset >>> 9;
+            long left = length >>> 9;
+            while (left > 0) {
+                long run = Math.min(left, g.sectorsLeftInArea(sector));
+                long tagBytes = (run >>> g.log2SectorsPerBlock) * g.tagSize;
+                for (long done = 0; done < tagBytes; ) {
+                    int n = (int) Math.min(tagBytes - done, 1 << 20);
+                    byte[] filler = new byte[n];
+                    Arrays.fill(filler, DISCARD_FILLER);
+                    tags.write(g.tagByte(sector) + done, filler, 0, n);
+                    done += n;
+                }
+                dev.discard(g.dataSector(sector) << 9, run << 9);
+                sector += run;
+                left -= run;
+            }
+            flushBuffers();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        // The kernel's integrity target has no write-zeroes; the block layer writes zero pages through it.
+        int chunk = 1 << 20;
+        byte[] zeroes = new byte[(int) Math.min(chunk, length)];
+        for (long done = 0; done < length; ) {
+            int n = (int) Math.min(zeroes.length, length - done);
+            write(offset + done, ByteBuffer.wrap(zeroes, 0, n), false);
+            done += n;
+        }
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        return o.allowDiscards();
+    }
+
+    // ---- bitmap (B mode) -------------------------------------------------------------------------
+
+    private int bit(long sector) {
+        return (int) (sector >>> (g.log2SectorsPerBlock + log2BlocksPerBitmapBit));
+    }
+
+    private boolean journalBit(int b) {
+        return (journal.image[b >>> 3] & (1 << (b & 7))) != 0;
+    }
+
+    private void setJournalBits(int from, int to, boolean value) {
+        for (int b = from; b < to; b++) {
+            if (value) {
+                journal.image[b >>> 3] |= (byte) (1 << (b & 7));
+            } else {
+                journal.image[b >>> 3] &= (byte) ~(1 << (b & 7));
+            }
+        }
+    }
+
+    /** Bits [first, last] covering [sector, sector+n), as {@code block_bitmap_op} takes them. */
+    private int endBit(long sector, long n) {
+        return bit(sector + n - 1) + 1;
+    }
+
+    /** {@code bitmap_block_work}: regions about to change are marked dirty on disk before the write. */
+    private void markDirty(long sector, long nSectors) throws IOException {
+        int from = bit(sector);
+        int to = endBit(sector, nSectors);
+        if (mayWriteBits.nextClearBit(from) >= to) {
+            return;
+        }
+        setJournalBits(from, to, true);
+        int firstBlock = from / (BITMAP_BLOCK_BYTES * 8);
+        int lastBlock = (to - 1) / (BITMAP_BLOCK_BYTES * 8);
+        try {
+            meta.write(g.journalByte((long) firstBlock * 8), ByteBuffer.wrap(journal.image,
+                    firstBlock * BITMAP_BLOCK_BYTES, (lastBlock - firstBlock + 1) * BITMAP_BLOCK_BYTES), true);
+        } catch (IOException e) {
+            throw fail(e, "writing bitmap");
+        }
+        mayWriteBits.set(from, to);
+        scheduleBitmapFlush();
+    }
+
+    private void writeBitmap() throws IOException {
+        meta.write(g.journalByte(0), ByteBuffer.wrap(journal.image, 0, nBitmapBlocks * BITMAP_BLOCK_BYTES), true);
+    }
+
+    /** {@code bitmap_flush_work}: once data and tags are stable, the dirty marks are cleared on disk. */
+    private void bitmapFlush() throws IOException {
+        flushBuffers();
+        long limit = g.providedDataSectors;
+        if (sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
+            int shift = g.log2SectorsPerBlock + log2BlocksPerBitmapBit;
+            limit = sb.recalcSector >>> shift << shift;
+        }
+        if (limit > 0) {
+            int to = endBit(0, limit);
+            setJournalBits(0, to, false);
+            mayWriteBits.clear(0, to);
+        }
+        try {
+            writeBitmap();
+        } catch (IOException e) {
+            throw fail(e, "writing bitmap");
+        }
+    }
+
+    // ---- timers ----------------------------------------------------------------------------------
+
+    private void scheduleAutocommit() {
+        if (timer != null && (pendingCommit == null || pendingCommit.isDone())) {
+            pendingCommit = timer.schedule(() -> inBackground(this::commit), o.commitTimeMs(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void scheduleBitmapFlush() {
+        if (timer != null && (pendingBitmapFlush == null || pendingBitmapFlush.isDone())) {
+            pendingBitmapFlush = timer.schedule(() -> inBackground(this::bitmapFlush), o.bitmapFlushIntervalMs(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private interface Work {
+        void run() throws IOException;
+    }
+
+    private void inBackground(Work work) {
+        lock.lock();
+        try {
+            if (active && failure == null) {
+                work.run();
+            }
+        } catch (IOException e) {
+            fail(e, "background work");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- lifecycle (dm_integrity_resume / dm_integrity_postsuspend) --------------------------------
+
+    @Override
+    public void resume() {
+        lock.lock();
+        try {
+            if (active) {
+                return;
+            }
+            try {
+                doResume();
+            } catch (IOException e) {
+                fail(e, "resume");
+            }
+            if (timer == null) {
+                timer = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("integrity-timer").factory());
+            }
+            active = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void doResume() throws IOException {
+        wroteToJournal = false;
+        if (g.providedDataSectors != sb.providedDataSectors) {
+            long old = sb.providedDataSectors;
+            if (g.providedDataSectors > old && mode == 'B' && sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit) {
+                readBitmap();
+                setJournalBits(bit(old), endBit(old, g.providedDataSectors - old), true);
+                writeBitmap();
+            }
+            sb.providedDataSectors = g.providedDataSectors;
+            writeSuperblock(true);
+        }
+        long provided = g.providedDataSectors;
+        if (sb.has(IntegritySuperblock.FLAG_DIRTY_BITMAP)) {
+            readBitmap();
+            int allBits = endBit(0, provided);
+            boolean anyDirty = false;
+            for (int b = 0; b < allBits && !anyDirty; b++) {
+                anyDirty = journalBit(b);
+            }
+            if (mode == 'B') {
+                if (sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit && !o.resetRecalculate()) {
+                    copyJournalBitsTo(recalcBits, allBits);
+                    copyJournalBitsTo(mayWriteBits, allBits);
+                    if (anyDirty) {
+                        startRecalculation();
+                    }
+                } else {
+                    sb.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
+                    recalcBits.set(0, allBits);
+                    mayWriteBits.set(0, allBits);
+                    setJournalBits(0, allBits, true);
+                    writeBitmap();
+                    startRecalculation();
+                }
+            } else {
+                if (!(sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit && !anyDirty) || o.resetRecalculate()) {
+                    startRecalculation();
+                }
+                journal.init(0, sections, 0);
+                journal.write(meta, 0, sections);
+                replayJournal();
+                sb.flags &= ~IntegritySuperblock.FLAG_DIRTY_BITMAP;
+            }
+            writeSuperblock(true);
+        } else {
+            replayJournal();
+            if (o.resetRecalculate()) {
+                startRecalculation();
+            }
+            if (mode == 'B') {
+                sb.flags |= IntegritySuperblock.FLAG_DIRTY_BITMAP;
+                sb.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
+                writeSuperblock(true);
+                int allBits = endBit(0, provided);
+                setJournalBits(0, allBits, false);
+                recalcBits.clear();
+                mayWriteBits.clear();
+                if (sb.has(IntegritySuperblock.FLAG_RECALCULATING) && sb.recalcSector < provided) {
+                    int from = bit(sb.recalcSector);
+                    setJournalBits(from, allBits, true);
+                    recalcBits.set(from, allBits);
+                    mayWriteBits.set(from, allBits);
+                }
+                writeBitmap();
+            }
+        }
+        if (sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
+            if (sb.recalcSector < provided) {
+                recalculate();
+            } else if (sb.recalcSector > provided) {
+                sb.recalcSector = provided;
+                flushBuffers();
+                writeSuperblock(false);
+            }
+        }
+    }
+
+    private void startRecalculation() {
+        sb.flags |= IntegritySuperblock.FLAG_RECALCULATING;
+        sb.recalcSector = 0;
+    }
+
+    private void readBitmap() throws IOException {
+        meta.read(g.journalByte(0), ByteBuffer.wrap(journal.image, 0, nBitmapBlocks * BITMAP_BLOCK_BYTES));
+    }
+
+    private void copyJournalBitsTo(BitSet bits, int n) {
+        bits.clear();
+        for (int b = 0; b < n; b++) {
+            if (journalBit(b)) {
+                bits.set(b);
+            }
+        }
+    }
+
+    /**
+     * {@code replay_journal}: finds the run of sections whose commit ids agree, copies their entries
+     * home, and either continues the journal where it stands or clears it with a fresh sequence.
+     */
+    private void replayJournal() throws IOException {
+        if (mode == 'R' || journalUpToDate) {
+            return;
+        }
+        if (!justFormatted) {
+            journal.readAll(meta);
+        }
+        IntegrityJournal.ReplayPlan plan = journal.plan();
+        int continueSection;
+        if (plan.consistent()) {
+            if (!plan.empty()) {
+                copyJournal(plan.writeStart(), plan.writeSections(), true);
+            }
+        } else {
+            fail(Errno.EIO, "journal commit id not recognised");
+        }
+        if (plan.consistent() && plan.writeSections() == sections && (mode == 'J' || plan.empty())) {
+            continueSection = plan.writeStart();
+            commitSeq = plan.wantSeq();
+        } else {
+            int erase = IntegrityJournal.prevSeq(IntegrityJournal.prevSeq(plan.lastUsed()));
+            int s = plan.writeStart();
+            journal.init(s, 1, erase);
+            journal.write(meta, s, 1);
+            s = (s + 1) % sections;
+            if (sections >= 2) {
+                journal.init(s, sections - 2, erase);
+                journal.write(meta, s, sections - 2);
+                s = (s + sections - 2) % sections;
+                journal.init(s, 1, erase);
+                journal.write(meta, s, 1);
+            }
+            continueSection = 0;
+            commitSeq = IntegrityJournal.nextSeq(erase);
+        }
+        committedSection = uncommittedSection = freeSection = continueSection;
+        nCommitted = nUncommitted = 0;
+        freeEntry = 0;
+        freeEntries = g.journalEntries;
+        journalIndex.clear();
+    }
+
+    /** {@code integrity_recalc}, run to completion: tags rebuilt from the data, in area-sized chunks. */
+    private void recalculate() throws IOException {
+        int superCounter = 0;
+        while (sb.recalcSector < g.providedDataSectors) {
+            long rangeStart = sb.recalcSector;
+            long rangeLength = Math.min(Math.min(RECALC_SECTORS, g.providedDataSectors - rangeStart), g.sectorsLeftInArea(rangeStart));
+            long start = rangeStart;
+            long n = rangeLength;
+            boolean skip = false;
+            if (mode == 'B') {
+                int from = bit(start);
+                int to = endBit(start, n);
+                if (recalcBits.nextSetBit(from) < 0 || recalcBits.nextSetBit(from) >= to) {
+                    skip = true;
+                } else {
+                    while (!recalcBits.get(bit(start))) {
+                        start += g.sectorsPerBlock;
+                        n -= g.sectorsPerBlock;
+                    }
+                    while (!recalcBits.get(bit(start + n - g.sectorsPerBlock))) {
+                        n -= g.sectorsPerBlock;
+                    }
+                }
+            }
+            if (!skip) {
+                if (++superCounter == RECALC_WRITE_SUPER) {
+                    flushBuffers();
+                    writeSuperblock(false);
+                    superCounter = 0;
+                }
+                byte[] data = new byte[(int) n << 9];
+                dev.read(g.dataSector(start) << 9, ByteBuffer.wrap(data));
+                byte[] t = tagsFor(start, data, 0, (int) (n >>> g.log2SectorsPerBlock));
+                tags.write(g.tagByte(start), t, 0, t.length);
+                if (mode == 'B') {
+                    int shift = g.log2SectorsPerBlock + log2BlocksPerBitmapBit;
+                    long from = rangeStart >>> shift << shift;
+                    long to = (rangeStart + rangeLength) >>> shift << shift;
+                    if (to > from) {
+                        recalcBits.clear(bit(from), bit(to));
+                    }
+                }
+            }
+            sb.recalcSector = rangeStart + rangeLength;
+        }
+        if (mode == 'B') {
+            recalcBits.clear();
+            bitmapFlush();
+        }
+        flushBuffers();
+        writeSuperblock(false);
+    }
+
+    @Override
+    public void postsuspend() {
+        lock.lock();
+        try {
+            if (!active) {
+                return;
+            }
+            active = false;
+            cancelTimers();
+            if (failure == null) {
+                try {
+                    doPostsuspend();
+                } catch (IOException e) {
+                    fail(e, "suspend");
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void doPostsuspend() throws IOException {
+        if (mode == 'J') {
+            commit();
+            writeback();
+            flushBuffers();
+            if (wroteToJournal) {
+                journal.init(freeSection, sections - freeSection, commitSeq);
+                journal.write(meta, freeSection, sections - freeSection);
+                if (freeSection != 0) {
+                    journal.init(0, freeSection, IntegrityJournal.nextSeq(commitSeq));
+                    journal.write(meta, 0, freeSection);
+                }
+            }
+        } else if (mode == 'B') {
+            flushBuffers();
+            journal.init(0, sections, 0);
+            journal.write(meta, 0, sections);
+            sb.flags &= ~IntegritySuperblock.FLAG_DIRTY_BITMAP;
+            writeSuperblock(true);
+        } else if (mode == 'D') {
+            flushBuffers();
+        }
+        journalUpToDate = true;
+    }
+
+    private void cancelTimers() {
+        if (pendingCommit != null) {
+            pendingCommit.cancel(false);
+        }
+        if (pendingBitmapFlush != null) {
+            pendingBitmapFlush.cancel(false);
+        }
+    }
+
+    @Override
+    public void close() {
+        postsuspend();
+        if (timer != null) {
+            timer.shutdownNow();
+        }
+    }
+
+    // ---- status ----------------------------------------------------------------------------------
+
+    public long providedDataSectors() {
+        return g.providedDataSectors;
+    }
+
+    public long mismatches() {
+        return mismatches.get();
+    }
+
+    public IntegrityGeometry geometry() {
+        return g;
+    }
+
+    @Override
+    public String status() {
+        return mismatches.get() + " " + g.providedDataSectors + " "
+                + (sb.has(IntegritySuperblock.FLAG_RECALCULATING) ? Long.toString(sb.recalcSector) : "-");
+    }
+
+    @Override
+    public String table() {
+        List<String> opts = new ArrayList<>();
+        if (hasMetaDevice) {
+            opts.add("meta_device:" + meta.id());
+        }
+        if (g.sectorsPerBlock != 1) {
+            opts.add("block_size:" + blockBytes);
+        }
+        if (sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
+            opts.add("recalculate");
+        }
+        if (o.resetRecalculate()) {
+            opts.add("reset_recalculate");
+        }
+        if (o.allowDiscards()) {
+            opts.add("allow_discards");
+        }
+        opts.add("journal_sectors:" + g.journalSectors());
+        opts.add("interleave_sectors:" + (1L << sb.log2InterleaveSectors));
+        opts.add("buffer_sectors:" + (1 << log2BufferSectors));
+        if (mode == 'J') {
+            long entries = g.journalEntries;
+            long percent = ((entries - freeThreshold) * 100 + entries / 2) / entries;
+            opts.add("journal_watermark:" + percent);
+            opts.add("commit_time:" + o.commitTimeMs());
+        }
+        if (mode == 'B') {
+            opts.add("sectors_per_bit:" + ((long) g.sectorsPerBlock << log2BlocksPerBitmapBit));
+            opts.add("bitmap_flush_interval:" + o.bitmapFlushIntervalMs());
+        }
+        if (sb.has(IntegritySuperblock.FLAG_FIXED_PADDING)) {
+            opts.add("fix_padding");
+        }
+        if (sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)) {
+            opts.add("fix_hmac");
+        }
+        if (o.legacyRecalculate()) {
+            opts.add("legacy_recalculate");
+        }
+        if (hash != null) {
+            opts.add("internal_hash:" + hash);
+        }
+        if (o.journalMac() != null) {
+            opts.add("journal_mac:" + o.journalMac());
+        }
+        return dev.id() + " " + g.start + " " + g.tagSize + " " + mode + " " + opts.size()
+                + (opts.isEmpty() ? "" : " " + String.join(" ", opts));
+    }
+
+    @Override
+    public List<BlockDevice> devices() {
+        return hasMetaDevice ? List.of(dev, meta) : List.of(dev);
+    }
+}
