@@ -1,0 +1,511 @@
+package dev.jdm.targets.crypt;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.DmException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Target;
+import dev.jdm.core.spi.TargetContext;
+import dev.jdm.core.spi.TargetException;
+import dev.jdm.core.spi.TargetType;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code crypt <cipher> <key> <iv_offset> <dev> <offset> [<#opt_params> <opt_params>...]}:
+ * transparent encryption (dm-crypt.c), producing the kernel's ciphertext byte for byte.
+ * <p>
+ * Each crypto sector ({@code sector_size} bytes, 512 by default) is encrypted on its own with an IV
+ * made from its sector number; sector {@code n} uses key {@code n mod keycount}. Writes are
+ * encrypted into a bounce buffer (the caller's buffer is left alone); reads are decrypted in place.
+ * The key never appears in errors or logs; it is printed only by {@link #table()}, as the kernel does.
+ */
+public final class CryptTarget implements Target {
+
+    public static final class Type implements TargetType {
+        @Override
+        public String name() {
+            return "crypt";
+        }
+
+        @Override
+        public Version version() {
+            return new Version(1, 24, 0);
+        }
+
+        @Override
+        public Target construct(TargetContext ctx, Args args) throws TargetException {
+            return new CryptTarget(ctx, args);
+        }
+    }
+
+    private static final String SYNTAX = "<cipher> <key> <iv_offset> <dev> <offset> [<#opt_params> <opt_params>...]";
+    private static final int KEY_ARG = 1;
+    private static final int MAX_FEATURE_ARGS = 8;
+    /** Bytes encrypted per bounce-buffer round on writes (and on reads into direct buffers). */
+    private static final int CHUNK = 64 * 1024;
+    private static final int POOLED_WORKERS = 32;
+
+    private final BlockDevice device;
+    private final long startSector;
+    private final long startByte;
+    private final long ivOffset;
+    private final CipherSpec spec;
+    private final CipherAlgorithm algorithm;
+    private final Options options;
+    private final int sectorSize;
+    /** log2(sectorSize / 512): crypto sectors advance the 512-byte sector counter by 1 << this. */
+    private final int sectorShift;
+    private final int keyCount;
+    /** Bytes at the end of the key that belong to the IV generator (lmk seed, tcw seed and whitening). */
+    private final int keyExtra;
+    private final int subkeySize;
+    private final byte[] key;
+    private final WorkerPool<Worker> workers;
+    private volatile IvGenerator ivGenerator;
+    private volatile boolean keyValid;
+    private volatile boolean suspended;
+
+    /** The optional parameters, kept to print them back in the kernel's order. */
+    private record Options(boolean allowDiscards, boolean sameCpuCrypt, boolean submitFromCryptCpus,
+                           boolean noReadWorkqueue, boolean noWriteWorkqueue, int sectorSize, boolean ivLargeSectors) {
+        List<String> words() {
+            List<String> w = new ArrayList<>();
+            if (allowDiscards) w.add("allow_discards");
+            if (sameCpuCrypt) w.add("same_cpu_crypt");
+            if (submitFromCryptCpus) w.add("submit_from_crypt_cpus");
+            if (noReadWorkqueue) w.add("no_read_workqueue");
+            if (noWriteWorkqueue) w.add("no_write_workqueue");
+            if (sectorSize != 512) w.add("sector_size:" + sectorSize);
+            if (ivLargeSectors) w.add("iv_large_sectors");
+            return w;
+        }
+    }
+
+    private CryptTarget(TargetContext ctx, Args args) throws TargetException {
+        args.requireAtLeast(5, SYNTAX);
+        // As in the kernel, optional parameters come first: the sector size shapes everything else.
+        options = parseOptions(ctx, args);
+        sectorSize = options.sectorSize();
+        sectorShift = Integer.numberOfTrailingZeros(sectorSize) - 9;
+
+        try {
+            spec = CipherSpec.parse(args.get(0));
+            algorithm = CipherAlgorithm.of(spec);
+        } catch (IllegalArgumentException e) {
+            throw args.error(0, e.getMessage());
+        }
+        keyCount = spec.keyCount();
+        String ivMode = algorithm.ivSize() == 0 ? null : spec.ivMode(); // the kernel ignores IV modes of IV-less ciphers
+        key = decodeKey(args.get(KEY_ARG), -1);
+        try {
+            keyExtra = keyExtra(args, ivMode, key.length);
+            subkeySize = checkKeyLayout(key.length);
+            checkIvMode(args, ivMode);
+            ivGenerator = ivGenerator(ivMode);
+            keyValid = true;
+
+            ivOffset = args.u64(2, "iv_offset sector");
+            if ((ivOffset & ((sectorSize >> 9) - 1)) != 0) {
+                throw args.error(2, "Invalid iv_offset sector: not a multiple of sector_size (" + (sectorSize >> 9) + " sectors)");
+            }
+            startSector = args.u64(4, "device sector");
+            device = ctx.device(args, 3, startSector, ctx.length());
+        } catch (TargetException | RuntimeException e) {
+            Arrays.fill(key, (byte) 0);
+            throw e;
+        }
+        startByte = startSector << 9;
+        workers = new WorkerPool<>(POOLED_WORKERS, Worker::new, Worker::wipe);
+    }
+
+    // ---- construction -----------------------------------------------------------------------------
+
+    private static Options parseOptions(TargetContext ctx, Args args) throws TargetException {
+        boolean allowDiscards = false, sameCpu = false, submitFromCryptCpus = false, noRead = false, noWrite = false, ivLarge = false;
+        int sectorSize = 512;
+        if (args.count() > 5) {
+            int count = (int) args.number(5, "number of feature args", 0, MAX_FEATURE_ARGS);
+            int available = args.count() - 6;
+            if (count > available) {
+                throw args.error(5, "Not enough feature arguments: " + count + " announced, " + available + " given");
+            }
+            if (count < available) {
+                throw args.error(6 + count, "unexpected argument after the " + count + " announced feature argument" + (count == 1 ? "" : "s"));
+            }
+            for (int i = 6; i < 6 + count; i++) {
+                String opt = args.get(i);
+                String lower = opt.toLowerCase(Locale.ROOT);
+                switch (lower) {
+                    case "allow_discards" -> allowDiscards = true;
+                    case "same_cpu_crypt" -> sameCpu = true;
+                    case "submit_from_crypt_cpus" -> submitFromCryptCpus = true;
+                    case "no_read_workqueue" -> noRead = true;
+                    case "no_write_workqueue" -> noWrite = true;
+                    case "iv_large_sectors" -> ivLarge = true;
+                    default -> {
+                        if (opt.startsWith("sector_size:")) {
+                            sectorSize = parseSectorSize(ctx, args, i, opt.substring("sector_size:".length()));
+                        } else if (opt.startsWith("integrity:")) {
+                            throw args.error(i, "integrity (AEAD and per-sector metadata) is not supported by jdm's crypt target");
+                        } else {
+                            throw args.error(i, "Invalid feature arguments");
+                        }
+                    }
+                }
+            }
+        }
+        return new Options(allowDiscards, sameCpu, submitFromCryptCpus, noRead, noWrite, sectorSize, ivLarge);
+    }
+
+    private static int parseSectorSize(TargetContext ctx, Args args, int index, String value) throws TargetException {
+        boolean digits = !value.isEmpty() && value.length() <= 5 && value.chars().allMatch(c -> c >= '0' && c <= '9');
+        int size = digits ? Integer.parseInt(value) : -1;
+        if (size < 512 || size > 4096 || Integer.bitCount(size) != 1) {
+            throw args.error(index, "Invalid feature value for sector_size (a power of two from 512 to 4096)");
+        }
+        int step = size >> 9;
+        if (ctx.length() % step != 0) {
+            throw args.error(index, "Device size is not multiple of sector_size feature (" + ctx.length() + " sectors)");
+        }
+        if (ctx.begin() % step != 0) {
+            throw args.error(index, "target start " + ctx.begin() + " is not aligned to sector_size (the device's logical block size)");
+        }
+        return size;
+    }
+
+    /**
+     * Decodes a hex key ({@code -} = none). Errors name argument 2 but never echo it. With
+     * {@code expectedSize >= 0} (key set), the size must match.
+     */
+    private static byte[] decodeKey(String text, int expectedSize) throws TargetException {
+        if (text.startsWith(":")) {
+            throw keyError("kernel keyring keys (:<key_size>:<type>:<description>) are not available in jdm; give the key in hex");
+        }
+        if (text.equals("-")) {
+            return new byte[0];
+        }
+        if (text.length() % 2 != 0) {
+            throw keyError("hex key has an odd number of digits (" + text.length() + ")");
+        }
+        if (expectedSize >= 0 && text.length() / 2 != expectedSize) {
+            throw keyError("new key has " + text.length() / 2 + " bytes, the table's key has " + expectedSize + " (the size may not change)");
+        }
+        byte[] k = new byte[text.length() / 2];
+        if (!Bytes.decodeHex(text, k)) {
+            Arrays.fill(k, (byte) 0);
+            throw keyError("key is not hexadecimal (only 0-9, a-f, A-F)");
+        }
+        return k;
+    }
+
+    private static TargetException keyError(String why) {
+        return new TargetException("argument " + (KEY_ARG + 1) + " (key): " + why);
+    }
+
+    /** How many trailing key bytes feed the IV generator rather than the cipher (dm-crypt's key_extra_size). */
+    private int keyExtra(Args args, String ivMode, int keySize) throws TargetException {
+        if ("tcw".equals(ivMode)) {
+            int extra = algorithm.ivSize() + TcwIv.WHITENING_SIZE;
+            if (keySize <= extra) {
+                throw keyError("Wrong key size for TCW: " + keySize + " bytes, need cipher keys plus " + extra + " bytes of IV seed and whitening");
+            }
+            return extra;
+        }
+        if ("lmk".equals(ivMode) && keySize % keyCount != 0) {
+            return keySize / (keyCount + 1); // loop-AES v3: one more key-sized part, the IV seed
+        }
+        return 0;
+    }
+
+    private int checkKeyLayout(int keySize) throws TargetException {
+        if (keySize == 0) {
+            throw keyError("cipher " + spec.text() + " needs a key (\"-\" means none)");
+        }
+        int cipherBytes = keySize - keyExtra;
+        int subkey = cipherBytes / keyCount;
+        if (cipherBytes % keyCount != 0 || !algorithm.acceptsSubkeySize(subkey)) {
+            throw keyError("Error decoding and setting key: a " + keySize + "-byte key does not fit " + spec.text() + " ("
+                    + keyCount + (keyCount == 1 ? " key" : " keys") + " of " + algorithm.subkeySizes() + " bytes"
+                    + (keyExtra > 0 ? ", plus " + keyExtra + " bytes for the IV" : "") + ")");
+        }
+        return subkey;
+    }
+
+    private void checkIvMode(Args args, String ivMode) throws TargetException {
+        if (ivMode == null) {
+            return;
+        }
+        switch (ivMode) {
+            case "plain", "plain64", "plain64be", "benbi", "null", "essiv", "eboiv" -> {
+            }
+            case "lmk", "tcw" -> {
+                if (sectorSize != 512) {
+                    throw args.error(0, "Unsupported sector size for " + ivMode.toUpperCase(Locale.ROOT) + " (512-byte sectors only)");
+                }
+            }
+            case "random", "elephant" -> throw args.error(0, "IV mode \"" + ivMode + "\" is not supported by jdm's crypt target"
+                    + ("random".equals(ivMode) ? " (it needs dm-integrity metadata)" : ""));
+            default -> throw args.error(0, "Invalid IV mode \"" + ivMode + "\"");
+        }
+    }
+
+    /** The generator for the current key (lmk and tcw copy parts of it). */
+    private IvGenerator ivGenerator(String ivMode) {
+        if (ivMode == null) {
+            return null;
+        }
+        int extraStart = keyCount * subkeySize;
+        return switch (ivMode) {
+            case "plain" -> CounterIv.PLAIN;
+            case "plain64", "essiv" -> CounterIv.PLAIN64; // ESSIV encrypts the plain64 IV inside its transform
+            case "plain64be" -> CounterIv.PLAIN64BE;
+            case "benbi" -> CounterIv.BENBI;
+            case "null" -> CounterIv.NULL;
+            case "eboiv" -> new EboivIv(sectorSize);
+            case "lmk" -> new LmkIv(keyExtra == 0 ? null : Arrays.copyOfRange(key, extraStart, extraStart + keyExtra));
+            case "tcw" -> new TcwIv(Arrays.copyOfRange(key, extraStart, extraStart + algorithm.ivSize()),
+                    Arrays.copyOfRange(key, extraStart + algorithm.ivSize(), key.length));
+            default -> throw new IllegalStateException("IV mode checked before: " + ivMode);
+        };
+    }
+
+    // ---- per-I/O state ------------------------------------------------------------------------------
+
+    /** One I/O's ciphers (one per key, built on first use), IV and bounce buffer. */
+    private final class Worker {
+        final SectorCipher[] ciphers = new SectorCipher[keyCount];
+        final byte[] iv = new byte[Math.max(algorithm.ivSize(), 8)];
+        final byte[] chunk = new byte[CHUNK];
+        final ByteBuffer chunkView = ByteBuffer.wrap(chunk);
+
+        SectorCipher cipher(int index) {
+            SectorCipher c = ciphers[index];
+            if (c == null) {
+                byte[] subkey = Arrays.copyOfRange(key, index * subkeySize, (index + 1) * subkeySize);
+                c = algorithm.create(subkey, sectorSize);
+                Arrays.fill(subkey, (byte) 0);
+                ciphers[index] = c;
+            }
+            return c;
+        }
+
+        void wipe() {
+            for (SectorCipher c : ciphers) {
+                if (c != null) {
+                    c.wipe();
+                }
+            }
+            Arrays.fill(ciphers, null);
+            Arrays.fill(chunk, (byte) 0);
+        }
+    }
+
+    /** Encrypts or decrypts whole crypto sectors of {@code buf[off, off+len)}, the first at target byte {@code offset}. */
+    private void transform(Worker w, byte[] buf, int off, int len, long offset, boolean writing) {
+        IvGenerator ivGen = ivGenerator;
+        long ccSector = (offset >>> 9) + ivOffset;
+        int step = sectorSize >> 9;
+        for (int p = 0; p < len; p += sectorSize, ccSector += step) {
+            SectorCipher c = w.cipher((int) (ccSector & (keyCount - 1)));
+            long ivSector = options.ivLargeSectors() ? ccSector >>> sectorShift : ccSector;
+            if (ivGen != null) {
+                ivGen.before(ivSector, w.iv, buf, off + p, writing, w.cipher(0));
+            }
+            if (writing) {
+                c.encrypt(buf, off + p, sectorSize, w.iv);
+            } else {
+                c.decrypt(buf, off + p, sectorSize, w.iv);
+            }
+            if (ivGen != null) {
+                ivGen.after(ivSector, w.iv, buf, off + p, writing);
+            }
+        }
+    }
+
+    private void checkIo(long offset, long length) throws BlockIoException {
+        if (((offset | length) & (sectorSize - 1)) != 0) {
+            throw new BlockIoException(Errno.EIO, "crypt: I/O of " + length + " bytes at byte " + offset
+                    + " is not aligned to the " + sectorSize + "-byte encryption sector");
+        }
+        if (!keyValid) {
+            throw new BlockIoException(Errno.EIO, "crypt: the key has been wiped");
+        }
+    }
+
+    // ---- I/O ----------------------------------------------------------------------------------------
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        checkIo(offset, dst.remaining());
+        Worker w = workers.take();
+        try {
+            if (dst.hasArray()) {
+                int start = dst.position();
+                int len = dst.remaining();
+                device.read(startByte + offset, dst);
+                transform(w, dst.array(), dst.arrayOffset() + start, len, offset, false);
+                return;
+            }
+            while (dst.hasRemaining()) {
+                int n = Math.min(dst.remaining(), CHUNK);
+                w.chunkView.clear().limit(n);
+                device.read(startByte + offset, w.chunkView);
+                transform(w, w.chunk, 0, n, offset, false);
+                dst.put(w.chunk, 0, n);
+                offset += n;
+            }
+        } finally {
+            workers.give(w);
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        checkIo(offset, src.remaining());
+        Worker w = workers.take();
+        try {
+            while (src.hasRemaining()) {
+                int n = Math.min(src.remaining(), CHUNK);
+                src.get(w.chunk, 0, n);
+                transform(w, w.chunk, 0, n, offset, true);
+                device.write(startByte + offset, w.chunkView.clear().limit(n), fua);
+                offset += n;
+            }
+        } finally {
+            workers.give(w);
+        }
+    }
+
+    /** dm-crypt has no write-zeroes: the block layer writes zero pages, which are encrypted like any data. */
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        checkIo(offset, length);
+        Worker w = workers.take();
+        try {
+            long end = offset + length;
+            while (offset < end) {
+                int n = (int) Math.min(end - offset, CHUNK);
+                Arrays.fill(w.chunk, 0, n, (byte) 0);
+                transform(w, w.chunk, 0, n, offset, true);
+                device.write(startByte + offset, w.chunkView.clear().limit(n), false);
+                offset += n;
+            }
+        } finally {
+            workers.give(w);
+        }
+    }
+
+    /** Discards pass through unencrypted, and only with {@code allow_discards}, as in the kernel. */
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        if (!options.allowDiscards()) {
+            throw new BlockIoException(Errno.EOPNOTSUPP, "crypt: discards need the allow_discards option");
+        }
+        device.discard(startByte + offset, length);
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        return options.allowDiscards() && device.supportsDiscard();
+    }
+
+    @Override
+    public void flush() throws IOException {
+        device.flush();
+    }
+
+    // ---- control ------------------------------------------------------------------------------------
+
+    @Override
+    public String table() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(spec.text()).append(' ').append(key.length == 0 ? "-" : Bytes.hex(key))
+                .append(' ').append(ivOffset).append(' ').append(device.id()).append(' ').append(startSector);
+        List<String> words = options.words();
+        if (!words.isEmpty()) {
+            sb.append(' ').append(words.size());
+            words.forEach(word -> sb.append(' ').append(word));
+        }
+        return sb.toString();
+    }
+
+    /** {@code key set <hex>} and {@code key wipe}, only while suspended (EINVAL otherwise), as dm-crypt. */
+    @Override
+    public String message(List<String> argv) throws DmException {
+        if (argv.size() >= 2 && argv.get(0).equalsIgnoreCase("key")) {
+            if (!suspended) {
+                throw new DmException(Errno.EINVAL, "crypt: not suspended during key manipulation");
+            }
+            if (argv.size() == 3 && argv.get(1).equalsIgnoreCase("set")) {
+                setKey(argv.get(2));
+                return null;
+            }
+            if (argv.size() == 2 && argv.get(1).equalsIgnoreCase("wipe")) {
+                wipeKey();
+                return null;
+            }
+        }
+        throw new DmException(Errno.EINVAL, "crypt: unrecognised message received (expected \"key set <key>\" or \"key wipe\")");
+    }
+
+    private synchronized void setKey(String text) throws TargetException {
+        byte[] fresh = decodeKey(text, key.length);
+        workers.wipeAll();
+        System.arraycopy(fresh, 0, key, 0, key.length);
+        Arrays.fill(fresh, (byte) 0);
+        IvGenerator old = ivGenerator;
+        String ivMode = algorithm.ivSize() == 0 ? null : spec.ivMode();
+        ivGenerator = ivGenerator(ivMode);
+        if (old != null) {
+            old.wipe();
+        }
+        keyValid = true;
+    }
+
+    /** Like the kernel: overwrite with random bytes, drop everything keyed from it, then zero. */
+    private synchronized void wipeKey() {
+        keyValid = false;
+        new SecureRandom().nextBytes(key);
+        IvGenerator ivGen = ivGenerator;
+        if (ivGen != null) {
+            ivGen.wipe();
+        }
+        workers.wipeAll();
+        Arrays.fill(key, (byte) 0);
+    }
+
+    @Override
+    public void postsuspend() {
+        suspended = true;
+    }
+
+    @Override
+    public void preresume() throws DmException {
+        if (!keyValid) {
+            throw new DmException(Errno.EAGAIN, "crypt: aborting resume - crypt key is not set (use message \"key set <key>\")");
+        }
+    }
+
+    @Override
+    public void resume() {
+        suspended = false;
+    }
+
+    @Override
+    public List<BlockDevice> devices() {
+        return List.of(device);
+    }
+
+    @Override
+    public void close() {
+        wipeKey();
+    }
+}
