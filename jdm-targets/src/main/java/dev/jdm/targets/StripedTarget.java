@@ -17,10 +17,11 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 /**
  * {@code striped <#stripes> <chunk> (<dev> <offset>)...}: chunks of {@code chunk} sectors go round-robin
  * over the stripes (dm-stripe.c). A failed I/O marks the stripe 'D' in status and raises an event
- * while the stripe's error count is below 15, as the kernel does.
+ * while the stripe's error count, this error included, is below 15, as the kernel does.
  */
 public final class StripedTarget extends RemapTarget {
-    private static final int MAX_EVENTS_PER_STRIPE = 15;
+    /** The kernel's DM_IO_ERROR_THRESHOLD: no more events once a stripe has this many errors. */
+    private static final int ERROR_THRESHOLD = 15;
 
     public static final class Type implements TargetType {
         @Override
@@ -117,13 +118,21 @@ public final class StripedTarget extends RemapTarget {
         }
     }
 
-    /** Counts an error against every stripe on the failing device, raising an event while below the limit. */
+    /**
+     * Counts an error against every stripe on the failing device and raises one event if any of them
+     * is still below the threshold after counting (the kernel queues a single work item, so a device
+     * used by several stripes still gives one event per failed I/O, and a stripe gives at most 14).
+     */
     private void noteError(long offset) {
         BlockDevice failed = devices[stripeOf(offset)];
+        boolean raise = false;
         for (int i = 0; i < devices.length; i++) {
-            if (devices[i] == failed && errors.getAndIncrement(i) < MAX_EVENTS_PER_STRIPE) {
-                ctx.raiseEvent();
+            if (devices[i] == failed && errors.incrementAndGet(i) < ERROR_THRESHOLD) {
+                raise = true;
             }
+        }
+        if (raise) {
+            ctx.raiseEvent();
         }
     }
 
