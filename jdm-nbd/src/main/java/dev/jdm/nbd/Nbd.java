@@ -111,6 +111,11 @@ public final class Nbd {
     /** Strings in the handshake (names, queries) are at most 4096 bytes. */
     public static final int MAX_STRING = 4096;
 
+    /** The rest of a buffer as UTF-8 text (messages and names in replies). */
+    static String utf8(java.nio.ByteBuffer b) {
+        return java.nio.charset.StandardCharsets.UTF_8.decode(b.slice()).toString();
+    }
+
     /** The NBD error a failed I/O is answered with: the spec allows only a few values. */
     public static int errorOf(Errno errno) {
         return switch (errno) {

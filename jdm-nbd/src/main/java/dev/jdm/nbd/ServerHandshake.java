@@ -202,8 +202,8 @@ final class ServerHandshake {
         if (requests.contains(Nbd.INFO_DESCRIPTION)) {
             reply(option, Nbd.REP_INFO, info(Nbd.INFO_DESCRIPTION, "jdm mapped device " + md.id()));
         }
-        // Always sent: the minimum block is stricter than the spec's default of 1, so clients must learn it.
-        reply(option, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE).putInt(md.logicalBlockSize())
+        // The engine takes any byte range (targets that cannot refuse with EINVAL), so the minimum is 1.
+        reply(option, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE).putInt(1)
                 .putInt(Math.max(PREFERRED_BLOCK, md.logicalBlockSize())).putInt(Nbd.MAX_PAYLOAD).flip());
         reply(option, Nbd.REP_ACK, ByteBuffer.allocate(0));
         return o;

@@ -34,7 +34,6 @@ final class ServerTransmission {
     private final MappedDevice device;
     private final BufferPool pool;
     private final long size;
-    private final int minBlock;
     private final Semaphore budget = new Semaphore(BUDGET);
     private final ReentrantLock writeLock = new ReentrantLock();
 
@@ -46,7 +45,6 @@ final class ServerTransmission {
         this.pool = pool;
         // Clients were told this size at GO; a resize is seen by new connections.
         this.size = device.size();
-        this.minBlock = device.logicalBlockSize();
     }
 
     /** Serves requests until the client disconnects, breaks the protocol or the connection is closed. */
@@ -154,10 +152,6 @@ final class ServerTransmission {
             if (r.length() == 0) {
                 return "block status of zero bytes";
             }
-        }
-        if (r.offset() % minBlock != 0 || r.length() % minBlock != 0) {
-            return "offset " + Long.toUnsignedString(r.offset()) + " or length " + r.length()
-                    + " is not a multiple of the minimum block size " + minBlock;
         }
         if (r.offset() < 0 || r.offset() > size || r.length() > size - r.offset()) {
             return "range of " + r.length() + " bytes at " + Long.toUnsignedString(r.offset())
