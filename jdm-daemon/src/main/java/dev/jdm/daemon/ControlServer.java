@@ -108,6 +108,9 @@ public final class ControlServer implements AutoCloseable {
              OutputStream out = Channels.newOutputStream(c)) {
             UnixDomainPrincipal peer = c.getOption(ExtendedSocketOptions.SO_PEERCRED);
             if (!allowed.contains(peer.user())) {
+                // Answer the first request rather than hang up at once: a client still writing it
+                // would get EPIPE and never read why.
+                in.readLine();
                 reply(out, Protocol.error(Errno.EACCES, "user " + peer.user().getName()
                         + " may not use this daemon: only root and the daemon's own user may").toString());
                 return;

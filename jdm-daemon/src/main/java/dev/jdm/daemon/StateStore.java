@@ -1,5 +1,6 @@
 package dev.jdm.daemon;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.jdm.core.DmException;
@@ -160,11 +161,14 @@ public final class StateStore implements DeviceMapper.Listener {
                 }
                 try {
                     DeviceState s = json.readValue(p.toFile(), DeviceState.class);
-                    if (s.minor() != Integer.parseInt(m.group(1))) {
-                        throw new IOException("holds minor " + s.minor());
+                    if (!m.group(1).equals(Integer.toString(s.minor()))) {
+                        throw new IOException("its name says minor " + m.group(1) + " but it holds minor " + s.minor());
                     }
                     loaded.put(s.minor(), s);
-                } catch (IOException | NumberFormatException e) {
+                } catch (JsonProcessingException e) {
+                    failures.add(p.getFileName() + ": unreadable state file: " + e.getOriginalMessage()
+                            + " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")");
+                } catch (IOException e) {
                     failures.add(p.getFileName() + ": unreadable state file: " + e.getMessage());
                 }
             }

@@ -1,0 +1,179 @@
+package dev.jdm.daemon;
+
+import dev.jdm.core.engine.DeviceMapper;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The control protocol byte for byte: replies to good, bad and refused requests. */
+class ControlProtocolTest {
+    @TempDir
+    Path dir;
+    JdmDaemon daemon;
+    Path image;
+
+    @BeforeEach
+    void start() throws IOException {
+        image = dir.resolve("a.img");
+        try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(1 << 20);
+        }
+        // A state folder with a device in it, so the daemon does not make its 1 GiB default.
+        Path state = dir.resolve("data/state");
+        Files.createDirectories(state);
+        Files.writeString(state.resolve("dm-5.json"), """
+                {"name":"first","minor":5,"uuid":"UUID-1","table":"0 16 zero","readOnly":false,"inactiveReadOnly":false,"suspended":false}""");
+        daemon = JdmDaemon.start(JdmDaemon.Config.defaults(dir.resolve("data")), new PrintStream(OutputStream.nullOutputStream()));
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        daemon.close();
+    }
+
+    private List<String> exchange(String... lines) throws IOException {
+        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(daemon.socket()))) {
+            BufferedReader in = new BufferedReader(Channels.newReader(c, StandardCharsets.UTF_8));
+            OutputStream out = Channels.newOutputStream(c);
+            List<String> replies = new java.util.ArrayList<>();
+            for (String line : lines) {
+                out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                replies.add(in.readLine());
+            }
+            return replies;
+        }
+    }
+
+    private String one(String line) throws IOException {
+        return exchange(line).getFirst();
+    }
+
+    private static String einval(String message) {
+        return "{\"ok\":false,\"errno\":\"EINVAL\",\"code\":22,\"error\":\"" + message + "\"}";
+    }
+
+    @Test
+    void malformedRequestsGetExactErrors() throws IOException {
+        assertEquals(List.of(
+                einval("bad request: invalid JSON at column 7"),
+                einval("bad request: a request is one JSON object per line"),
+                einval("bad request: missing field \\\"op\\\""),
+                einval("unknown op \\\"frobnicate\\\""),
+                einval("create: missing field \\\"name\\\""),
+                einval("create: field \\\"readOnly\\\" must be true or false"),
+                einval("load: missing field \\\"table\\\""),
+                einval("info: missing field \\\"name\\\" (or \\\"uuid\\\", or \\\"major\\\" and \\\"minor\\\")"),
+                einval("message: missing field \\\"sector\\\""),
+                einval("message: missing field \\\"argv\\\" (an array of strings)"),
+                einval("rename: give exactly one of \\\"newName\\\" and \\\"setUuid\\\""),
+                einval("wait: field \\\"eventNr\\\" must be an integer")),
+                exchange("{\"op\":", "[1]", "{}", "{\"op\":\"frobnicate\"}", "{\"op\":\"create\"}",
+                        "{\"op\":\"create\",\"name\":\"x\",\"readOnly\":\"yes\"}",
+                        "{\"op\":\"load\",\"name\":\"first\"}", "{\"op\":\"info\"}",
+                        "{\"op\":\"message\",\"name\":\"first\"}", "{\"op\":\"message\",\"name\":\"first\",\"sector\":0}",
+                        "{\"op\":\"rename\",\"name\":\"first\"}", "{\"op\":\"wait\",\"name\":\"first\",\"eventNr\":\"1\"}"));
+    }
+
+    @Test
+    void engineRefusalsCarryTheirErrno() throws IOException {
+        assertEquals("{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"device nope does not exist\"}",
+                one("{\"op\":\"info\",\"name\":\"nope\"}"));
+        assertEquals("{\"ok\":false,\"errno\":\"EBUSY\",\"code\":16,\"error\":\"device first already exists\"}",
+                one("{\"op\":\"create\",\"name\":\"first\"}"));
+        assertEquals("{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"no device with uuid U9\"}",
+                one("{\"op\":\"info\",\"uuid\":\"U9\"}"));
+        assertEquals(einval("table line 1: linear: argument 2 (\\\"x\\\"): invalid device sector"),
+                one("{\"op\":\"load\",\"name\":\"first\",\"table\":\"0 8 linear " + image + " x\"}"));
+        assertEquals(einval("target does not accept messages"),
+                one("{\"op\":\"message\",\"name\":\"first\",\"sector\":0,\"argv\":[\"hello\"]}"));
+    }
+
+    @Test
+    void devicesAreSelectedByNameUuidOrNumber() throws IOException {
+        String info = "{\"ok\":true,\"info\":{\"name\":\"first\",\"uuid\":\"UUID-1\",\"major\":253,\"minor\":5,"
+                + "\"state\":\"ACTIVE\",\"suspended\":false,\"readOnly\":false,\"liveTable\":true,\"inactiveTable\":false,"
+                + "\"tablesPresent\":\"LIVE\",\"openCount\":0,\"eventNumber\":0,\"targetCount\":1,\"deferredRemove\":false,"
+                + "\"sizeSectors\":16,\"readAhead\":256}}";
+        assertEquals(List.of(info, info, info), exchange("{\"op\":\"info\",\"name\":\"first\"}",
+                "{\"op\":\"info\",\"uuid\":\"UUID-1\"}", "{\"op\":\"info\",\"major\":253,\"minor\":5}"));
+    }
+
+    @Test
+    void tablesStatusDepsAndTargets() throws IOException {
+        assertEquals("{\"ok\":true}", one("{\"op\":\"load\",\"name\":\"first\",\"table\":\"0 8 linear " + image + " 0\\n8 8 zero\"}"));
+        assertEquals(List.of(
+                "{\"ok\":true,\"targets\":[{\"start\":0,\"length\":16,\"type\":\"zero\",\"params\":\"\"}]}",
+                "{\"ok\":true,\"targets\":[{\"start\":0,\"length\":8,\"type\":\"linear\",\"params\":\"" + image + " 0\"},"
+                        + "{\"start\":8,\"length\":8,\"type\":\"zero\",\"params\":\"\"}]}",
+                "{\"ok\":true,\"deps\":[{\"id\":\"" + image + "\",\"path\":\"" + image + "\"}]}",
+                "{\"ok\":true}",
+                // linear's status line is empty, as the kernel's is.
+                "{\"ok\":true,\"targets\":[{\"start\":0,\"length\":8,\"type\":\"linear\",\"params\":\"\"},"
+                        + "{\"start\":8,\"length\":8,\"type\":\"zero\",\"params\":\"\"}]}"),
+                exchange("{\"op\":\"table\",\"name\":\"first\"}", "{\"op\":\"table\",\"name\":\"first\",\"inactive\":true}",
+                        "{\"op\":\"deps\",\"name\":\"first\",\"inactive\":true}", "{\"op\":\"resume\",\"name\":\"first\"}",
+                        "{\"op\":\"status\",\"name\":\"first\"}"));
+        String targets = one("{\"op\":\"targets\"}");
+        assertTrue(targets.contains("{\"name\":\"linear\",\"version\":[1,4,0]}"), targets);
+        assertEquals("{\"ok\":true,\"library\":\"jdm " + JdmDaemon.version() + "\",\"driver\":\"" + DeviceMapper.IOCTL_VERSION + "\"}",
+                one("{\"op\":\"version\"}"));
+    }
+
+    @Test
+    void waitReturnsOnceTheEventNumberMoves() throws IOException {
+        assertEquals("{\"ok\":true}", one("{\"op\":\"rename\",\"name\":\"first\",\"newName\":\"second\"}"));
+        String reply = one("{\"op\":\"wait\",\"name\":\"second\",\"eventNr\":0}");
+        assertTrue(reply.contains("\"name\":\"second\"") && reply.contains("\"eventNumber\":1"), reply);
+    }
+
+    @Test
+    void socketAndFolderAreClosedToOthers() throws IOException {
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(daemon.socket())));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(daemon.socket().getParent())));
+    }
+
+    /**
+     * A peer that gets past the file modes (here they are opened on purpose) is still refused by its
+     * credentials: the reply names its user and the connection closes.
+     */
+    @Test
+    void anotherUserIsRefused() throws Exception {
+        Tools.require("setpriv", "util-linux");
+        Tools.require("socat", "socat");
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                Files.getAttribute(Path.of("/proc/self"), "unix:uid").equals(0), "needs root to run a client as another user");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
+        Files.setPosixFilePermissions(daemon.socket().getParent(), PosixFilePermissions.fromString("rwx--x--x"));
+        Files.setPosixFilePermissions(daemon.socket(), PosixFilePermissions.fromString("rw-rw-rw-"));
+        Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "socat", "-", "UNIX-CONNECT:" + daemon.socket()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        p.getOutputStream().write("{\"op\":\"list\"}\n".getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        String user = Files.readAllLines(Path.of("/etc/passwd")).stream().filter(l -> l.split(":")[2].equals("65534"))
+                .map(l -> l.split(":")[0]).findFirst().orElse("65534");
+        assertEquals("{\"ok\":false,\"errno\":\"EACCES\",\"code\":13,\"error\":\"user " + user
+                + " may not use this daemon: only root and the daemon's own user may\"}\n",
+                new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,173 @@
+package dev.jdm.daemon;
+
+import dev.jdm.core.engine.DeviceInfo;
+import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.core.engine.TargetLine;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The state folder: what is written on each change, how writes survive a crash, how devices come back. */
+class StateStoreTest {
+    @TempDir
+    Path dir;
+
+    private Path image(String name, long bytes) throws IOException {
+        Path p = dir.resolve(name);
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(bytes);
+        }
+        return p;
+    }
+
+    /** A daemon-less setup: an engine with the store listening, driven through the control service. */
+    private record Setup(DeviceMapper dm, StateStore store, ControlService service) implements AutoCloseable {
+        String call(String json) {
+            return service.handle(json).toString();
+        }
+
+        @Override
+        public void close() {
+            dm.removeListener(store);
+            dm.close();
+        }
+    }
+
+    private Setup setup(Path state) throws IOException {
+        DeviceMapper dm = DeviceMapper.create();
+        StateStore store = new StateStore(state, dm);
+        dm.addListener(store);
+        return new Setup(dm, store, new ControlService(dm, store, "test"));
+    }
+
+    private static List<String> files(Path d) throws IOException {
+        try (Stream<Path> s = Files.list(d)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void everyChangeRewritesTheDeviceFileWithTheTableAsLoaded() throws Exception {
+        Path a = image("a.img", 1 << 20);
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            // Extra spaces: the file keeps the text as given, not as `table` prints it.
+            assertEquals("{\"ok\":true}", s.call("{\"op\":\"create\",\"name\":\"d\",\"uuid\":\"U\",\"table\":\"0  8 linear " + a + "  0\"}")
+                    .replaceAll(",\"info\".*", "}"));
+            assertEquals("""
+                    {
+                      "name" : "d",
+                      "uuid" : "U",
+                      "minor" : 0,
+                      "table" : "0  8 linear %s  0",
+                      "readOnly" : false,
+                      "inactiveReadOnly" : false,
+                      "suspended" : false
+                    }""".formatted(a), Files.readString(state.resolve("dm-0.json")));
+            s.call("{\"op\":\"load\",\"name\":\"d\",\"table\":\"0 16 zero\",\"readOnly\":true}");
+            s.call("{\"op\":\"suspend\",\"name\":\"d\"}");
+            s.call("{\"op\":\"rename\",\"name\":\"d\",\"newName\":\"e\"}");
+            assertEquals(new DeviceState("e", "U", 0, "0  8 linear " + a + "  0", false, "0 16 zero", true, true),
+                    Protocol.JSON.readValue(state.resolve("dm-0.json").toFile(), DeviceState.class));
+            s.call("{\"op\":\"resume\",\"name\":\"e\"}");
+            assertEquals(new DeviceState("e", "U", 0, "0 16 zero", true, null, false, false),
+                    Protocol.JSON.readValue(state.resolve("dm-0.json").toFile(), DeviceState.class));
+            assertEquals(List.of("dm-0.json"), files(state));
+            s.call("{\"op\":\"remove\",\"name\":\"e\"}");
+            assertEquals(List.of(), files(state));
+        }
+    }
+
+    /**
+     * A crash between writing the temporary file and renaming it leaves the old file whole and the
+     * temporary one beside it; the next start restores the old state and removes the leftover.
+     */
+    @Test
+    void aWriteCutShortLeavesTheOldStateWhole() throws Exception {
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            s.call("{\"op\":\"create\",\"name\":\"d\",\"table\":\"0 8 zero\"}");
+        }
+        Path file = state.resolve("dm-0.json");
+        String before = Files.readString(file);
+        byte[] half = "{\n  \"name\" : \"d\",\n  \"minor\" : 0,\n  \"tab".getBytes(StandardCharsets.UTF_8);
+        AtomicFile.writeTemp(file, half);
+        assertEquals(List.of(".dm-0.json.tmp", "dm-0.json"), files(state));
+        assertEquals(before, Files.readString(file));
+        try (Setup s = setup(state)) {
+            StateStore.RestoreReport report = s.store().restore();
+            assertEquals(new StateStore.RestoreReport(List.of("d"), List.of()), report);
+            assertEquals(List.of("dm-0.json"), files(state));
+            assertEquals(List.of(new TargetLine(0, 8, "zero", "")), s.dm().table("d", false));
+        }
+    }
+
+    @Test
+    void stackedDevicesComeBackInDependencyOrderWithTheirNumbers() throws Exception {
+        Path a = image("a.img", 1 << 20);
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            // Lower minors on top, so restoring by minor alone would fail.
+            s.call("{\"op\":\"create\",\"name\":\"top\",\"minor\":1,\"table\":\"0 8 linear /dev/mapper/middle 0\\n8 8 linear 253:3 8\"}");
+            assertTrue(s.call("{\"op\":\"info\",\"name\":\"top\"}").contains("error"), "top needs middle first");
+            s.call("{\"op\":\"create\",\"name\":\"base\",\"minor\":3,\"uuid\":\"B\",\"table\":\"0 32 linear " + a + " 0\"}");
+            s.call("{\"op\":\"create\",\"name\":\"middle\",\"minor\":2,\"table\":\"0 16 linear 253:3 16\"}");
+            s.call("{\"op\":\"create\",\"name\":\"top\",\"minor\":1,\"table\":\"0 8 linear /dev/mapper/middle 0\\n8 8 linear 253:3 8\"}");
+            s.call("{\"op\":\"load\",\"name\":\"middle\",\"table\":\"0 16 linear 253:3 0\"}");
+            s.call("{\"op\":\"suspend\",\"name\":\"middle\"}");
+        }
+        assertEquals(List.of("base", "middle", "top"), StateStore.dependencyOrder(
+                List.of(read(state, 1), read(state, 2), read(state, 3))).stream().map(DeviceState::name).toList());
+        try (Setup s = setup(state)) {
+            assertEquals(new StateStore.RestoreReport(List.of("base", "middle", "top"), List.of()), s.store().restore());
+            DeviceInfo middle = s.dm().info("middle");
+            assertEquals(2, middle.minor());
+            assertTrue(middle.suspended());
+            assertTrue(middle.inactiveTable());
+            assertEquals("B", s.dm().info("base").uuid());
+            assertEquals(List.of("253:2", "253:3"), s.dm().deps("top", false));
+            assertEquals(List.of(new TargetLine(0, 16, "linear", "253:3 0")), s.dm().table("middle", true));
+            // Restoring wrote nothing: the files are what they were.
+            assertEquals(read(state, 2), s.store().snapshot().get(2));
+        }
+    }
+
+    @Test
+    void aDeviceThatCannotBeRestoredIsReportedAndTheOthersComeBack() throws Exception {
+        Path a = image("a.img", 1 << 20);
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            s.call("{\"op\":\"create\",\"name\":\"good\",\"table\":\"0 8 zero\"}");
+            s.call("{\"op\":\"create\",\"name\":\"gone\",\"table\":\"0 8 linear " + a + " 0\"}");
+            s.call("{\"op\":\"create\",\"name\":\"above\",\"table\":\"0 8 linear /dev/mapper/gone 0\"}");
+        }
+        Files.delete(a);
+        Files.writeString(state.resolve("dm-7.json"), "{\"name\":");
+        try (Setup s = setup(state)) {
+            StateStore.RestoreReport r = s.store().restore();
+            assertEquals(List.of("good"), r.restored());
+            assertEquals(List.of(
+                    "dm-7.json: unreadable state file: Unexpected end-of-input within/between Object entries (line 1, column 9)",
+                    "gone: no such file or device: " + a,
+                    "above: no mapped device named gone"),
+                    r.failures().stream().map(f -> f.replaceAll("table line 1: linear: (argument 1 \\(\"[^\"]*\"\\): )?", "")).toList());
+            assertEquals(List.of("good"), s.dm().names());
+            assertEquals(List.of("dm-0.json", "dm-1.json", "dm-2.json", "dm-7.json"), files(state));
+        }
+    }
+
+    private static DeviceState read(Path state, int minor) throws IOException {
+        return Protocol.JSON.readValue(state.resolve("dm-" + minor + ".json").toFile(), DeviceState.class);
+    }
+}
