@@ -1,0 +1,61 @@
+package dev.jdm.nbd;
+
+import dev.jdm.core.testing.ExternalTools;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** nbdkit or qemu-nbd serving on a Unix socket for the length of a test. */
+final class ExternalServer implements AutoCloseable {
+    final Process process;
+    final Path socket;
+    final String export;
+
+    private ExternalServer(List<String> command, Path socket, String export) throws IOException, InterruptedException {
+        this.socket = socket;
+        this.export = export;
+        this.process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(socket.resolveSibling(socket.getFileName() + ".log").toFile()).start();
+        for (int i = 0; i < 500 && !Files.exists(socket); i++) {
+            if (!process.isAlive()) {
+                throw new IOException(String.join(" ", command) + " exited with " + process.exitValue() + ": "
+                        + Files.readString(socket.resolveSibling(socket.getFileName() + ".log")));
+            }
+            Thread.sleep(10);
+        }
+        if (!Files.exists(socket)) {
+            close();
+            throw new IOException(String.join(" ", command) + " did not create " + socket);
+        }
+    }
+
+    /** nbdkit with a plugin and its parameters, in the foreground, serving every export name. */
+    static ExternalServer nbdkit(Path socket, String... pluginAndParams) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(ExternalTools.requireTool("nbdkit", "nbdkit"), "-f", "--exit-with-parent", "-U", socket.toString()));
+        cmd.addAll(List.of(pluginAndParams));
+        return new ExternalServer(cmd, socket, "");
+    }
+
+    /** qemu-nbd on a raw file under the export name {@code disk}, for several clients in turn. */
+    static ExternalServer qemuNbd(Path socket, Path file) throws IOException, InterruptedException {
+        return new ExternalServer(List.of(ExternalTools.requireTool("qemu-nbd", "qemu-utils"), "--persistent", "--shared=8",
+                "-f", "raw", "-x", "disk", "-k", socket.toString(), file.toString()), socket, "disk");
+    }
+
+    String uri() {
+        return "nbd+unix:///" + export + "?socket=" + socket;
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
