@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 
@@ -50,11 +49,11 @@ final class FecCodec {
      * Decodes every codeword against the stored parity (veritysetup verify's FEC pass).
      *
      * @return the number of bytes the code would correct
-     * @throws VerityException when some codeword is beyond repair
+     * @throws VerityException when some codeword is beyond repair, naming the first such round
      */
     long check(FileChannel fec, long fecOffset) throws IOException {
         AtomicLong errors = new AtomicLong();
-        AtomicBoolean beyondRepair = new AtomicBoolean();
+        AtomicLong firstBadRound = new AtomicLong(Long.MAX_VALUE);
         forEachRound(round -> {
             byte[][] blocks = readRound(round);
             byte[] parity = new byte[layout.parityBytesPerRound()];
@@ -68,14 +67,15 @@ final class FecCodec {
                 System.arraycopy(parity, col * layout.roots(), codeword, rsn, layout.roots());
                 int n = rs.decode(codeword, new int[0], 0);
                 if (n < 0) {
-                    beyondRepair.set(true);
+                    firstBadRound.accumulateAndGet(round, Math::min);
                     return;
                 }
                 errors.addAndGet(n);
             }
         });
-        if (beyondRepair.get()) {
-            throw new VerityException("Errors cannot be repaired with FEC device.");
+        if (firstBadRound.get() != Long.MAX_VALUE) {
+            throw new VerityException("Failed to repair parity for block " + firstBadRound.get()
+                    + ".\nErrors cannot be repaired with FEC device.");
         }
         return errors.get();
     }

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -32,9 +33,10 @@ public final class Veritysetup {
     /**
      * What format and verify found.
      *
-     * @param report the text veritysetup prints for this volume (its {@code crypt_dump})
+     * @param report   the text veritysetup prints for this volume (its {@code crypt_dump})
+     * @param messages what veritysetup would print on stderr although the operation succeeded (FEC repairs)
      */
-    public record Result(VerityParams params, byte[] rootHash, String report) {
+    public record Result(VerityParams params, byte[] rootHash, String report, String messages) {
         public String rootHashHex() {
             return HexFormat.of().formatHex(rootHash);
         }
@@ -67,13 +69,13 @@ public final class Veritysetup {
                 hashCh.force(true);
             }
         }
-        return new Result(p, root, report(hash, p, root));
+        return new Result(p, root, report(hash, p, root), "");
     }
 
     /**
      * {@code veritysetup verify <data> <hash> <root>}: checks every digest, spare area and the root.
-     * With a FEC device, a failed check is followed by a FEC pass that says whether the damage is repairable;
-     * the verify still fails, as veritysetup's does.
+     * With a FEC device, damaged data that the parity can repair is accepted (as veritysetup does; the
+     * result's messages say how much was found); a wrong root hash never is.
      */
     public static Result verify(Path data, Path hash, String rootHex, VerityOptions o) throws IOException {
         VerityParams p = load(data, hash, o);
@@ -82,26 +84,29 @@ public final class Veritysetup {
              FileChannel hashCh = FileChannel.open(hash, StandardOpenOption.READ)) {
             try {
                 byte[] root = new HashTreeBuilder(p.tree(), p.hasher(), p.dataBlockSize()).verify(dataCh, hashCh);
-                if (!java.util.Arrays.equals(root, want)) {
+                if (!Arrays.equals(root, want)) {
                     throw new VerityException("Verification of root hash failed.");
                 }
-                return new Result(p, root, report(hash, p, root));
+                return new Result(p, root, report(hash, p, root), "");
             } catch (VerityException e) {
                 if (p.fecDevice() == null) {
                     throw e;
                 }
-                throw new VerityException(e.getMessage() + "\n" + fecCheck(p, hash, dataCh, hashCh), e);
+                boolean rootFailed = e.getMessage().startsWith("Verification of root hash");
+                String failure = rootFailed ? e.getMessage() : e.getMessage() + "\nVerification of data area failed.";
+                FecLayout layout = fecLayout(p, hash);
+                long errors;
+                try (FileChannel fecCh = FileChannel.open(p.fecDevice(), StandardOpenOption.READ)) {
+                    errors = new FecCodec(layout, dataCh, p.dataBlocks(), hashCh, p.hashOffsetBlock()).check(fecCh, p.fecAreaOffset());
+                } catch (VerityException beyond) {
+                    throw new VerityException(failure + "\n" + beyond.getMessage(), e);
+                }
+                String messages = errors == 0 ? failure : failure + "\nFound " + errors + " repairable errors with FEC device.";
+                if (rootFailed) {
+                    throw new VerityException(messages, e);
+                }
+                return new Result(p, want, report(hash, p, want), messages);
             }
-        }
-    }
-
-    private static String fecCheck(VerityParams p, Path hash, FileChannel dataCh, FileChannel hashCh) throws IOException {
-        FecLayout layout = fecLayout(p, hash);
-        try (FileChannel fecCh = FileChannel.open(p.fecDevice(), StandardOpenOption.READ)) {
-            long errors = new FecCodec(layout, dataCh, p.dataBlocks(), hashCh, p.hashOffsetBlock()).check(fecCh, p.fecAreaOffset());
-            return errors == 0 ? "" : "Found " + errors + " repairable errors with FEC device.";
-        } catch (VerityException e) {
-            return e.getMessage();
         }
     }
 
