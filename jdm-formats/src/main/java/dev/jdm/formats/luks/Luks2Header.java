@@ -35,6 +35,7 @@ final class Luks2Header {
     private static final int CHECKSUM_OFFSET = 448;
     private static final int CHECKSUM_SIZE = 64;
     static final ObjectMapper JSON = new ObjectMapper();
+    private static final String BAD_MAGIC = "bad magic at offset ";
 
     long hdrSize;
     long seqid;
@@ -77,12 +78,16 @@ final class Luks2Header {
             secondary = readCopy(device, primary.header().hdrSize, true);
         } else {
             // Without a primary we do not know the metadata size: try every size LUKS2 allows.
+            // A candidate with the right magic but another fault says more than "not found".
             secondary = new Copy(null, "no secondary header found at any known offset");
             for (long offset : SECONDARY_OFFSETS) {
                 Copy candidate = readCopy(device, offset, true);
                 if (candidate.header() != null) {
                     secondary = candidate;
                     break;
+                }
+                if (!candidate.problem().startsWith(BAD_MAGIC) && secondary.problem().startsWith("no secondary")) {
+                    secondary = candidate;
                 }
             }
         }
@@ -124,7 +129,7 @@ final class Luks2Header {
         byte[] magic = new byte[6];
         in.get(magic);
         if (!Arrays.equals(magic, secondary ? MAGIC_SECONDARY : MAGIC_PRIMARY)) {
-            return new Copy(null, "bad magic at offset " + offset);
+            return new Copy(null, BAD_MAGIC + offset);
         }
         int version = Short.toUnsignedInt(in.getShort());
         if (version != 2) {
