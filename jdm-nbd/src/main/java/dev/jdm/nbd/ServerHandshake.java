@@ -116,8 +116,14 @@ final class ServerHandshake {
             case Nbd.OPT_LIST -> {
                 noData(data);
                 for (String name : dm.names()) {
+                    MappedDevice md = find(name);
+                    if (md == null) {
+                        continue; // Removed while listing.
+                    }
+                    // The name, then the human-readable details the spec allows (libnbd shows them as the description).
                     byte[] n = Wire.utf8(name);
-                    reply(option, Nbd.REP_SERVER, ByteBuffer.allocate(4 + n.length).putInt(n.length).put(n).flip());
+                    byte[] d = Wire.utf8(description(md));
+                    reply(option, Nbd.REP_SERVER, ByteBuffer.allocate(4 + n.length + d.length).putInt(n.length).put(n).put(d).flip());
                 }
                 reply(option, Nbd.REP_ACK, ByteBuffer.allocate(0));
             }
@@ -200,13 +206,17 @@ final class ServerHandshake {
             reply(option, Nbd.REP_INFO, info(Nbd.INFO_NAME, md.name()));
         }
         if (requests.contains(Nbd.INFO_DESCRIPTION)) {
-            reply(option, Nbd.REP_INFO, info(Nbd.INFO_DESCRIPTION, "jdm mapped device " + md.id()));
+            reply(option, Nbd.REP_INFO, info(Nbd.INFO_DESCRIPTION, description(md)));
         }
         // The engine takes any byte range (targets that cannot refuse with EINVAL), so the minimum is 1.
         reply(option, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE).putInt(1)
                 .putInt(Math.max(PREFERRED_BLOCK, md.logicalBlockSize())).putInt(Nbd.MAX_PAYLOAD).flip());
         reply(option, Nbd.REP_ACK, ByteBuffer.allocate(0));
         return o;
+    }
+
+    private static String description(MappedDevice md) {
+        return "jdm mapped device " + md.id();
     }
 
     private static ByteBuffer info(int type, String text) {

@@ -45,12 +45,14 @@ class HandshakeTest {
     }
 
     @Test
-    void listNamesEveryDeviceThenAcks() throws Exception {
+    void listNamesEveryDeviceWithItsDescriptionThenAcks() throws Exception {
         try (RawClient c = client()) {
             c.send(option(Nbd.OPT_LIST, new byte[0]));
-            byte[] expected = ByteBuffer.allocate(28 + 26 + 20)
-                    .putLong(Nbd.OPTION_REPLY_MAGIC).putInt(Nbd.OPT_LIST).putInt(Nbd.REP_SERVER).putInt(8).putInt(4).put("disk".getBytes())
-                    .putLong(Nbd.OPTION_REPLY_MAGIC).putInt(Nbd.OPT_LIST).putInt(Nbd.REP_SERVER).putInt(6).putInt(2).put("ro".getBytes())
+            byte[] diskDetails = "jdm mapped device 253:0".getBytes();
+            byte[] roDetails = "jdm mapped device 253:1".getBytes();
+            byte[] expected = ByteBuffer.allocate(28 + 26 + 2 * 23 + 20)
+                    .putLong(Nbd.OPTION_REPLY_MAGIC).putInt(Nbd.OPT_LIST).putInt(Nbd.REP_SERVER).putInt(8 + 23).putInt(4).put("disk".getBytes()).put(diskDetails)
+                    .putLong(Nbd.OPTION_REPLY_MAGIC).putInt(Nbd.OPT_LIST).putInt(Nbd.REP_SERVER).putInt(6 + 23).putInt(2).put("ro".getBytes()).put(roDetails)
                     .put(header(Nbd.OPT_LIST, Nbd.REP_ACK)).array();
             assertArrayEquals(expected, c.in.readNBytes(expected.length));
         }
