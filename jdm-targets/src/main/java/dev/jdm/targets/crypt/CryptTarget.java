@@ -48,6 +48,8 @@ public final class CryptTarget implements Target {
 
     private static final String SYNTAX = "<cipher> <key> <iv_offset> <dev> <offset> [<#opt_params> <opt_params>...]";
     private static final int KEY_ARG = 1;
+    /** How errors name the key: never by its value. */
+    private static final String KEY_ARGUMENT = "argument " + (KEY_ARG + 1) + " (key)";
     private static final int MAX_FEATURE_ARGS = 8;
     /** Bytes encrypted per bounce-buffer round on writes (and on reads into direct buffers). */
     private static final int CHUNK = 64 * 1024;
@@ -104,11 +106,11 @@ public final class CryptTarget implements Target {
         }
         keyCount = spec.keyCount();
         String ivMode = algorithm.ivSize() == 0 ? null : spec.ivMode(); // the kernel ignores IV modes of IV-less ciphers
-        key = decodeKey(args.get(KEY_ARG), -1);
+        checkIvMode(args, ivMode);
+        key = decodeKey(args.get(KEY_ARG), -1, KEY_ARGUMENT);
         try {
             keyExtra = keyExtra(args, ivMode, key.length);
             subkeySize = checkKeyLayout(key.length);
-            checkIvMode(args, ivMode);
             ivGenerator = ivGenerator(ivMode);
             keyValid = true;
 
@@ -182,32 +184,32 @@ public final class CryptTarget implements Target {
     }
 
     /**
-     * Decodes a hex key ({@code -} = none). Errors name argument 2 but never echo it. With
-     * {@code expectedSize >= 0} (key set), the size must match.
+     * Decodes a hex key ({@code -} = none). Errors say {@code where} the key came from but never
+     * echo it. With {@code expectedSize >= 0} (key set), the size must match.
      */
-    private static byte[] decodeKey(String text, int expectedSize) throws TargetException {
+    private static byte[] decodeKey(String text, int expectedSize, String where) throws TargetException {
         if (text.startsWith(":")) {
-            throw keyError("kernel keyring keys (:<key_size>:<type>:<description>) are not available in jdm; give the key in hex");
+            throw keyError(where, "kernel keyring keys (:<key_size>:<type>:<description>) are not available in jdm; give the key in hex");
         }
         if (text.equals("-")) {
             return new byte[0];
         }
         if (text.length() % 2 != 0) {
-            throw keyError("hex key has an odd number of digits (" + text.length() + ")");
+            throw keyError(where, "hex key has an odd number of digits (" + text.length() + ")");
         }
         if (expectedSize >= 0 && text.length() / 2 != expectedSize) {
-            throw keyError("new key has " + text.length() / 2 + " bytes, the table's key has " + expectedSize + " (the size may not change)");
+            throw keyError(where, "new key has " + text.length() / 2 + " bytes, the table's key has " + expectedSize + " (the size may not change)");
         }
         byte[] k = new byte[text.length() / 2];
         if (!Bytes.decodeHex(text, k)) {
             Arrays.fill(k, (byte) 0);
-            throw keyError("key is not hexadecimal (only 0-9, a-f, A-F)");
+            throw keyError(where, "key is not hexadecimal (only 0-9, a-f, A-F)");
         }
         return k;
     }
 
-    private static TargetException keyError(String why) {
-        return new TargetException("argument " + (KEY_ARG + 1) + " (key): " + why);
+    private static TargetException keyError(String where, String why) {
+        return new TargetException(where + ": " + why);
     }
 
     /** How many trailing key bytes feed the IV generator rather than the cipher (dm-crypt's key_extra_size). */
@@ -215,7 +217,7 @@ public final class CryptTarget implements Target {
         if ("tcw".equals(ivMode)) {
             int extra = algorithm.ivSize() + TcwIv.WHITENING_SIZE;
             if (keySize <= extra) {
-                throw keyError("Wrong key size for TCW: " + keySize + " bytes, need cipher keys plus " + extra + " bytes of IV seed and whitening");
+                throw keyError(KEY_ARGUMENT, "Wrong key size for TCW: " + keySize + " bytes, need cipher keys plus " + extra + " bytes of IV seed and whitening");
             }
             return extra;
         }
@@ -227,12 +229,12 @@ public final class CryptTarget implements Target {
 
     private int checkKeyLayout(int keySize) throws TargetException {
         if (keySize == 0) {
-            throw keyError("cipher " + spec.text() + " needs a key (\"-\" means none)");
+            throw keyError(KEY_ARGUMENT, "cipher " + spec.text() + " needs a key (\"-\" means none)");
         }
         int cipherBytes = keySize - keyExtra;
         int subkey = cipherBytes / keyCount;
         if (cipherBytes % keyCount != 0 || !algorithm.acceptsSubkeySize(subkey)) {
-            throw keyError("Error decoding and setting key: a " + keySize + "-byte key does not fit " + spec.text() + " ("
+            throw keyError(KEY_ARGUMENT, "Error decoding and setting key: a " + keySize + "-byte key does not fit " + spec.text() + " ("
                     + keyCount + (keyCount == 1 ? " key" : " keys") + " of " + algorithm.subkeySizes() + " bytes"
                     + (keyExtra > 0 ? ", plus " + keyExtra + " bytes for the IV" : "") + ")");
         }
@@ -457,7 +459,7 @@ public final class CryptTarget implements Target {
     }
 
     private synchronized void setKey(String text) throws TargetException {
-        byte[] fresh = decodeKey(text, key.length);
+        byte[] fresh = decodeKey(text, key.length, "crypt: key set");
         workers.wipeAll();
         System.arraycopy(fresh, 0, key, 0, key.length);
         Arrays.fill(fresh, (byte) 0);
