@@ -507,11 +507,9 @@ public final class IntegrityTarget implements Target {
                 journalWrite(sector, data);
                 if (fua || freeEntries <= freeThreshold) {
                     commit();
+                } else {
+                    scheduleAutocommit();
                 }
-                if (freeEntries <= freeThreshold) {
-                    writeback();
-                }
-                scheduleAutocommit();
             } else {
                 if (mode == 'B') {
                     markDirty(sector, length >>> 9);
@@ -591,6 +589,9 @@ public final class IntegrityTarget implements Target {
         uncommittedSection = (uncommittedSection + nUncommitted) % sections;
         nCommitted += nUncommitted;
         nUncommitted = 0;
+        if (freeEntries <= freeThreshold) {
+            writeback();
+        }
     }
 
     /** {@code integrity_writer}: copies committed sections to their home and frees them. */
