@@ -66,7 +66,10 @@ final class BackingDevices {
     }
 
     private static DmException failure(Path path, IOException e) {
-        Errno errno = e instanceof BlockIoException b ? b.errno() : e instanceof AccessDeniedException ? Errno.EACCES : Errno.EIO;
+        if (e instanceof BlockIoException b) {
+            return new DmException(b.errno(), b.getMessage(), e); // already "cannot open PATH: reason"
+        }
+        Errno errno = e instanceof AccessDeniedException ? Errno.EACCES : Errno.EIO;
         String why = e instanceof AccessDeniedException ? "permission denied" : e.getMessage();
         return new DmException(errno, "cannot open " + path + ": " + why, e);
     }
