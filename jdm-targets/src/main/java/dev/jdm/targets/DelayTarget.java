@@ -38,7 +38,7 @@ public final class DelayTarget implements Target {
 
         @Override
         public Version version() {
-            return new Version(1, 4, 0);
+            return new Version(1, 5, 0);
         }
 
         @Override

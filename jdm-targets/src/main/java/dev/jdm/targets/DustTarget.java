@@ -72,6 +72,11 @@ public final class DustTarget implements Target {
     private final ReentrantLock lock = new ReentrantLock();
     /** Bad block number to its remaining write-fail count. */
     private final TreeMap<Long, Integer> badBlocks = new TreeMap<>();
+    /**
+     * The list's size, published after every change made under the lock: I/O skips the lock while
+     * the list is empty. A message that has returned is seen by every I/O that starts after it.
+     */
+    private volatile int badBlockCount;
     private volatile boolean failReadOnBadBlock;
     private volatile boolean quiet;
 
@@ -97,7 +102,7 @@ public final class DustTarget implements Target {
     }
 
     private void checkRead(long offset) throws BlockIoException {
-        if (!failReadOnBadBlock) {
+        if (!failReadOnBadBlock || badBlockCount == 0) {
             return;
         }
         long block = blockOf(offset);
@@ -113,7 +118,7 @@ public final class DustTarget implements Target {
 
     /** A write to a bad block fails while its count lasts, then removes the block from the list. */
     private void checkWrite(long offset) throws BlockIoException {
-        if (!failReadOnBadBlock) {
+        if (!failReadOnBadBlock || badBlockCount == 0) {
             return;
         }
         long block = blockOf(offset);
@@ -128,6 +133,7 @@ public final class DustTarget implements Target {
                 throw badBlock(block, "write");
             }
             badBlocks.remove(block);
+            badBlockCount = badBlocks.size();
         } finally {
             lock.unlock();
         }
@@ -268,6 +274,7 @@ public final class DustTarget implements Target {
                     case "clearbadblocks" -> withLock(() -> {
                         boolean any = !badBlocks.isEmpty();
                         badBlocks.clear();
+                        badBlockCount = 0;
                         return any ? "dust_clear_badblocks: badblocks cleared" : "dust_clear_badblocks: no badblocks found";
                     });
                     case "listbadblocks" -> withLock(this::listBadBlocks);
@@ -314,6 +321,7 @@ public final class DustTarget implements Target {
             if (badBlocks.putIfAbsent(block, writeFailures) != null) {
                 throw invalid("block " + block + " already in badblocklist");
             }
+            badBlockCount = badBlocks.size();
             return null;
         });
         log("badblock added at block " + block + " with write fail count " + writeFailures);
@@ -325,6 +333,7 @@ public final class DustTarget implements Target {
             if (badBlocks.remove(block) == null) {
                 throw invalid("block " + block + " not found in badblocklist");
             }
+            badBlockCount = badBlocks.size();
             return null;
         });
         log("badblock removed at block " + block);
