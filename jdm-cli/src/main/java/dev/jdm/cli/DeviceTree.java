@@ -118,7 +118,9 @@ final class DeviceTree {
     private void printNode(JsonNode node, int depth, PrintWriter out) {
         boolean mapped = node.has("deps");
         String name = mapped ? node.path("name").asText() : "";
-        if (name.isEmpty() && !device && !blkdevname) {
+        String kernelName = node.path("blkdevname").asText(mapped ? "dm-" + node.path("minor").asInt() : "");
+        if (name.isEmpty() && !device && (!blkdevname || kernelName.isEmpty())) {
+            // Nothing to show: a file has neither a name nor a kernel name.
             return;
         }
         StringBuilder line = new StringBuilder();
@@ -131,7 +133,6 @@ final class DeviceTree {
             }
         }
         line.append(name);
-        String kernelName = node.path("blkdevname").asText(mapped ? "dm-" + node.path("minor").asInt() : "");
         if (blkdevname && !kernelName.isEmpty()) {
             line.append(" <").append(kernelName).append('>');
         }
