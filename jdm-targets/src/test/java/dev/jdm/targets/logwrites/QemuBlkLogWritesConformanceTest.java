@@ -42,10 +42,13 @@ class QemuBlkLogWritesConformanceTest {
         }
     }
 
-    /** Runs qemu-io over a blklogwrites node; each qemu-io "flush" logs two FLUSH entries (format and protocol layer). */
-    private void qemuIo(Path data, Path log, String... commands) throws Exception {
+    /**
+     * Runs qemu-io over a blklogwrites node ({@code extraOptions} are appended to its options); each
+     * qemu-io "flush" logs two FLUSH entries (format and protocol layer).
+     */
+    private void qemuIo(Path data, Path log, String extraOptions, String... commands) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("qemu-io", "--image-opts",
-                "driver=blklogwrites,file.driver=file,file.filename=" + data + ",log.driver=file,log.filename=" + log));
+                "driver=blklogwrites,file.driver=file,file.filename=" + data + ",log.driver=file,log.filename=" + log + extraOptions));
         for (String c : commands) {
             cmd.add("-c");
             cmd.add(c);
@@ -65,7 +68,7 @@ class QemuBlkLogWritesConformanceTest {
     void ourReaderDecodesEveryEntryQemuWritesAndReplaysItsImage() throws Exception {
         Path data = create(dir, "q.img", IMAGE);
         Path log = create(dir, "q.log", IMAGE);
-        qemuIo(data, log, WORKLOAD);
+        qemuIo(data, log, "", WORKLOAD);
         try (LogReplay replay = LogReplay.open(log)) {
             assertEquals(512, replay.sectorSize());
             List<LogEntry> e = replay.entries();
@@ -97,7 +100,7 @@ class QemuBlkLogWritesConformanceTest {
     void ourTargetLaysOutTheSameWritesLikeQemu() throws Exception {
         Path qData = create(dir, "q.img", IMAGE);
         Path qLog = create(dir, "q.log", IMAGE);
-        qemuIo(qData, qLog, WORKLOAD);
+        qemuIo(qData, qLog, "", WORKLOAD);
 
         Path data = create(dir, "d.img", IMAGE);
         Path log = create(dir, "d.log", IMAGE);
@@ -122,5 +125,41 @@ class QemuBlkLogWritesConformanceTest {
             assertArrayEquals(slice(qLog, 512, end - 512), slice(log, 512, end - 512), "entry blocks and data, byte for byte");
         }
         assertArrayEquals(Files.readAllBytes(qData), Files.readAllBytes(data));
+    }
+
+    /** qemu's log-append walks an existing log entry by entry: it must accept ours and continue right after it. */
+    @Test
+    void qemuReadsALogJdmWroteAndAppendsRightAfterIt() throws Exception {
+        Path data = create(dir, "d.img", IMAGE);
+        Path log = create(dir, "d.log", IMAGE);
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            dm.create("lw", null, "0 " + IMAGE / 512 + " log-writes " + data + " " + log, false);
+            MappedDevice md = dm.device("lw");
+            md.write(0, ByteBuffer.wrap(filled(2048, 0x31)), false);
+            md.discard(8192, 4096);
+            md.flush();
+            dm.message("lw", 0, List.of("mark", "before-qemu"));
+            md.write(4096, ByteBuffer.wrap(filled(1024, 0x32)), true);
+            dm.remove("lw", false, false);
+        }
+        long ours;
+        long end;
+        try (LogReplay replay = LogReplay.open(log)) {
+            ours = replay.entryCount();
+            end = replay.entries().getLast().nextLogOffset();
+        }
+        qemuIo(data, log, ",log-append=on", "write -P 0x33 12288 512");
+        try (LogReplay replay = LogReplay.open(log)) {
+            List<LogEntry> e = replay.entries();
+            assertTrue(e.size() > ours);
+            assertEquals(new LogEntry(ours, end, 24, 1, 0, null, 512), e.get((int) ours), "qemu's entry follows our end mark");
+            assertArrayEquals(filled(512, 0x33), replay.data(e.get((int) ours)).array());
+            assertTrue(e.subList((int) ours + 1, e.size()).stream().allMatch(LogEntry::isFlush), "then qemu's closing flushes");
+            Path out = create(dir, "replayed.img", IMAGE);
+            try (BlockDevice dev = FileBlockDevice.open(out, FileBlockDevice.Options.READ_WRITE)) {
+                replay.replay(dev, ReplayOptions.defaults());
+            }
+            assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(out));
+        }
     }
 }
