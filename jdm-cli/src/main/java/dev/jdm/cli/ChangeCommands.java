@@ -33,7 +33,8 @@ final class ChangeCommands {
     }
 
     @Command(name = "create", description = {
-            "Creates a device. With a table (--table, TABLE_FILE, or standard input) it is loaded and made live at once;",
+            "Creates a device.",
+            "Its table (--table, TABLE_FILE, or standard input) is loaded and made live at once;",
             "with --notable the device starts with no table."})
     static final class Create extends Action {
         @Parameters(index = "0", paramLabel = "NAME")

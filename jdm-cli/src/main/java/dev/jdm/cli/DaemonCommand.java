@@ -10,8 +10,9 @@ import java.util.concurrent.Callable;
 
 /** {@code jdm daemon}: runs the daemon in the foreground until SIGTERM or SIGINT. */
 @Command(name = "daemon", description = {
-        "Runs the jdm daemon: restores the devices of the state folder (on first start, creates disk0,",
-        "a sparse 1 GiB file data/disk0.img mapped by a linear table) and serves the control socket."})
+        "Runs the jdm daemon in the foreground (until SIGTERM or SIGINT).",
+        "It restores the devices of the state folder (on the first start it creates disk0, a sparse 1 GiB",
+        "file DATA/disk0.img mapped by a linear table) and serves the control socket."})
 final class DaemonCommand implements Callable<Integer> {
     @ParentCommand
     JdmCommand root;
