@@ -125,10 +125,10 @@ public final class IntegritySuperblock {
         return Arrays.copyOfRange(tail, 512 - 64 - macSize, 512 - 64);
     }
 
-    /** A readable dump in the spirit of {@code integritysetup dump}. */
-    public String describe() {
+    /** The fields as {@code integritysetup dump} prints them. */
+    public String describe(String deviceName) {
         StringBuilder s = new StringBuilder();
-        s.append("Info for integrity device.\n");
+        s.append("Info for integrity device ").append(deviceName).append(".\n");
         s.append("superblock_version ").append(version).append('\n');
         s.append("log2_interleave_sectors ").append(log2InterleaveSectors).append('\n');
         s.append("integrity_tag_size ").append(tagSize).append('\n');
