@@ -32,8 +32,4 @@ final class Fields {
         }
         out.put(raw).put(new byte[size - raw.length]);
     }
-
-    static String hex(byte[] bytes) {
-        return java.util.HexFormat.of().formatHex(bytes);
-    }
 }

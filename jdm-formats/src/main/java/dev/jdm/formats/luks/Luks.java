@@ -53,8 +53,10 @@ public final class Luks {
         }
         byte[] givenKey = options.volumeKey();
         byte[] volumeKey = givenKey != null ? givenKey : randomBytes(keyBytes);
-        try (FileBlockDevice data = FileBlockDevice.open(device.data(), FileBlockDevice.Options.READ_ONLY);
-             FileBlockDevice header = FileBlockDevice.open(device.header(), FileBlockDevice.Options.READ_WRITE)) {
+        // One open when the header is not detached: block devices are claimed exclusively.
+        try (FileBlockDevice header = FileBlockDevice.open(device.header(), FileBlockDevice.Options.READ_WRITE);
+             FileBlockDevice data = device.isDetached()
+                     ? FileBlockDevice.open(device.data(), FileBlockDevice.Options.READ_ONLY) : header) {
             int digestIterations = kdf.forcedIterations() != 0 ? KdfOptions.PBKDF2_MIN_ITERATIONS
                     : KdfOptions.benchmark(cost -> new Kdf.Pbkdf2(kdf.hash(), cost, new byte[32]),
                     KdfOptions.PBKDF2_MIN_ITERATIONS, 125, keyBytes);

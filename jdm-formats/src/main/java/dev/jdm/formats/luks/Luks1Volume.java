@@ -87,11 +87,6 @@ final class Luks1Volume implements LuksVolume {
     }
 
     @Override
-    public int keyBytes() {
-        return header.keyBytes;
-    }
-
-    @Override
     public long dataOffsetSectors() {
         return Integer.toUnsignedLong(header.payloadOffset);
     }

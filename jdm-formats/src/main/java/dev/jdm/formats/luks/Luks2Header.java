@@ -62,9 +62,6 @@ final class Luks2Header {
 
     /** The header chosen from the two copies, the copy it came from, and what was wrong with the other. */
     record Read(Luks2Header header, HeaderCopy used, List<String> problems) {
-        boolean needsRepair() {
-            return used != HeaderCopy.BOTH;
-        }
     }
 
     /** One copy as found on disk, or why it was refused. */

@@ -179,6 +179,11 @@ final class Luks2Volume implements LuksVolume {
         CipherSpec.parse(segment.path("encryption").asText());
     }
 
+    /** The keyslots object (known to be an object since the header was parsed). */
+    private ObjectNode keyslotsNode() {
+        return (ObjectNode) header.json.get("keyslots");
+    }
+
     /** The single crypt segment, checked when the header was read. */
     private JsonNode segment() {
         return header.json.path("segments").path("0");
@@ -220,19 +225,6 @@ final class Luks2Volume implements LuksVolume {
     @Override
     public CipherSpec cipher() throws LuksException {
         return CipherSpec.parse(segment().path("encryption").asText());
-    }
-
-    @Override
-    public int keyBytes() {
-        try {
-            String digestKeyslot = digestFor(-1).path("keyslots").path(0).asText("");
-            if (!digestKeyslot.isEmpty()) {
-                return keyslot(Integer.parseInt(digestKeyslot)).keySize();
-            }
-        } catch (LuksException e) {
-            // fall through to the cipher's natural size
-        }
-        return -1;
     }
 
     @Override
@@ -354,7 +346,7 @@ final class Luks2Volume implements LuksVolume {
         Kdf derivation = kdf.newKdf(random, volumeKey.length);
         new KeyslotArea(offset, cipher, volumeKey.length, KeyslotArea.STRIPES, kdf.hash())
                 .store(device, derivation, passphrase, volumeKey, random);
-        header.json.with("keyslots").set(Integer.toString(id), keyslotJson(volumeKey.length, cipher, kdf.hash(),
+        keyslotsNode().set(Integer.toString(id), keyslotJson(volumeKey.length, cipher, kdf.hash(),
                 offset, length, derivation));
         ArrayNode bound = (ArrayNode) digestFor(-1).path("keyslots");
         if (!containsText(bound, Integer.toString(id))) {
@@ -428,7 +420,7 @@ final class Luks2Volume implements LuksVolume {
     public void destroyKeyslot(BlockDevice device, int id, SecureRandom random) throws IOException {
         Keyslot slot = keyslot(id);
         KeyslotArea.wipe(device, slot.area().offset(), slot.areaSize(), random);
-        header.json.with("keyslots").remove(Integer.toString(id));
+        keyslotsNode().remove(Integer.toString(id));
         for (String section : List.of("digests", "tokens")) {
             for (JsonNode owner : header.json.path(section)) {
                 if (owner.path("keyslots") instanceof ArrayNode keyslots) {

@@ -18,8 +18,6 @@ sealed interface LuksVolume permits Luks1Volume, Luks2Volume {
 
     CipherSpec cipher() throws LuksException;
 
-    int keyBytes();
-
     /** Where the ciphertext starts on the data device, in 512-byte sectors. */
     long dataOffsetSectors();
 

@@ -43,44 +43,25 @@ public final class PassphraseSource {
 
     /** As {@link #fromKeyFile(Path, long, long)} for {@code --key-file=-} (standard input). */
     public static byte[] fromKeyFile(InputStream in, long offset, long size) throws IOException {
-        if (offset < 0 || size < 0) {
-            throw new LuksException("Negative keyfile offset or size.");
+        if (offset < 0 || size < 0 || size > DEFAULT_KEYFILE_MAX) {
+            throw new LuksException("Invalid keyfile offset or size.");
         }
         try {
             in.skipNBytes(offset);
         } catch (EOFException e) {
             throw new LuksException("Cannot seek to requested keyfile offset.", e);
         }
-        long limit = size != 0 ? size : DEFAULT_KEYFILE_MAX;
-        ByteArrayOutputStream collected = new ByteArrayOutputStream();
-        byte[] buffer = new byte[4096];
-        try {
-            long total = 0;
-            while (total < limit + (size != 0 ? 0 : 1)) {
-                int n = in.read(buffer, 0, (int) Math.min(buffer.length, limit + 1 - total));
-                if (n < 0) {
-                    break;
-                }
-                collected.write(buffer, 0, (int) Math.min(n, limit + 1 - total));
-                total += n;
-                if (size != 0 && total >= size) {
-                    break;
-                }
-            }
-            byte[] bytes = collected.toByteArray();
-            if (size == 0 && bytes.length > limit) {
-                Arrays.fill(bytes, (byte) 0);
-                throw new LuksException("Maximum keyfile size exceeded.");
-            }
-            if (size != 0 && bytes.length < size) {
-                Arrays.fill(bytes, (byte) 0);
-                throw new LuksException("Cannot read requested amount of data.");
-            }
-            return size != 0 ? Arrays.copyOf(bytes, (int) size) : bytes;
-        } finally {
-            Arrays.fill(buffer, (byte) 0);
-            wipe(collected);
+        // Read one byte past the limit to tell "exactly at the limit" from "over it".
+        byte[] bytes = in.readNBytes((int) (size != 0 ? size : DEFAULT_KEYFILE_MAX + 1));
+        if (size == 0 && bytes.length > DEFAULT_KEYFILE_MAX) {
+            Arrays.fill(bytes, (byte) 0);
+            throw new LuksException("Maximum keyfile size exceeded.");
         }
+        if (size != 0 && bytes.length < size) {
+            Arrays.fill(bytes, (byte) 0);
+            throw new LuksException("Cannot read requested amount of data.");
+        }
+        return bytes;
     }
 
     /** A passphrase piped on standard input: the first line, without its newline. */

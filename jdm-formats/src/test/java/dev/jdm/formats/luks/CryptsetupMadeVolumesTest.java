@@ -98,6 +98,8 @@ class CryptsetupMadeVolumesTest {
         LuksDevice device = c.detached() ? LuksDevice.detached(data, header) : LuksDevice.of(data);
         String expected = Cryptsetup.run(null, "luksDump", device.header().toString()).ok().stdout();
         assertEquals(expected, Luks.dump(device));
+        assertEquals(Cryptsetup.run(PASSPHRASE, "luksDump", "--dump-volume-key", "--batch-mode", "--key-file", "-",
+                device.header().toString()).ok().stdout(), Luks.dumpVolumeKey(device, PASSPHRASE));
         if (c.type().equals("luks2")) {
             String expectedJson = Cryptsetup.run(null, "luksDump", "--dump-json-metadata", device.header().toString())
                     .ok().stdout();
