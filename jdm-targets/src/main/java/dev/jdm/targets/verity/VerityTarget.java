@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.stream.IntStream;
 
 /**
  * {@code verity <version> <data_dev> <hash_dev> <data_block_size> <hash_block_size> <num_data_blocks>
@@ -64,6 +65,8 @@ public final class VerityTarget implements Target {
     private static final int MAX_FEC_DEPTH = 4;
     private static final int PAGE_SIZE = 4096;
     private static final int CACHE_BYTES = 16 << 20;
+    /** Reads of at least this many blocks are verified in parallel slices of this many blocks. */
+    private static final int PARALLEL_MIN_BLOCKS = 32;
 
     enum CorruptionMode {
         EIO(null), LOGGING("ignore_corruption"), RESTART("restart_on_corruption"), PANIC("panic_on_corruption");
@@ -346,11 +349,39 @@ public final class VerityTarget implements Target {
             }
             readFailed = true;
         }
-        for (int i = 0; i < count; i++) {
-            ByteBuffer block = region.slice(i * dataBlockSize, dataBlockSize);
-            verifyDataBlock(first + i, block, readFailed);
+        if (count < PARALLEL_MIN_BLOCKS) {
+            verifyRange(region, first, 0, count, readFailed);
+        } else {
+            verifyInParallel(region, first, count, readFailed);
         }
         dst.position(dst.position() + length);
+    }
+
+    private void verifyRange(ByteBuffer region, long first, int from, int to, boolean reread) throws IOException {
+        for (int i = from; i < to; i++) {
+            verifyDataBlock(first + i, region.slice(i * dataBlockSize, dataBlockSize), reread);
+        }
+    }
+
+    /**
+     * Hashing is the whole cost of a large read, so its blocks are checked in parallel slices; the
+     * error reported is the one of the lowest failing slice, as a sequential check would report.
+     */
+    private void verifyInParallel(ByteBuffer region, long first, int count, boolean reread) throws IOException {
+        int slices = (count + PARALLEL_MIN_BLOCKS - 1) / PARALLEL_MIN_BLOCKS;
+        IOException[] failures = new IOException[slices];
+        IntStream.range(0, slices).parallel().forEach(s -> {
+            try {
+                verifyRange(region, first, s * PARALLEL_MIN_BLOCKS, Math.min(count, (s + 1) * PARALLEL_MIN_BLOCKS), reread);
+            } catch (IOException e) {
+                failures[s] = e;
+            }
+        });
+        for (IOException e : failures) {
+            if (e != null) {
+                throw e;
+            }
+        }
     }
 
     private IOException ioError(IOException e) {

@@ -1,0 +1,37 @@
+package dev.jdm.bench;
+
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Runs {@link VerityReadBenchmark} (JMH options pass through) and prints verified/linear ratios as Markdown. */
+public final class VerityReadMain {
+    private VerityReadMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options options = new OptionsBuilder()
+                .parent(new CommandLineOptions(args))
+                .include(VerityReadBenchmark.class.getName())
+                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED")
+                .build();
+        Map<String, Map<String, Double>> scores = new TreeMap<>();
+        for (RunResult r : new Runner(options).run()) {
+            String benchmark = r.getParams().getBenchmark();
+            scores.computeIfAbsent(benchmark.substring(benchmark.lastIndexOf('.') + 1), k -> new TreeMap<>())
+                    .put(r.getParams().getParam("target"), r.getPrimaryResult().getScore());
+        }
+        System.out.println();
+        System.out.println("| operation | linear (ops/s) | verity (ops/s) | verity/linear | verity check_at_most_once (ops/s) | once/linear |");
+        System.out.println("|---|---:|---:|---:|---:|---:|");
+        for (var e : scores.entrySet()) {
+            Double linear = e.getValue().get("linear"), verity = e.getValue().get("verity"), once = e.getValue().get("verity-once");
+            System.out.printf("| %s | %.0f | %.0f | %.2f | %.0f | %.2f |%n", e.getKey(), linear, verity, verity / linear, once, once / linear);
+        }
+    }
+}
