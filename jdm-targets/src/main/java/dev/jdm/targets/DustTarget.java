@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -251,45 +250,55 @@ public final class DustTarget implements Target {
         return (int) n;
     }
 
+    /** Messages are rare: each runs whole under the lock, so it sees and leaves a consistent list. */
     @Override
     public String message(List<String> argv) throws DmException {
+        lock.lock();
+        try {
+            String reply = handle(argv);
+            badBlockCount = badBlocks.size();
+            return reply;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private String handle(List<String> argv) throws DmException {
         String verb = argv.getFirst().toLowerCase(Locale.ROOT);
         switch (argv.size()) {
             case 1 -> {
-                return switch (verb) {
+                switch (verb) {
                     case "addbadblock", "removebadblock", "queryblock" -> throw invalid(verb + " requires an additional argument");
-                    case "enable" -> {
-                        failReadOnBadBlock = true;
-                        yield null;
+                    case "enable" -> failReadOnBadBlock = true;
+                    case "disable" -> failReadOnBadBlock = false;
+                    case "quiet" -> quiet = !quiet;
+                    case "countbadblocks" -> {
+                        return "countbadblocks: " + badBlocks.size() + " badblock(s) found";
                     }
-                    case "disable" -> {
-                        failReadOnBadBlock = false;
-                        yield null;
-                    }
-                    case "quiet" -> {
-                        quiet = !quiet;
-                        yield null;
-                    }
-                    case "countbadblocks" -> withLock(() -> "countbadblocks: " + badBlocks.size() + " badblock(s) found");
-                    case "clearbadblocks" -> withLock(() -> {
+                    case "clearbadblocks" -> {
                         boolean any = !badBlocks.isEmpty();
                         badBlocks.clear();
-                        badBlockCount = 0;
                         return any ? "dust_clear_badblocks: badblocks cleared" : "dust_clear_badblocks: no badblocks found";
-                    });
-                    case "listbadblocks" -> withLock(this::listBadBlocks);
+                    }
+                    case "listbadblocks" -> {
+                        return listBadBlocks();
+                    }
                     default -> throw invalid("unrecognized message '" + argv.getFirst() + "' received");
-                };
+                }
+                return null;
             }
             case 2 -> {
                 long block = parseBlock(argv.get(1));
-                return switch (verb) {
+                switch (verb) {
                     case "addbadblock" -> addBadBlock(block, 0);
                     case "removebadblock" -> removeBadBlock(block);
-                    case "queryblock" -> withLock(() -> "dust_query_block: block " + block
-                            + (badBlocks.containsKey(block) ? " found" : " not found") + " in badblocklist");
+                    case "queryblock" -> {
+                        return "dust_query_block: block " + block
+                                + (badBlocks.containsKey(block) ? " found" : " not found") + " in badblocklist";
+                    }
                     default -> throw invalid("unrecognized message '" + argv.getFirst() + "' received");
-                };
+                }
+                return null;
             }
             case 3 -> {
                 long block = parseBlock(argv.get(1));
@@ -297,47 +306,25 @@ public final class DustTarget implements Target {
                 if (!verb.equals("addbadblock")) {
                     throw invalid("unrecognized message '" + argv.getFirst() + "' received");
                 }
-                return addBadBlock(block, failures);
+                addBadBlock(block, failures);
+                return null;
             }
             default -> throw invalid("invalid number of arguments '" + argv.size() + "'");
         }
     }
 
-    private interface Locked {
-        String get() throws DmException;
-    }
-
-    private String withLock(Locked body) throws DmException {
-        lock.lock();
-        try {
-            return body.get();
-        } finally {
-            lock.unlock();
+    private void addBadBlock(long block, int writeFailures) throws DmException {
+        if (badBlocks.putIfAbsent(block, writeFailures) != null) {
+            throw invalid("block " + block + " already in badblocklist");
         }
-    }
-
-    private String addBadBlock(long block, int writeFailures) throws DmException {
-        withLock(() -> {
-            if (badBlocks.putIfAbsent(block, writeFailures) != null) {
-                throw invalid("block " + block + " already in badblocklist");
-            }
-            badBlockCount = badBlocks.size();
-            return null;
-        });
         log("badblock added at block " + block + " with write fail count " + writeFailures);
-        return null;
     }
 
-    private String removeBadBlock(long block) throws DmException {
-        withLock(() -> {
-            if (badBlocks.remove(block) == null) {
-                throw invalid("block " + block + " not found in badblocklist");
-            }
-            badBlockCount = badBlocks.size();
-            return null;
-        });
+    private void removeBadBlock(long block) throws DmException {
+        if (badBlocks.remove(block) == null) {
+            throw invalid("block " + block + " not found in badblocklist");
+        }
         log("badblock removed at block " + block);
-        return null;
     }
 
     private String listBadBlocks() {
@@ -345,8 +332,8 @@ public final class DustTarget implements Target {
             return "No blocks in badblocklist";
         }
         StringBuilder sb = new StringBuilder();
-        for (Map.Entry<Long, Integer> e : badBlocks.entrySet()) {
-            sb.append(e.getKey()).append('\n');
+        for (long block : badBlocks.keySet()) {
+            sb.append(block).append('\n');
         }
         return sb.toString();
     }
