@@ -165,7 +165,7 @@ public final class Luks {
                 features.addAll(volume.persistentFlags());
                 String line = CryptTableLine.format(sectors, volume.cipher(), unlock.key(), volume.ivOffsetSectors(),
                         data.id(), offset, sectorSize, features);
-                return new Unlocked(volume.version(), unlock.keyslot(), unlock.key().clone(), line,
+                return new Unlocked(volume.version(), volume.uuid(), unlock.keyslot(), unlock.key().clone(), line,
                         volume.headerCopy(), volume.headerProblems());
             } finally {
                 unlock.wipe();

@@ -10,15 +10,17 @@ import java.util.List;
 public final class Unlocked implements AutoCloseable {
 
     private final LuksVersion version;
+    private final String uuid;
     private final int keyslot;
     private final byte[] volumeKey;
     private final String tableLine;
     private final HeaderCopy headerCopy;
     private final List<String> headerProblems;
 
-    Unlocked(LuksVersion version, int keyslot, byte[] volumeKey, String tableLine, HeaderCopy headerCopy,
+    Unlocked(LuksVersion version, String uuid, int keyslot, byte[] volumeKey, String tableLine, HeaderCopy headerCopy,
              List<String> headerProblems) {
         this.version = version;
+        this.uuid = uuid;
         this.keyslot = keyslot;
         this.volumeKey = volumeKey;
         this.tableLine = tableLine;
@@ -28,6 +30,19 @@ public final class Unlocked implements AutoCloseable {
 
     public LuksVersion version() {
         return version;
+    }
+
+    /** The LUKS header's UUID. */
+    public String uuid() {
+        return uuid;
+    }
+
+    /**
+     * The device-mapper UUID cryptsetup gives the mapping, {@code CRYPT-LUKS2-<uuid without dashes>-<name>},
+     * which tools use to recognise a LUKS mapping.
+     */
+    public String dmUuid(String mappingName) {
+        return "CRYPT-" + version + "-" + uuid.replace("-", "") + "-" + mappingName;
     }
 
     /** The keyslot the passphrase opened. */

@@ -77,6 +77,10 @@ class CryptsetupMadeVolumesTest {
             assertEquals(c.keyBits(), expectedKey.length * 8);
             assertEquals(0, unlocked.keyslot());
             assertEquals(HeaderCopy.BOTH, unlocked.headerCopy());
+            String uuid = Cryptsetup.run(null, "luksUUID", device.header().toString()).ok().stdout().strip();
+            assertEquals(uuid, unlocked.uuid());
+            assertEquals("CRYPT-" + c.type().toUpperCase() + "-" + uuid.replace("-", "") + "-secret",
+                    unlocked.dmUuid("secret"));
             String sectorOption = c.type().equals("luks2") && c.sectorSize() != 512
                     ? " 1 sector_size:" + c.sectorSize() : "";
             assertEquals("0 " + (IMAGE_BYTES / 512 - c.expectedOffset()) + " crypt " + c.cipher() + " "
