@@ -144,10 +144,14 @@ public final class IntegrityGeometry {
         return (area << log2Interleave) + (area + 1) * metadataRun + initialSectors + offsetInArea(logicalSector) + start;
     }
 
-    /** Byte position, on the metadata (or only) device, of the tag of the block holding a logical sector. */
-    long tagByte(long logicalSector) {
+    /**
+     * Byte position, on the metadata (or only) device, of the tag of the block holding a logical
+     * sector. The kernel counts an area's start in whole tag buffers ({@code >> log2_buffer_sectors}),
+     * which only truncates for tiny interleaves; the same arithmetic keeps such layouts identical.
+     */
+    long tagByte(long logicalSector, int log2BufferSectors) {
         long area = area(logicalSector);
-        long areaStartSector = (area << log2Interleave) + area * metadataRun;
+        long areaStartSector = ((area << log2Interleave) + area * metadataRun) >>> log2BufferSectors << log2BufferSectors;
         long block = offsetInArea(logicalSector) >>> log2SectorsPerBlock;
         return ((start + initialSectors + areaStartSector) << 9) + block * tagSize;
     }

@@ -473,7 +473,7 @@ public final class IntegrityTarget implements Target {
         }
         int blocks = nSectors >>> g.log2SectorsPerBlock;
         byte[] stored = new byte[blocks * g.tagSize];
-        tags.read(g.tagByte(sector), stored, 0, stored.length);
+        tags.read(g.tagByte(sector, log2BufferSectors), stored, 0, stored.length);
         byte[] computed = new byte[g.tagSize];
         boolean recalculating = sb.has(IntegritySuperblock.FLAG_RECALCULATING);
         for (int b = 0; b < blocks; b++) {
@@ -531,7 +531,7 @@ public final class IntegrityTarget implements Target {
             dev.write(g.dataSector(sector) << 9, ByteBuffer.wrap(data, offset, run << 9), false);
             if (hash != null) {
                 byte[] t = tagsFor(sector, data, offset, run >>> g.log2SectorsPerBlock);
-                tags.write(g.tagByte(sector), t, 0, t.length);
+                tags.write(g.tagByte(sector, log2BufferSectors), t, 0, t.length);
             }
             offset += run << 9;
             sector += run;
@@ -662,7 +662,7 @@ public final class IntegrityTarget implements Target {
                     }
                 }
                 try {
-                    tags.write(g.tagByte(sec), runTags, 0, runTags.length);
+                    tags.write(g.tagByte(sec, log2BufferSectors), runTags, 0, runTags.length);
                     dev.write(g.dataSector(sec) << 9, ByteBuffer.wrap(data), false);
                 } catch (IOException e) {
                     throw fail(e, "copying from journal");
@@ -727,7 +727,7 @@ public final class IntegrityTarget implements Target {
                     int n = (int) Math.min(tagBytes - done, 1 << 20);
                     byte[] filler = new byte[n];
                     Arrays.fill(filler, DISCARD_FILLER);
-                    tags.write(g.tagByte(sector) + done, filler, 0, n);
+                    tags.write(g.tagByte(sector, log2BufferSectors) + done, filler, 0, n);
                     done += n;
                 }
                 dev.discard(g.dataSector(sector) << 9, run << 9);
@@ -1055,7 +1055,7 @@ public final class IntegrityTarget implements Target {
                 byte[] data = new byte[(int) n << 9];
                 dev.read(g.dataSector(start) << 9, ByteBuffer.wrap(data));
                 byte[] t = tagsFor(start, data, 0, (int) (n >>> g.log2SectorsPerBlock));
-                tags.write(g.tagByte(start), t, 0, t.length);
+                tags.write(g.tagByte(start, log2BufferSectors), t, 0, t.length);
                 if (mode == 'B') {
                     int shift = g.log2SectorsPerBlock + log2BlocksPerBitmapBit;
                     long from = rangeStart >>> shift << shift;
