@@ -6,6 +6,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code jdm daemon}: runs the daemon in the foreground until SIGTERM or SIGINT. */
@@ -35,7 +36,9 @@ final class DaemonCommand implements Callable<Integer> {
             config = config.withStateDir(stateDir);
         }
         try {
-            JdmDaemon.runUntilStopped(config);
+            // The export servers (NBD) the daemon starts; none are wired in yet.
+            List<JdmDaemon.Export> exports = List.of();
+            JdmDaemon.runUntilStopped(config, exports);
         } catch (java.io.IOException e) {
             System.err.println("jdm: daemon failed: " + e.getMessage());
             return 1;

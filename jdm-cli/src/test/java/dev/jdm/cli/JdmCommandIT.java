@@ -196,6 +196,9 @@ class JdmCommandIT {
         assertEquals("", ok("rename", "zz", "--setuuid", "ZZ-UUID"));
         fails("jdm: rename zz failed: device zz already has uuid ZZ-UUID; a uuid cannot be changed\n", "rename", "zz", "--setuuid", "X");
         fails("jdm: remove base failed: device base is still open (open count 1: table of top)\n", "remove", "base");
+        assertEquals("", ok("remove", "--deferred", "base"));
+        assertEquals("State:             ACTIVE (DEFERRED REMOVE)\n", ok("info", "base").lines().filter(l -> l.startsWith("State:")).findFirst().orElseThrow() + "\n");
+        assertEquals("", ok("message", "base", "0", "@cancel_deferred_remove"));
         assertEquals("", ok("remove", "disk0"));
         fails("jdm: info disk0 failed: device disk0 does not exist\n", "info", "disk0");
 

@@ -25,6 +25,8 @@ import java.util.regex.Pattern;
  * Changing operations run one at a time, so the state folder sees them in the order they happened.
  */
 public final class ControlService {
+    /** The largest minor a Linux device number holds (20 bits). */
+    private static final int MAX_MINOR = (1 << 20) - 1;
     private static final Pattern DEVICE_NUMBER = Pattern.compile("(\\d{1,9}):(\\d{1,9})");
 
     private final DeviceMapper dm;
@@ -130,8 +132,8 @@ public final class ControlService {
         String table = Protocol.optionalText(req, op, "table");
         boolean readOnly = Protocol.flag(req, op, "readOnly");
         long minor = Protocol.number(req, op, "minor", -1);
-        if (minor > Integer.MAX_VALUE) {
-            throw new DmException(Errno.EINVAL, "create: minor " + minor + " is too large");
+        if (req.hasNonNull("minor") && (minor < 0 || minor > MAX_MINOR)) {
+            throw new DmException(Errno.EINVAL, "create: minor " + minor + " is outside 0.." + MAX_MINOR);
         }
         changes.lock();
         try {

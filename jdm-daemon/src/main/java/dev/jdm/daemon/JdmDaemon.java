@@ -43,12 +43,21 @@ public final class JdmDaemon implements AutoCloseable {
         }
     }
 
+    /**
+     * A server that exports the engine's devices to clients (NBD, ...): started once the devices
+     * are restored, closed when the daemon stops.
+     */
+    @FunctionalInterface
+    public interface Export {
+        AutoCloseable start(DeviceMapper dm) throws IOException;
+    }
+
     private final Config config;
     private final PrintStream log;
     private final DeviceMapper dm;
     private final StateStore store;
     private final FileChannel lockFile;
-    private final List<AutoCloseable> exports = new ArrayList<>();
+    private final List<AutoCloseable> runningExports = new ArrayList<>();
     private final StateStore.RestoreReport restoreReport;
     private ControlServer control;
     private boolean closed;
@@ -64,6 +73,10 @@ public final class JdmDaemon implements AutoCloseable {
     }
 
     public static JdmDaemon start(Config config, PrintStream log) throws IOException {
+        return start(config, log, List.of());
+    }
+
+    public static JdmDaemon start(Config config, PrintStream log, List<Export> exports) throws IOException {
         Path data = config.dataDir().toAbsolutePath();
         Files.createDirectories(data);
         // The control socket lives here: nobody but the daemon's user gets to look in.
@@ -89,8 +102,11 @@ public final class JdmDaemon implements AutoCloseable {
             if (store.isEmpty() && dm.names().isEmpty()) {
                 daemon.createDefaultDevice();
             }
-            // Export servers start here, one per protocol, each serving every device of dm (and
-            // following its listener events); add them to `exports` so close() stops them.
+            // Export servers start here, after the restore (so every device is there to export)
+            // and before the control socket (so a device created through it is exportable at once).
+            for (Export e : exports) {
+                daemon.runningExports.add(e.start(dm));
+            }
             daemon.control = ControlServer.start(config.socket(), new ControlService(dm, store, version()));
             log.println("jdm daemon: control socket " + daemon.control.path() + ", state folder " + config.stateDir().toAbsolutePath());
             return daemon;
@@ -176,7 +192,7 @@ public final class JdmDaemon implements AutoCloseable {
         if (control != null) {
             control.close();
         }
-        for (AutoCloseable e : exports.reversed()) {
+        for (AutoCloseable e : runningExports.reversed()) {
             try {
                 e.close();
             } catch (Exception ex) {
@@ -190,8 +206,8 @@ public final class JdmDaemon implements AutoCloseable {
     }
 
     /** Runs until SIGTERM/SIGINT (the shutdown hook closes the daemon). */
-    public static void runUntilStopped(Config config) throws IOException, InterruptedException {
-        JdmDaemon daemon = start(config, System.err);
+    public static void runUntilStopped(Config config, List<Export> exports) throws IOException, InterruptedException {
+        JdmDaemon daemon = start(config, System.err, exports);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {

@@ -7,6 +7,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceInfo;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.core.engine.TargetLine;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -95,10 +96,13 @@ public final class StateStore implements DeviceMapper.Listener {
             case LOADED -> {
                 PendingLoad p = pending;
                 pending = null;
-                if (p == null || !p.name.equals(md.name())) {
-                    throw new IllegalStateException("table of " + md.name() + " loaded without the daemon announcing its text");
+                if (p != null && p.name.equals(md.name())) {
+                    yield s.withInactive(p.text, p.readOnly);
                 }
-                yield s.withInactive(p.text, p.readOnly);
+                // Loaded in-process, not through the control socket: the printed table is the best
+                // text there is, and the engine does not tell whether the inactive table is read-only.
+                // Callers that need either kept exactly announce the load with expectLoad.
+                yield s.withInactive(printedInactiveTable(md), false);
             }
             case CLEARED -> s.withInactive(null, false);
             case SUSPENDED -> s.withSuspended(true);
@@ -122,6 +126,14 @@ public final class StateStore implements DeviceMapper.Listener {
         } catch (IOException e) {
             // The operation already happened in the engine; failing loudly is all that is left.
             throw new UncheckedIOException("cannot write the state of " + md.name() + " to " + fileOf(minor), e);
+        }
+    }
+
+    private String printedInactiveTable(MappedDevice md) {
+        try {
+            return String.join("\n", dm.table(md.name(), true).stream().map(TargetLine::format).toList());
+        } catch (DmException e) {
+            return null;
         }
     }
 

@@ -167,6 +167,29 @@ class StateStoreTest {
         }
     }
 
+    @Test
+    void aTableLoadedInProcessIsKeptInItsPrintedForm() throws Exception {
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            s.call("{\"op\":\"create\",\"name\":\"d\",\"table\":\"0 8 zero\"}");
+            s.dm().load("d", "0  4 zero\n4 4 error", false);
+            assertEquals(new DeviceState("d", null, 0, "0 8 zero", false, "0 4 zero \n4 4 error ", false, false), read(state, 0));
+            s.store().expectLoad("d", "0  8 error", true);
+            s.dm().load("d", "0  8 error", true);
+            assertEquals(new DeviceState("d", null, 0, "0 8 zero", false, "0  8 error", true, false), read(state, 0));
+        }
+    }
+
+    @Test
+    void aMinorOutsideLinuxDeviceNumbersIsRefused() throws Exception {
+        try (Setup s = setup(dir.resolve("state"))) {
+            assertEquals("{\"ok\":false,\"errno\":\"EINVAL\",\"code\":22,\"error\":\"create: minor -1 is outside 0..1048575\"}",
+                    s.call("{\"op\":\"create\",\"name\":\"d\",\"minor\":-1}"));
+            assertEquals("{\"ok\":false,\"errno\":\"EINVAL\",\"code\":22,\"error\":\"create: minor 1048576 is outside 0..1048575\"}",
+                    s.call("{\"op\":\"create\",\"name\":\"d\",\"minor\":1048576}"));
+        }
+    }
+
     private static DeviceState read(Path state, int minor) throws IOException {
         return Protocol.JSON.readValue(state.resolve("dm-" + minor + ".json").toFile(), DeviceState.class);
     }
