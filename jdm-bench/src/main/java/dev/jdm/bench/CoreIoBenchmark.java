@@ -4,6 +4,7 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Group;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -28,11 +29,15 @@ import java.util.stream.Stream;
 
 /**
  * The cost of the engine on the I/O path: the same reads and writes through a mapped device (a
- * linear table on one file, a 4-way striped table on four files) and straight to the same files with
- * positional {@link FileChannel} I/O and the same direct buffers. The files live in /dev/shm (or
- * {@code $JDM_BENCH_DIR}) so that no disk is measured, only our overhead.
+ * linear table on one file, a 4-way striped table on four files) and straight to files of the same
+ * layout with positional {@link FileChannel} I/O and the same direct buffers. The files live in
+ * /dev/shm (or {@code $JDM_BENCH_DIR}) so that no disk is measured, only our overhead.
+ *
+ * <p>Each case is a JMH group: one thread drives the plain path and one the jdm path <em>at the same
+ * time</em>, each on its own copy of the files, so both see the same machine load. On a machine
+ * shared with other work, runs one after the other swing by more than the difference being measured.
  */
-@State(Scope.Thread)
+@State(Scope.Group)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 public class CoreIoBenchmark {
@@ -48,18 +53,10 @@ public class CoreIoBenchmark {
     @Param({"linear", "striped"})
     public String layout;
 
-    /** {@code plain}: FileChannel positional I/O on the files; {@code jdm}: through the mapped device. */
-    @Param({"plain", "jdm"})
-    public String path;
-
     private Path dir;
     private DeviceMapper dm;
-    private Io io;
-    private ByteBuffer sequentialBuffer;
-    private ByteBuffer randomBuffer;
-    private long sequentialOffset;
-    private long[] randomOffsets;
-    private int randomIndex;
+    private Io plain;
+    private Io jdm;
 
     /** The two operations measured, so both paths are driven by the same benchmark code. */
     private interface Io extends AutoCloseable {
@@ -74,18 +71,52 @@ public class CoreIoBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         dir = Files.createTempDirectory(Path.of(System.getenv().getOrDefault("JDM_BENCH_DIR", "/dev/shm")), "jdm-bench-");
+        plain = plain(backingFiles("plain"));
+        jdm = mapped(backingFiles("jdm"));
+    }
+
+    private List<Path> backingFiles(String prefix) throws IOException {
         int files = layout.equals("striped") ? STRIPES : 1;
         List<Path> paths = new ArrayList<>();
         for (int i = 0; i < files; i++) {
-            paths.add(filled(dir.resolve("backing" + i + ".img"), DEVICE_BYTES / files));
+            paths.add(filled(dir.resolve(prefix + i + ".img"), DEVICE_BYTES / files));
         }
-        io = path.equals("jdm") ? mapped(paths) : plain(paths);
-        sequentialBuffer = pattern(ByteBuffer.allocateDirect(SEQUENTIAL_IO));
-        randomBuffer = pattern(ByteBuffer.allocateDirect(RANDOM_IO));
-        SplittableRandom random = new SplittableRandom(42);
-        randomOffsets = new long[RANDOM_OFFSETS];
-        for (int i = 0; i < RANDOM_OFFSETS; i++) {
-            randomOffsets[i] = random.nextLong(DEVICE_BYTES / RANDOM_IO) * RANDOM_IO;
+        return paths;
+    }
+
+    /** Where each thread is in its sequence of offsets, and its buffers. */
+    @State(Scope.Thread)
+    public static class Cursor {
+        private final ByteBuffer sequentialBuffer = pattern(ByteBuffer.allocateDirect(SEQUENTIAL_IO));
+        private final ByteBuffer randomBuffer = pattern(ByteBuffer.allocateDirect(RANDOM_IO));
+        private final long[] randomOffsets = new long[RANDOM_OFFSETS];
+        private long sequentialOffset;
+        private int randomIndex;
+
+        public Cursor() {
+            SplittableRandom random = new SplittableRandom(42);
+            for (int i = 0; i < RANDOM_OFFSETS; i++) {
+                randomOffsets[i] = random.nextLong(DEVICE_BYTES / RANDOM_IO) * RANDOM_IO;
+            }
+        }
+
+        long nextSequential() {
+            long offset = sequentialOffset;
+            sequentialOffset = (offset + SEQUENTIAL_IO) % DEVICE_BYTES;
+            return offset;
+        }
+
+        long nextRandom() {
+            randomIndex = (randomIndex + 1) & (RANDOM_OFFSETS - 1);
+            return randomOffsets[randomIndex];
+        }
+
+        ByteBuffer sequential() {
+            return sequentialBuffer.clear();
+        }
+
+        ByteBuffer random() {
+            return randomBuffer.clear();
         }
     }
 
@@ -118,7 +149,13 @@ public class CoreIoBenchmark {
         };
     }
 
-    /** What a program doing its own striping would write: the same chunk arithmetic, no engine. */
+    /** One positional transfer: {@link FileChannel#read(ByteBuffer, long)} or {@link FileChannel#write(ByteBuffer, long)}. */
+    @FunctionalInterface
+    private interface Transfer {
+        int apply(FileChannel channel, ByteBuffer buffer, long position) throws IOException;
+    }
+
+    /** What a program doing its own striping would do: the same chunk arithmetic, no engine. */
     private static Io plain(List<Path> paths) throws IOException {
         FileChannel[] channels = new FileChannel[paths.size()];
         for (int i = 0; i < channels.length; i++) {
@@ -128,44 +165,35 @@ public class CoreIoBenchmark {
         return new Io() {
             @Override
             public void read(long offset, ByteBuffer dst) throws IOException {
-                int end = dst.limit();
-                while (dst.hasRemaining()) {
-                    long chunkNo = offset / chunk;
-                    long inChunk = offset % chunk;
-                    int piece = (int) Math.min(dst.remaining(), chunk - inChunk);
-                    long fileOffset = (chunkNo / channels.length) * chunk + inChunk;
-                    FileChannel ch = channels[(int) (chunkNo % channels.length)];
-                    dst.limit(dst.position() + piece);
-                    while (dst.hasRemaining()) {
-                        fileOffset += ch.read(dst, fileOffset);
-                    }
-                    dst.limit(end);
-                    offset += piece;
-                }
+                transfer(offset, dst, FileChannel::read);
             }
 
             @Override
             public void write(long offset, ByteBuffer src) throws IOException {
-                int end = src.limit();
-                while (src.hasRemaining()) {
+                transfer(offset, src, FileChannel::write);
+            }
+
+            private void transfer(long offset, ByteBuffer buffer, Transfer transfer) throws IOException {
+                int end = buffer.limit();
+                while (buffer.hasRemaining()) {
                     long chunkNo = offset / chunk;
                     long inChunk = offset % chunk;
-                    int piece = (int) Math.min(src.remaining(), chunk - inChunk);
-                    long fileOffset = (chunkNo / channels.length) * chunk + inChunk;
-                    FileChannel ch = channels[(int) (chunkNo % channels.length)];
-                    src.limit(src.position() + piece);
-                    while (src.hasRemaining()) {
-                        fileOffset += ch.write(src, fileOffset);
+                    int piece = (int) Math.min(buffer.remaining(), chunk - inChunk);
+                    long position = (chunkNo / channels.length) * chunk + inChunk;
+                    FileChannel channel = channels[(int) (chunkNo % channels.length)];
+                    buffer.limit(buffer.position() + piece);
+                    while (buffer.hasRemaining()) {
+                        position += transfer.apply(channel, buffer, position);
                     }
-                    src.limit(end);
+                    buffer.limit(end);
                     offset += piece;
                 }
             }
 
             @Override
             public void close() throws IOException {
-                for (FileChannel ch : channels) {
-                    ch.close();
+                for (FileChannel channel : channels) {
+                    channel.close();
                 }
             }
         };
@@ -191,7 +219,8 @@ public class CoreIoBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        io.close();
+        plain.close();
+        jdm.close();
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
@@ -199,38 +228,69 @@ public class CoreIoBenchmark {
         }
     }
 
-    private long nextSequential() {
-        long offset = sequentialOffset;
-        sequentialOffset = (offset + SEQUENTIAL_IO) % DEVICE_BYTES;
-        return offset;
-    }
+    // Method names are <group>_<path>; CoreIoMain pairs them up by that.
 
-    private long nextRandom() {
-        randomIndex = (randomIndex + 1) & (RANDOM_OFFSETS - 1);
-        return randomOffsets[randomIndex];
+    @Benchmark
+    @Group("sequentialRead1M")
+    public ByteBuffer sequentialRead1M_plain(Cursor c) throws IOException {
+        ByteBuffer b = c.sequential();
+        plain.read(c.nextSequential(), b);
+        return b;
     }
 
     @Benchmark
-    public ByteBuffer sequentialRead1M() throws IOException {
-        io.read(nextSequential(), sequentialBuffer.clear());
-        return sequentialBuffer;
+    @Group("sequentialRead1M")
+    public ByteBuffer sequentialRead1M_jdm(Cursor c) throws IOException {
+        ByteBuffer b = c.sequential();
+        jdm.read(c.nextSequential(), b);
+        return b;
     }
 
     @Benchmark
-    public ByteBuffer sequentialWrite1M() throws IOException {
-        io.write(nextSequential(), sequentialBuffer.clear());
-        return sequentialBuffer;
+    @Group("sequentialWrite1M")
+    public ByteBuffer sequentialWrite1M_plain(Cursor c) throws IOException {
+        ByteBuffer b = c.sequential();
+        plain.write(c.nextSequential(), b);
+        return b;
     }
 
     @Benchmark
-    public ByteBuffer randomRead4K() throws IOException {
-        io.read(nextRandom(), randomBuffer.clear());
-        return randomBuffer;
+    @Group("sequentialWrite1M")
+    public ByteBuffer sequentialWrite1M_jdm(Cursor c) throws IOException {
+        ByteBuffer b = c.sequential();
+        jdm.write(c.nextSequential(), b);
+        return b;
     }
 
     @Benchmark
-    public ByteBuffer randomWrite4K() throws IOException {
-        io.write(nextRandom(), randomBuffer.clear());
-        return randomBuffer;
+    @Group("randomRead4K")
+    public ByteBuffer randomRead4K_plain(Cursor c) throws IOException {
+        ByteBuffer b = c.random();
+        plain.read(c.nextRandom(), b);
+        return b;
+    }
+
+    @Benchmark
+    @Group("randomRead4K")
+    public ByteBuffer randomRead4K_jdm(Cursor c) throws IOException {
+        ByteBuffer b = c.random();
+        jdm.read(c.nextRandom(), b);
+        return b;
+    }
+
+    @Benchmark
+    @Group("randomWrite4K")
+    public ByteBuffer randomWrite4K_plain(Cursor c) throws IOException {
+        ByteBuffer b = c.random();
+        plain.write(c.nextRandom(), b);
+        return b;
+    }
+
+    @Benchmark
+    @Group("randomWrite4K")
+    public ByteBuffer randomWrite4K_jdm(Cursor c) throws IOException {
+        ByteBuffer b = c.random();
+        jdm.write(c.nextRandom(), b);
+        return b;
     }
 }

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -32,7 +33,7 @@ class LinearMappedDeviceTest extends BlockDeviceContract {
         device.flush();
         byte[] onDisk = Files.readAllBytes(file);
         long base = (OFFSET_SECTORS << 9) + 777;
-        assertArrayEquals(content, java.util.Arrays.copyOfRange(onDisk, (int) base, (int) base + content.length));
+        assertArrayEquals(content, Arrays.copyOfRange(onDisk, (int) base, (int) base + content.length));
         assertEquals(0, onDisk[(int) base - 1]);
         assertEquals(0, onDisk[(int) base + content.length]);
     }

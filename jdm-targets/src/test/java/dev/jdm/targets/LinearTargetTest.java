@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 
@@ -66,7 +67,7 @@ class LinearTargetTest {
 
     @Test
     void readOnlyTableRefusesEveryWriteWithErofsAndStillReads() throws Exception {
-        Files.write(file, pattern(4096, 2), java.nio.file.StandardOpenOption.WRITE);
+        Files.write(file, pattern(4096, 2), StandardOpenOption.WRITE);
         dm.create("ro", null, "0 2048 linear " + file + " 0", true);
         MappedDevice md = dm.device("ro");
         assertTrue(md.isReadOnly());

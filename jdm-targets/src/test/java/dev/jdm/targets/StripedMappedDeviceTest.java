@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -44,8 +45,8 @@ class StripedMappedDeviceTest extends BlockDeviceContract {
             int stripe = c % STRIPES;
             long at = (OFFSET_SECTORS[stripe] << 9) + (long) (c / STRIPES) * chunk;
             byte[] onDisk = Files.readAllBytes(files.get(stripe));
-            assertArrayEquals(java.util.Arrays.copyOfRange(content, (c - 3) * chunk, (c - 2) * chunk),
-                    java.util.Arrays.copyOfRange(onDisk, (int) at, (int) at + chunk), "chunk " + c);
+            assertArrayEquals(Arrays.copyOfRange(content, (c - 3) * chunk, (c - 2) * chunk),
+                    Arrays.copyOfRange(onDisk, (int) at, (int) at + chunk), "chunk " + c);
         }
     }
 }

@@ -12,7 +12,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -122,8 +125,8 @@ public abstract class BlockDeviceContract {
         device.read(0, dst);
         assertEquals(10 * KIB, dst.position());
         assertEquals(10 * KIB, dst.limit());
-        assertArrayEquals(java.util.Arrays.copyOfRange(src.array(), KIB, 9 * KIB),
-                java.util.Arrays.copyOfRange(dst.array(), 2 * KIB, 10 * KIB));
+        assertArrayEquals(Arrays.copyOfRange(src.array(), KIB, 9 * KIB),
+                Arrays.copyOfRange(dst.array(), 2 * KIB, 10 * KIB));
     }
 
     @Test
@@ -138,7 +141,7 @@ public abstract class BlockDeviceContract {
         System.arraycopy(small, 0, expected, 4097, small.length);
         expected[40_000] = (byte) 0xA5;
         assertArrayEquals(expected, read(0, 64 * KIB));
-        assertArrayEquals(java.util.Arrays.copyOfRange(expected, 4000, 5200), read(4000, 1200));
+        assertArrayEquals(Arrays.copyOfRange(expected, 4000, 5200), read(4000, 1200));
     }
 
     @Test
@@ -146,7 +149,7 @@ public abstract class BlockDeviceContract {
         byte[] tail = pattern(3 * KIB + 7, 5);
         write(SIZE - tail.length, tail);
         assertArrayEquals(tail, read(SIZE - tail.length, tail.length));
-        assertArrayEquals(java.util.Arrays.copyOfRange(tail, tail.length - 1, tail.length), read(SIZE - 1, 1));
+        assertArrayEquals(Arrays.copyOfRange(tail, tail.length - 1, tail.length), read(SIZE - 1, 1));
     }
 
     @Test
@@ -189,7 +192,7 @@ public abstract class BlockDeviceContract {
         device.discard(64 * KIB, 128 * KIB);
         assertEquals(List.of(data(64 * KIB), hole(128 * KIB), data(64 * KIB), hole(SIZE - 256 * KIB)), of(device, 0, SIZE));
         assertArrayEquals(new byte[128 * KIB], read(64 * KIB, 128 * KIB));
-        assertArrayEquals(java.util.Arrays.copyOfRange(pattern(256 * KIB, 9), 192 * KIB, 256 * KIB), read(192 * KIB, 64 * KIB));
+        assertArrayEquals(Arrays.copyOfRange(pattern(256 * KIB, 9), 192 * KIB, 256 * KIB), read(192 * KIB, 64 * KIB));
     }
 
     @ParameterizedTest(name = "mayUnmap: {0}")
@@ -199,7 +202,7 @@ public abstract class BlockDeviceContract {
         write(0, content);
         device.writeZeroes(64 * KIB + 100, 64 * KIB, mayUnmap);
         byte[] expected = content.clone();
-        java.util.Arrays.fill(expected, 64 * KIB + 100, 128 * KIB + 100, (byte) 0);
+        Arrays.fill(expected, 64 * KIB + 100, 128 * KIB + 100, (byte) 0);
         assertArrayEquals(expected, read(0, 256 * KIB));
     }
 
@@ -239,7 +242,7 @@ public abstract class BlockDeviceContract {
                         pieces.add(new int[]{pos, len});
                         pos += len;
                     }
-                    java.util.Collections.shuffle(pieces, new java.util.Random(base));
+                    Collections.shuffle(pieces, new Random(base));
                     for (int[] p : pieces) {
                         device.write(base + p[0], ByteBuffer.wrap(content, p[0], p[1]), false);
                     }

@@ -4,10 +4,13 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.testing.TestFiles;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,7 +43,7 @@ class SparseFileBlockDeviceTest extends BlockDeviceContract {
     void readOnlyOpenRefusesEveryWriteWithErofs() throws Exception {
         try (FileBlockDevice ro = FileBlockDevice.open(dir.resolve("disk.img"), FileBlockDevice.Options.READ_ONLY)) {
             assertTrue(ro.isReadOnly());
-            for (var op : java.util.List.<org.junit.jupiter.api.function.Executable>of(
+            for (var op : List.<Executable>of(
                     () -> ro.write(0, ByteBuffer.allocate(512), false),
                     () -> ro.discard(0, 4096),
                     () -> ro.writeZeroes(0, 4096, false))) {
@@ -57,7 +60,7 @@ class SparseFileBlockDeviceTest extends BlockDeviceContract {
         write(8192, content);
         device.flush();
         byte[] onDisk = Files.readAllBytes(dir.resolve("disk.img"));
-        assertArrayEquals(content, java.util.Arrays.copyOfRange(onDisk, 8192, 8192 + 4096));
+        assertArrayEquals(content, Arrays.copyOfRange(onDisk, 8192, 8192 + 4096));
     }
 
     @Test

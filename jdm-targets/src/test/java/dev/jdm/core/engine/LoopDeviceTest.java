@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -55,7 +56,7 @@ class LoopDeviceTest {
         String losetup = ExternalTools.requireTool("losetup", "util-linux");
         ExternalTools.require(Files.exists(Path.of("/dev/loop-control")), "/dev/loop-control is missing (no loop driver)");
         file = dir.resolve("loop-backing.img");
-        try (var f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(SIZE);
         }
         loop = run(losetup, "--find", "--show", file.toString());

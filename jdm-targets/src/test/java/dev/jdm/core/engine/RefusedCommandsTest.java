@@ -1,5 +1,6 @@
 package dev.jdm.core.engine;
 
+import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.spi.TargetType.Feature;
@@ -285,7 +286,7 @@ class RefusedCommandsTest {
         assertEquals(List.of("evicted"), evicted);
         again.close();
         dm.remove("top", false, false);
-        var io = assertThrows(dev.jdm.core.BlockIoException.class, () -> top.read(0, ByteBuffer.allocate(512)));
+        var io = assertThrows(BlockIoException.class, () -> top.read(0, ByteBuffer.allocate(512)));
         assertEquals(Errno.ENXIO, io.errno());
         assertEquals("device top has been removed", io.getMessage());
         assertEquals(List.of("base", "empty", "locked", "pending"), names());
