@@ -78,12 +78,16 @@ public final class JdmDaemon implements AutoCloseable {
 
     public static JdmDaemon start(Config config, PrintStream log, List<Export> exports) throws IOException {
         Path data = config.dataDir().toAbsolutePath();
-        Files.createDirectories(data);
-        // The control socket lives here: nobody but the daemon's user gets to look in.
-        Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
         Path socketDir = config.socket().toAbsolutePath().getParent();
-        if (!Files.exists(socketDir)) {
-            Files.createDirectories(socketDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        // The control socket lives in these: folders the daemon makes are for its user alone. One
+        // that already exists is left as it is (it may be a home folder); the socket's own mode
+        // and the peer credential check still keep others out.
+        for (Path d : List.of(data, socketDir)) {
+            if (!Files.exists(d)) {
+                Files.createDirectories(d, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            } else if (d.equals(socketDir) && !PosixFilePermissions.toString(Files.getPosixFilePermissions(d)).endsWith("------")) {
+                log.println("jdm daemon: warning: " + d + " is open to other users; only the socket's mode 0600 and its peer check keep them out");
+            }
         }
         FileChannel lockFile = FileChannel.open(data.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock = lockFile.tryLock();

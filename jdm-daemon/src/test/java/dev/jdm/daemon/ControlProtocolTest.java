@@ -38,11 +38,12 @@ class ControlProtocolTest {
             f.setLength(1 << 20);
         }
         // A state folder with a device in it, so the daemon does not make its 1 GiB default.
-        Path state = dir.resolve("data/state");
+        Path state = dir.resolve("state");
         Files.createDirectories(state);
         Files.writeString(state.resolve("dm-5.json"), """
                 {"name":"first","minor":5,"uuid":"UUID-1","table":"0 16 zero","readOnly":false,"inactiveReadOnly":false,"suspended":false}""");
-        daemon = JdmDaemon.start(JdmDaemon.Config.defaults(dir.resolve("data")), new PrintStream(OutputStream.nullOutputStream()));
+        daemon = JdmDaemon.start(JdmDaemon.Config.defaults(dir.resolve("data")).withStateDir(state),
+                new PrintStream(OutputStream.nullOutputStream()));
     }
 
     @AfterEach
