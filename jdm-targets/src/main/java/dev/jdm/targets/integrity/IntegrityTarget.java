@@ -882,6 +882,10 @@ public final class IntegrityTarget implements Target {
 
     private void doResume() throws IOException {
         wroteToJournal = false;
+        if (mode == 'R') {
+            // Recovery looks at the device as it is: no replay, no bitmap, nothing written.
+            return;
+        }
         if (g.providedDataSectors != sb.providedDataSectors) {
             long old = sb.providedDataSectors;
             if (g.providedDataSectors > old && mode == 'B' && sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit) {

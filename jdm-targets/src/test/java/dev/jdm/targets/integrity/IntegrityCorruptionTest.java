@@ -111,4 +111,34 @@ class IntegrityCorruptionTest {
         assertEquals("integrity: I/O at byte 512 length 4096 is not aligned on the 4096-byte block size", e.getMessage());
         t.close();
     }
+
+    @Test
+    void recalculateRebuildsEveryTagAndKeepsTheFlagAsTheKernelDoes() throws Exception {
+        byte[] data = pattern(64 * 512, 8);
+        MemoryDevice dev = prepared(data);
+        java.util.Arrays.fill(dev.bytes(), 184 * 512, 184 * 512 + 64 * 4, (byte) 0x5a);
+        IntegrityTarget broken = open(dev, 1000, J);
+        assertThrows(BlockIoException.class, () -> read(broken, 0, 1));
+        broken.close();
+
+        IntegrityTarget t = open(dev, 1000, "0 4 J 2 recalculate internal_hash:crc32c");
+        assertArrayEquals(data, read(t, 0, 64));
+        assertEquals("0 32328 32328", t.status(), "recalc_sector reached the end; the flag stays");
+        assertEquals("/mem/dev 0 4 J 7 recalculate journal_sectors:176 interleave_sectors:32768 buffer_sectors:128"
+                + " journal_watermark:50 commit_time:10000 internal_hash:crc32c", t.table());
+        t.close();
+        assertEquals(0x2, dev.bytes()[24], "RECALCULATING stays in the superblock");
+        assertEquals(2, dev.bytes()[8], "which makes it version 2");
+        assertArrayEquals(le64(32328), dev.slice(32, 8), "recalc_sector");
+        assertArrayEquals(Crc32cReference.tag(17, copy(data, 17 * 512, 512), 4), dev.slice(184 * 512L + 17 * 4, 4));
+    }
+
+    @Test
+    void recoveryModeWritesNothingEvenOverAZeroSuperblock() throws Exception {
+        MemoryDevice dev = new MemoryDevice("dev", MIB);
+        IntegrityTarget t = open(dev, 8, "0 4 R 1 internal_hash:crc32c");
+        assertEquals("0 32328 -", t.status());
+        t.close();
+        assertTrue(allZero(dev.bytes()), "recovery mode formats nothing");
+    }
 }

@@ -3,6 +3,8 @@ package dev.jdm.targets.integrity;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,7 +15,7 @@ import static dev.jdm.targets.integrity.Harness.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Crashes at every point of a random workload. The device's writes are recorded; a crash after
+ * Crashes at every point of a random workload (1 MiB devices, 192 sectors used). The device's writes are recorded; a crash after
  * event c keeps events [0, c) and, torn, a random part of event c's sectors. Reloading must give,
  * in J mode, for every sector one of the values ever written to it (never a mixture), no tag
  * mismatch, and nothing older than what the last completed flush (or a FUA write) made durable.
@@ -23,38 +25,46 @@ import static org.junit.jupiter.api.Assertions.*;
 class IntegrityCrashTest {
     private static final int MIB = 1 << 20;
     private static final int SECTORS = 192;
-    /** 1 MiB, two journal sections of 176 sectors: the workload laps the journal many times. */
-    private static final String J = "0 4 J 2 journal_sectors:352 internal_hash:crc32c";
 
     /** One write of the workload: which sectors, what data, and the event count once it returned. */
     private record Op(long sector, byte[] data, boolean fua, boolean flushAfter, int eventsAfterWrite, int eventsAfterFlush) {
     }
 
-    @Test
-    void journalModeLeavesOldOrNewAfterACrashAnywhere() throws Exception {
+    /**
+     * Two journal sections, so the workload laps the journal many times. 512-byte blocks with
+     * crc32c (sections of 176 sectors); and 4 KiB blocks with sha256 tags and a journal MAC (entries of
+     * 104 bytes, 4 per sector, sections of 264 sectors, two of them: initial 536, tag run 256,
+     * 2048 − 792 = 1256 provided).
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = ';', value = {
+            "0 4 J 2 journal_sectors:352 internal_hash:crc32c; 1; 1432",
+            "0 32 J 4 block_size:4096 journal_sectors:528 internal_hash:sha256 journal_mac:hmac(sha256):00ff00ff; 8; 1256"})
+    void journalModeLeavesOldOrNewAfterACrashAnywhere(String args, int blockSectors, long provided) throws Exception {
         MemoryDevice base = new MemoryDevice("dev", MIB);
-        IntegrityTarget init = open(base, SECTORS, J);
+        IntegrityTarget init = open(base, SECTORS, args);
         write(init, 0, new byte[SECTORS * 512], true);
         init.close();
         byte[] clean = base.snapshot();
 
         MemoryDevice dev = new MemoryDevice("dev", clean.clone());
-        IntegrityTarget t = open(dev, SECTORS, J);
+        IntegrityTarget t = open(dev, SECTORS, args);
         dev.record(true);
         Random rnd = new Random(42);
         List<Op> ops = new ArrayList<>();
+        int blocks = SECTORS / blockSectors;
         for (int i = 0; i < 120; i++) {
-            int len = 1 + rnd.nextInt(8);
-            long sector = rnd.nextInt(SECTORS - len + 1);
-            byte[] data = pattern(len * 512, 1000 + i);
+            int len = 1 + rnd.nextInt(Math.min(8, blocks));
+            long block = rnd.nextInt(blocks - len + 1);
+            byte[] data = pattern(len * blockSectors * 512, 1000 + i);
             boolean fua = rnd.nextInt(5) == 0;
-            write(t, sector, data, fua);
+            write(t, block * blockSectors, data, fua);
             int afterWrite = dev.events().size();
             boolean flush = rnd.nextInt(6) == 0;
             if (flush) {
                 t.flush();
             }
-            ops.add(new Op(sector, data, fua, flush, afterWrite, dev.events().size()));
+            ops.add(new Op(block * blockSectors, data, fua, flush, afterWrite, dev.events().size()));
         }
         List<MemoryDevice.Event> events = dev.events();
         dev.record(false);
@@ -67,19 +77,22 @@ class IntegrityCrashTest {
                 if (torn && (c == events.size() || events.get(c).isFlush())) {
                     continue;
                 }
+                String where = "crash at event " + c + (torn ? " (torn)" : "");
                 byte[] image = crashImage(clean, events, c, torn ? tear : null);
-                IntegrityTarget r = open(new MemoryDevice("dev", image), SECTORS, J);
+                IntegrityTarget r = open(new MemoryDevice("dev", image), SECTORS, args);
                 byte[] all = read(r, 0, SECTORS);
-                assertEquals("0 1432 -", r.status(), "crash at event " + c + (torn ? " (torn)" : ""));
+                assertEquals("0 " + provided + " -", r.status(), where);
                 r.close();
                 for (int s = 0; s < SECTORS; s++) {
                     byte[] got = copy(all, s * 512, 512);
                     int version = versionOf(ops, s, got);
-                    assertTrue(version >= -1, "crash at event " + c + (torn ? " (torn)" : "")
-                            + ": sector " + s + " holds something never written to it");
+                    assertTrue(version >= -1, where + ": sector " + s + " holds something never written to it");
+                    int first = s - s % blockSectors;
+                    assertEquals(version, versionOf(ops, first, copy(all, first * 512, 512)),
+                            where + ": sector " + s + " and the start of its block come from different writes");
                     int durable = durableVersion(ops, s, c);
-                    assertTrue(version >= durable, "crash at event " + c + (torn ? " (torn)" : "") + ": sector " + s
-                            + " went back to version " + version + " though version " + durable + " was made durable");
+                    assertTrue(version >= durable, where + ": sector " + s + " went back to version " + version
+                            + " though version " + durable + " was made durable");
                 }
                 checked++;
             }
