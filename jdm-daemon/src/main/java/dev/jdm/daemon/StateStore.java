@@ -90,9 +90,11 @@ public final class StateStore implements DeviceMapper.Listener {
             return;
         }
         int minor = md.minor();
-        DeviceState s = states.get(minor);
+        DeviceState fresh = new DeviceState(md.name(), md.uuid(), minor, null, false, null, false, false);
+        // A device the store has not seen created (made before it listened) starts from its name.
+        DeviceState s = states.getOrDefault(minor, fresh);
         DeviceState next = switch (change) {
-            case CREATED -> new DeviceState(md.name(), md.uuid(), minor, null, false, null, false, false);
+            case CREATED -> fresh;
             case LOADED -> {
                 PendingLoad p = pending;
                 pending = null;
