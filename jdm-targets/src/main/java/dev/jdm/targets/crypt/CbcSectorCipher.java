@@ -11,8 +11,9 @@ final class CbcSectorCipher implements SectorCipher {
     }
 
     @Override
-    public void encrypt(byte[] buf, int off, int len, byte[] iv) {
-        block.cbcEncrypt(buf, off, len, iv);
+    public void encrypt(byte[] src, int srcOff, byte[] dst, int dstOff, int len, byte[] iv) {
+        System.arraycopy(src, srcOff, dst, dstOff, len);
+        block.cbcEncrypt(dst, dstOff, len, iv);
     }
 
     @Override

@@ -310,8 +310,17 @@ public final class CryptTarget implements Target {
         }
     }
 
-    /** Encrypts or decrypts whole crypto sectors of {@code buf[off, off+len)}, the first at target byte {@code offset}. */
-    private void transform(Worker w, byte[] buf, int off, int len, long offset, boolean writing) {
+    /** Decrypts whole crypto sectors of {@code buf[off, off+len)} in place, the first at target byte {@code offset}. */
+    private void decrypt(Worker w, byte[] buf, int off, int len, long offset) {
+        transform(w, buf, off, buf, off, len, offset, false);
+    }
+
+    /** Encrypts whole crypto sectors of {@code src} into {@code dst} (the same range, or apart). */
+    private void encrypt(Worker w, byte[] src, int srcOff, byte[] dst, int dstOff, int len, long offset) {
+        transform(w, src, srcOff, dst, dstOff, len, offset, true);
+    }
+
+    private void transform(Worker w, byte[] src, int srcOff, byte[] dst, int dstOff, int len, long offset, boolean writing) {
         IvGenerator ivGen = ivGenerator;
         long ccSector = (offset >>> 9) + ivOffset;
         int step = sectorSize >> 9;
@@ -319,15 +328,15 @@ public final class CryptTarget implements Target {
             SectorCipher c = w.cipher((int) (ccSector & (keyCount - 1)));
             long ivSector = options.ivLargeSectors() ? ccSector >>> sectorShift : ccSector;
             if (ivGen != null) {
-                ivGen.before(ivSector, w.iv, buf, off + p, writing, w.cipher(0));
+                ivGen.before(ivSector, w.iv, src, srcOff + p, writing, w.cipher(0));
             }
             if (writing) {
-                c.encrypt(buf, off + p, sectorSize, w.iv);
+                c.encrypt(src, srcOff + p, dst, dstOff + p, sectorSize, w.iv);
             } else {
-                c.decrypt(buf, off + p, sectorSize, w.iv);
+                c.decrypt(dst, dstOff + p, sectorSize, w.iv);
             }
             if (ivGen != null) {
-                ivGen.after(ivSector, w.iv, buf, off + p, writing);
+                ivGen.after(ivSector, w.iv, dst, dstOff + p, writing);
             }
         }
     }
@@ -353,14 +362,14 @@ public final class CryptTarget implements Target {
                 int start = dst.position();
                 int len = dst.remaining();
                 device.read(startByte + offset, dst);
-                transform(w, dst.array(), dst.arrayOffset() + start, len, offset, false);
+                decrypt(w, dst.array(), dst.arrayOffset() + start, len, offset);
                 return;
             }
             while (dst.hasRemaining()) {
                 int n = Math.min(dst.remaining(), CHUNK);
                 w.chunkView.clear().limit(n);
                 device.read(startByte + offset, w.chunkView);
-                transform(w, w.chunk, 0, n, offset, false);
+                decrypt(w, w.chunk, 0, n, offset);
                 dst.put(w.chunk, 0, n);
                 offset += n;
             }
@@ -376,8 +385,13 @@ public final class CryptTarget implements Target {
         try {
             while (src.hasRemaining()) {
                 int n = Math.min(src.remaining(), CHUNK);
-                src.get(w.chunk, 0, n);
-                transform(w, w.chunk, 0, n, offset, true);
+                if (src.hasArray()) {
+                    encrypt(w, src.array(), src.arrayOffset() + src.position(), w.chunk, 0, n, offset);
+                    src.position(src.position() + n);
+                } else {
+                    src.get(w.chunk, 0, n);
+                    encrypt(w, w.chunk, 0, w.chunk, 0, n, offset);
+                }
                 device.write(startByte + offset, w.chunkView.clear().limit(n), fua);
                 offset += n;
             }
@@ -396,7 +410,7 @@ public final class CryptTarget implements Target {
             while (offset < end) {
                 int n = (int) Math.min(end - offset, CHUNK);
                 Arrays.fill(w.chunk, 0, n, (byte) 0);
-                transform(w, w.chunk, 0, n, offset, true);
+                encrypt(w, w.chunk, 0, w.chunk, 0, n, offset);
                 device.write(startByte + offset, w.chunkView.clear().limit(n), false);
                 offset += n;
             }

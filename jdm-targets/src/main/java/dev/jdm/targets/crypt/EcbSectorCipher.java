@@ -11,9 +11,13 @@ final class EcbSectorCipher implements SectorCipher {
     }
 
     @Override
-    public void encrypt(byte[] buf, int off, int len, byte[] iv) {
-        System.arraycopy(buf, off, scratch, 0, len);
-        block.encrypt(scratch, 0, buf, off, len);
+    public void encrypt(byte[] src, int srcOff, byte[] dst, int dstOff, int len, byte[] iv) {
+        if (src == dst && srcOff == dstOff) {
+            System.arraycopy(src, srcOff, scratch, 0, len);
+            block.encrypt(scratch, 0, dst, dstOff, len);
+        } else {
+            block.encrypt(src, srcOff, dst, dstOff, len);
+        }
     }
 
     @Override

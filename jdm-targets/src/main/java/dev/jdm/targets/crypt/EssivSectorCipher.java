@@ -16,9 +16,9 @@ final class EssivSectorCipher implements SectorCipher {
     }
 
     @Override
-    public void encrypt(byte[] buf, int off, int len, byte[] sectorIv) {
+    public void encrypt(byte[] src, int srcOff, byte[] dst, int dstOff, int len, byte[] sectorIv) {
         salted.encrypt(sectorIv, 0, iv, 0, BlockPrimitive.BLOCK_SIZE);
-        inner.encrypt(buf, off, len, iv);
+        inner.encrypt(src, srcOff, dst, dstOff, len, iv);
     }
 
     @Override

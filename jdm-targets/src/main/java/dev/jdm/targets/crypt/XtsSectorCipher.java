@@ -15,6 +15,22 @@ final class XtsSectorCipher implements SectorCipher {
     private static final int B = BlockPrimitive.BLOCK_SIZE;
     /** x^128 = x^7 + x^2 + x + 1: the reduction folded into the low byte when a bit falls off the top. */
     private static final long GF_128_FEEDBACK = 0x87;
+    /** Tweaks computed as independent chains, each eight blocks apart. */
+    private static final int LANES = 8;
+    /** For the byte shifted out of the top by a multiplication with x^8: its carry-less product with 0x87. */
+    private static final long[] TIMES_X8_REDUCTION = new long[256];
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            long r = 0;
+            for (int bit = 0; bit < 8; bit++) {
+                if ((b >>> bit & 1) != 0) {
+                    r ^= GF_128_FEEDBACK << bit;
+                }
+            }
+            TIMES_X8_REDUCTION[b] = r;
+        }
+    }
 
     private final BlockPrimitive data;
     private final BlockPrimitive tweak;
@@ -30,31 +46,33 @@ final class XtsSectorCipher implements SectorCipher {
     }
 
     @Override
-    public void encrypt(byte[] buf, int off, int len, byte[] iv) {
-        transform(buf, off, len, iv, true);
+    public void encrypt(byte[] src, int srcOff, byte[] dst, int dstOff, int len, byte[] iv) {
+        transform(src, srcOff, dst, dstOff, len, iv, true);
     }
 
     @Override
     public void decrypt(byte[] buf, int off, int len, byte[] iv) {
-        transform(buf, off, len, iv, false);
+        transform(buf, off, buf, off, len, iv, false);
     }
 
-    private void transform(byte[] buf, int off, int len, byte[] iv, boolean encrypting) {
+    private void transform(byte[] src, int srcOff, byte[] dst, int dstOff, int len, byte[] iv, boolean encrypting) {
         if (len < B) {
             throw new IllegalArgumentException("XTS needs at least one whole block, got " + len + " bytes");
         }
         int partial = len % B;
         int bulk = partial == 0 ? len : len - partial - B; // stealing handles the last whole block itself
-        fillTweaks(iv, len - partial + (partial == 0 ? 0 : B));
-        Bytes.xor(buf, off, tweaks, 0, scratch, 0, bulk);
+        tweakAndWhiten(iv, len - partial + (partial == 0 ? 0 : B), src, srcOff, bulk);
         if (encrypting) {
-            data.encrypt(scratch, 0, buf, off, bulk);
+            data.encrypt(scratch, 0, dst, dstOff, bulk);
         } else {
-            data.decrypt(scratch, 0, buf, off, bulk);
+            data.decrypt(scratch, 0, dst, dstOff, bulk);
         }
-        Bytes.xor(buf, off, tweaks, 0, buf, off, bulk);
+        Bytes.xor(dst, dstOff, tweaks, 0, dst, dstOff, bulk);
         if (partial != 0) {
-            stealCiphertext(buf, off + bulk, partial, bulk / B, encrypting);
+            if (src != dst || srcOff != dstOff) {
+                System.arraycopy(src, srcOff + bulk, dst, dstOff + bulk, len - bulk);
+            }
+            stealCiphertext(dst, dstOff + bulk, partial, bulk / B, encrypting);
         }
     }
 
@@ -83,17 +101,43 @@ final class XtsSectorCipher implements SectorCipher {
         Bytes.xor(scratch, B, tweaks, j * B, out, outOff, B);
     }
 
-    /** T_0 = E_K2(iv), T_j+1 = T_j * x, for {@code bytes / 16} blocks. */
-    private void fillTweaks(byte[] iv, int bytes) {
+    /**
+     * Fills {@code tweaks} with T_0 = E_K2(iv), T_j+1 = T_j * x for {@code tweakBytes / 16} blocks,
+     * and in the same pass {@code scratch = buf xor T} over the first {@code bulk} bytes. Doubling one
+     * tweak after the other is a chain of dependent shifts; past the first eight, T_j = T_j-8 * x^8
+     * instead (a shift by a byte and a table lookup for the reduction), which leaves eight independent
+     * chains for the CPU to run side by side.
+     */
+    private void tweakAndWhiten(byte[] iv, int tweakBytes, byte[] buf, int off, int bulk) {
         tweak.encrypt(iv, 0, tweaks, 0, B);
         long lo = Bytes.getLongLE(tweaks, 0);
         long hi = Bytes.getLongLE(tweaks, 8);
-        for (int i = B; i < bytes; i += B) {
-            long carry = hi >> 63; // all ones when bit 127 is set
-            hi = (hi << 1) | (lo >>> 63);
-            lo = (lo << 1) ^ (carry & GF_128_FEEDBACK);
-            Bytes.putLongLE(tweaks, i, lo);
-            Bytes.putLongLE(tweaks, i + 8, hi);
+        int serial = Math.min(tweakBytes, LANES * B);
+        for (int i = 0; i < serial; i += B) {
+            if (i > 0) {
+                long carry = hi >> 63; // all ones when bit 127 is set
+                hi = (hi << 1) | (lo >>> 63);
+                lo = (lo << 1) ^ (carry & GF_128_FEEDBACK);
+                Bytes.putLongLE(tweaks, i, lo);
+                Bytes.putLongLE(tweaks, i + 8, hi);
+            }
+            whiten(buf, off, bulk, i, lo, hi);
+        }
+        for (int i = serial; i < tweakBytes; i += B) {
+            long l = Bytes.getLongLE(tweaks, i - LANES * B);
+            long h = Bytes.getLongLE(tweaks, i - LANES * B + 8);
+            long tlo = (l << 8) ^ TIMES_X8_REDUCTION[(int) (h >>> 56)];
+            long thi = (h << 8) | (l >>> 56);
+            Bytes.putLongLE(tweaks, i, tlo);
+            Bytes.putLongLE(tweaks, i + 8, thi);
+            whiten(buf, off, bulk, i, tlo, thi);
+        }
+    }
+
+    private void whiten(byte[] buf, int off, int bulk, int i, long lo, long hi) {
+        if (i < bulk) {
+            Bytes.putLongLE(scratch, i, Bytes.getLongLE(buf, off + i) ^ lo);
+            Bytes.putLongLE(scratch, i + 8, Bytes.getLongLE(buf, off + i + 8) ^ hi);
         }
     }
 

@@ -115,6 +115,11 @@ class CryptConformanceTest {
             direct.flip().get(viaDirect);
             assertArrayEquals(plain, viaDirect, "read back through a direct buffer");
 
+            md.writeZeroes(0, bytes, false);
+            ByteBuffer directPlain = ByteBuffer.allocateDirect(bytes).put(plain).flip();
+            md.write(0, directPlain, false);
+            assertEquals(HEX.formatHex(expected), HEX.formatHex(Images.slice(image, OFFSET * 512, bytes)), "written from a direct buffer");
+
             assertEquals("0 " + sectors + " crypt " + params, dm.table("c", false).getFirst().format());
         }
     }
