@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -39,7 +40,7 @@ final class DaemonCommand implements Callable<Integer> {
             // The export servers (NBD) the daemon starts; none are wired in yet.
             List<JdmDaemon.Export> exports = List.of();
             JdmDaemon.runUntilStopped(config, exports);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             System.err.println("jdm: daemon failed: " + e.getMessage());
             return 1;
         }

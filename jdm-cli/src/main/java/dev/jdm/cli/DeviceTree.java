@@ -9,6 +9,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.Locale;
 
 /**
  * {@code dmsetup ls --tree}: each device not used by another one, with the devices its table uses
@@ -66,7 +67,7 @@ final class DeviceTree {
         for (String var : new String[]{"LC_ALL", "LC_CTYPE", "LANG"}) {
             String v = System.getenv(var);
             if (v != null && !v.isEmpty()) {
-                String lower = v.toLowerCase(java.util.Locale.ROOT);
+                String lower = v.toLowerCase(Locale.ROOT);
                 return lower.contains("utf-8") || lower.contains("utf8");
             }
         }

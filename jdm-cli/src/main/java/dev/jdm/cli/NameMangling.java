@@ -1,5 +1,8 @@
 package dev.jdm.cli;
 
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+
 /**
  * dmsetup's name mangling (libdm's mangle_string): characters udev would not accept in a device
  * name are written as {@code \xNN}. {@code auto} mangles a name that needs it and keeps one that is
@@ -27,14 +30,14 @@ enum NameMangling {
         }
         StringBuilder out = new StringBuilder();
         Boolean needsMangling = null;
-        byte[] bytes = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < bytes.length; i++) {
             char c = (char) (bytes[i] & 0xff);
             if (this == AUTO && c == '\\' && i + 1 < bytes.length && bytes[i + 1] == 'x') {
                 if (bytes.length - i < 4 || Boolean.TRUE.equals(needsMangling)) {
                     throw mixed(s, what);
                 }
-                out.append(new String(bytes, i, 4, java.nio.charset.StandardCharsets.ISO_8859_1));
+                out.append(new String(bytes, i, 4, StandardCharsets.ISO_8859_1));
                 i += 3;
                 needsMangling = false;
             } else if (whitelisted(c) && c < 0x80) {
@@ -52,17 +55,17 @@ enum NameMangling {
 
     /** Undoes {@code \xNN} sequences (libdm's unmangle_string). */
     static String unmangle(String s) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        byte[] bytes = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < bytes.length; i++) {
             if (bytes[i] == '\\' && i + 3 < bytes.length && bytes[i + 1] == 'x' && isHex(bytes[i + 2]) && isHex(bytes[i + 3])) {
-                out.write(Integer.parseInt(new String(bytes, i + 2, 2, java.nio.charset.StandardCharsets.US_ASCII), 16));
+                out.write(Integer.parseInt(new String(bytes, i + 2, 2, StandardCharsets.US_ASCII), 16));
                 i += 3;
             } else {
                 out.write(bytes[i]);
             }
         }
-        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        return out.toString(StandardCharsets.UTF_8);
     }
 
     private static boolean isHex(byte b) {

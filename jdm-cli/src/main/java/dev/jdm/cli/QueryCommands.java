@@ -13,6 +13,8 @@ import picocli.CommandLine.Parameters;
 
 import java.util.ArrayList;
 import java.util.List;
+import dev.jdm.daemon.JdmDaemon;
+import com.fasterxml.jackson.core.JsonProcessingException;
 
 /** The commands that only look: info, deps, ls, status, table, wait, targets, version. */
 final class QueryCommands {
@@ -44,7 +46,7 @@ final class QueryCommands {
         void printJson(JsonNode node) {
             try {
                 out().println(Protocol.JSON.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(node));
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
         }
@@ -368,12 +370,12 @@ final class QueryCommands {
         int run(ControlClient daemon) throws Failed {
             JsonNode v = call(daemon, request("version"), null);
             if (json) {
-                ObjectNode o = Protocol.JSON.createObjectNode().put("library", "jdm " + dev.jdm.daemon.JdmDaemon.version())
+                ObjectNode o = Protocol.JSON.createObjectNode().put("library", "jdm " + JdmDaemon.version())
                         .put("daemon", v.path("library").asText()).put("driver", v.path("driver").asText());
                 out().println(o.toPrettyString());
                 return 0;
             }
-            out().println("Library version:   jdm " + dev.jdm.daemon.JdmDaemon.version());
+            out().println("Library version:   jdm " + JdmDaemon.version());
             out().println("Driver version:    " + v.path("driver").asText() + " (" + v.path("library").asText() + " daemon)");
             return 0;
         }

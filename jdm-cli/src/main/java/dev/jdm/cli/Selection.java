@@ -2,6 +2,7 @@ package dev.jdm.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Option;
+import dev.jdm.core.engine.MappedDevice;
 
 /** How a command names its device besides by name: {@code -u UUID}, or {@code -j MAJOR -m MINOR}, as in dmsetup. */
 final class Selection {
@@ -31,7 +32,7 @@ final class Selection {
             return mangled;
         }
         if (minor != null) {
-            int maj = major != null ? major : dev.jdm.core.engine.MappedDevice.MAJOR;
+            int maj = major != null ? major : MappedDevice.MAJOR;
             req.put("major", maj).put("minor", minor);
             return maj + ":" + minor;
         }

@@ -25,6 +25,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.Collection;
 
 /**
  * The state folder: one JSON file per device ({@code dm-MINOR.json}, so a rename rewrites the same
@@ -246,7 +247,7 @@ public final class StateStore implements DeviceMapper.Listener {
     }
 
     /** Devices ordered so that each comes after every device its tables name; ties by minor. */
-    static List<DeviceState> dependencyOrder(java.util.Collection<DeviceState> all) {
+    static List<DeviceState> dependencyOrder(Collection<DeviceState> all) {
         Map<String, DeviceState> byName = new HashMap<>();
         Map<Integer, DeviceState> byMinor = new HashMap<>();
         all.forEach(s -> {
