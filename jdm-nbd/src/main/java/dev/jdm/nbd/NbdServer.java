@@ -122,7 +122,8 @@ public final class NbdServer implements AutoCloseable {
             try {
                 Connection c = new Connection(new SocketTransport(channel));
                 connections.add(c);
-                Thread.ofVirtual().name("nbd-connection").start(c::run);
+                // A platform thread: the reader is busy for the whole connection and reads the socket constantly.
+                Thread.ofPlatform().daemon().name("nbd-connection").start(c::run);
             } catch (IOException e) {
                 closeQuietly(channel);
             }

@@ -8,11 +8,14 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The transmission phase of one connection: a reader decodes requests and hands each to a virtual
+ * The transmission phase of one connection: a reader decodes requests and hands each to a worker
  * thread, which does the I/O and writes its reply under the connection's write lock, so replies go
  * out in any order. A byte budget bounds the memory of requests in flight: a client that stops
  * reading its replies stalls only itself, because the reader stops taking requests.
@@ -22,8 +25,14 @@ final class ServerTransmission {
     private static final int BUDGET = 64 << 20;
     /** What a request without payload counts against the budget. */
     private static final int REQUEST_COST = 4096;
-    /** Reads this large look for holes first and answer them with OFFSET_HOLE chunks. */
-    private static final int HOLE_SCAN_MIN = 64 << 10;
+    /**
+     * Reads this large look for holes first and answer them with OFFSET_HOLE chunks. Smaller reads
+     * skip the lookup: on tmpfs, SEEK_HOLE walks the page cache to the end of the file, and clients
+     * that care about holes (nbdcopy, qemu-img) ask with BLOCK_STATUS anyway.
+     */
+    private static final int HOLE_SCAN_MIN = 1 << 20;
+    /** Requests of one connection served at once, as nbdkit's default of 16 threads. */
+    private static final int WORKERS = 16;
     /** Descriptors per BLOCK_STATUS reply, well under the spec's 2^20. */
     private static final int MAX_EXTENTS = 1 << 16;
     private static final long MAX_STATUS_LENGTH = 0xffffffffL;
@@ -35,6 +44,13 @@ final class ServerTransmission {
     private final BufferPool pool;
     private final long size;
     private final Semaphore budget = new Semaphore(BUDGET);
+    /**
+     * Platform threads rather than a virtual thread per request: file I/O pins a virtual thread's
+     * carrier and makes the scheduler add compensating threads, which costs more than a 4 KiB read.
+     * The pool is per connection so a client that stops reading its replies blocks only its own workers.
+     */
+    private final ThreadPoolExecutor workers = new ThreadPoolExecutor(WORKERS, WORKERS, 10, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("nbd-worker").factory());
     private final ReentrantLock writeLock = new ReentrantLock();
 
     ServerTransmission(ServerHandshake.Outcome session, BufferPool pool) {
@@ -45,6 +61,7 @@ final class ServerTransmission {
         this.pool = pool;
         // Clients were told this size at GO; a resize is seen by new connections.
         this.size = device.size();
+        workers.allowCoreThreadTimeOut(true);
     }
 
     /** Serves requests until the client disconnects, breaks the protocol or the connection is closed. */
@@ -81,7 +98,7 @@ final class ServerTransmission {
                     }
                     buffer.flip();
                 }
-                Thread.ofVirtual().name("nbd-request").start(() -> {
+                workers.execute(() -> {
                     try {
                         execute(r, buffer);
                     } finally {
@@ -95,6 +112,7 @@ final class ServerTransmission {
         } finally {
             budget.acquire(BUDGET); // Wait for requests in flight to reply.
             budget.release(BUDGET);
+            workers.shutdown();
         }
     }
 

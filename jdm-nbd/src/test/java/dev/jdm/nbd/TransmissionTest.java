@@ -90,8 +90,8 @@ class TransmissionTest {
         try (RawClient c = connect("disk", true, true)) {
             c.write(1, MIB, data);
             assertArrayEquals(new long[]{0, 1}, c.simpleReply());
-            // 64 KiB data then 192 KiB hole: one data chunk, one hole chunk marked done.
-            c.request(0, Nbd.CMD_READ, 2, MIB, 256 << 10);
+            // 64 KiB data then a hole to 2 MiB: one data chunk, one hole chunk marked done.
+            c.request(0, Nbd.CMD_READ, 2, MIB, 2 * MIB);
             RawClient.Chunk first = c.chunk();
             assertEquals(0, first.flags());
             assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, first.type());
@@ -100,13 +100,16 @@ class TransmissionTest {
             RawClient.Chunk hole = c.chunk();
             assertEquals(Nbd.REPLY_FLAG_DONE, hole.flags());
             assertEquals(Nbd.REPLY_TYPE_OFFSET_HOLE, hole.type());
-            assertArrayEquals(ByteBuffer.allocate(12).putLong(MIB + (64 << 10)).putInt(192 << 10).array(), hole.payload());
+            assertArrayEquals(ByteBuffer.allocate(12).putLong(MIB + (64 << 10)).putInt(2 * MIB - (64 << 10)).array(), hole.payload());
             // With DF the same range comes as one data chunk with the zeroes spelled out.
-            c.request(Nbd.CMD_FLAG_DF, Nbd.CMD_READ, 3, MIB, 256 << 10);
+            c.request(Nbd.CMD_FLAG_DF, Nbd.CMD_READ, 3, MIB, 2 * MIB);
             RawClient.Chunk whole = c.chunk();
             assertEquals(Nbd.REPLY_FLAG_DONE, whole.flags());
             assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, whole.type());
-            assertArrayEquals(ByteBuffer.allocate(8 + (256 << 10)).putLong(MIB).put(data).array(), whole.payload());
+            assertArrayEquals(ByteBuffer.allocate(8 + 2 * MIB).putLong(MIB).put(data).array(), whole.payload());
+            // Below 1 MiB the server does not look for holes: data, zeroes spelled out.
+            c.request(0, Nbd.CMD_READ, 5, MIB, 128 << 10);
+            assertArrayEquals(ByteBuffer.allocate(8 + (128 << 10)).putLong(MIB).put(data).array(), c.chunk().payload());
             // A zero-length read: just the final NONE chunk.
             c.request(0, Nbd.CMD_READ, 4, 0, 0);
             RawClient.Chunk none = c.chunk();
