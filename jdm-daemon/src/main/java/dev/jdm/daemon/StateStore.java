@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -115,20 +116,56 @@ public final class StateStore implements DeviceMapper.Listener {
                 DeviceState r = s.inactiveTable() != null && info != null && !info.inactiveTable() ? s.promoted() : s;
                 yield r.withSuspended(info != null && info.suspended());
             }
-            case RENAMED -> s.withName(md.name(), md.uuid());
+            case RENAMED -> {
+                renameReferences(s.name(), md.name(), minor);
+                yield s.withName(md.name(), md.uuid());
+            }
             case REMOVED -> null;
         };
+        if (next != null) {
+            // The operation already happened in the engine; if the file cannot follow, failing loudly is all that is left.
+            write(next);
+            return;
+        }
         try {
-            if (next == null) {
-                states.remove(minor);
-                AtomicFile.delete(fileOf(minor));
-            } else {
-                states.put(minor, next);
-                AtomicFile.write(fileOf(minor), json.writeValueAsBytes(next));
-            }
+            states.remove(minor);
+            AtomicFile.delete(fileOf(minor));
         } catch (IOException e) {
-            // The operation already happened in the engine; failing loudly is all that is left.
-            throw new UncheckedIOException("cannot write the state of " + md.name() + " to " + fileOf(minor), e);
+            throw new UncheckedIOException("cannot delete the state of " + md.name() + ": " + fileOf(minor), e);
+        }
+    }
+
+    /**
+     * A device renamed under a stack: tables above it that named it as /dev/mapper/OLD hold it by
+     * number in the engine, but would name a device that no longer exists on the next start, so
+     * their stored text follows the rename.
+     */
+    private void renameReferences(String oldName, String newName, int renamedMinor) {
+        if (oldName.equals(newName)) {
+            return;
+        }
+        Pattern old = Pattern.compile("(?<=^|\\s)" + Pattern.quote("/dev/mapper/" + oldName) + "(?=\\s|$)");
+        String replacement = Matcher.quoteReplacement("/dev/mapper/" + newName);
+        for (DeviceState other : List.copyOf(states.values())) {
+            if (other.minor() == renamedMinor) {
+                continue;
+            }
+            String table = other.table() == null ? null : old.matcher(other.table()).replaceAll(replacement);
+            String inactive = other.inactiveTable() == null ? null : old.matcher(other.inactiveTable()).replaceAll(replacement);
+            if (!Objects.equals(table, other.table()) || !Objects.equals(inactive, other.inactiveTable())) {
+                DeviceState updated = new DeviceState(other.name(), other.uuid(), other.minor(), table, other.readOnly(),
+                        inactive, other.inactiveReadOnly(), other.suspended());
+                write(updated);
+            }
+        }
+    }
+
+    private void write(DeviceState state) {
+        try {
+            states.put(state.minor(), state);
+            AtomicFile.write(fileOf(state.minor()), json.writeValueAsBytes(state));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the state of " + state.name() + " to " + fileOf(state.minor()), e);
         }
     }
 

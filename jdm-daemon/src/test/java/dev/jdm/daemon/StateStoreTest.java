@@ -180,6 +180,22 @@ class StateStoreTest {
     }
 
     @Test
+    void renamingADeviceUnderAStackKeepsTheStackRestorable() throws Exception {
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            s.call("{\"op\":\"create\",\"name\":\"base\",\"table\":\"0 16 zero\"}");
+            s.call("{\"op\":\"create\",\"name\":\"base2\",\"table\":\"0 16 zero\"}");
+            s.call("{\"op\":\"create\",\"name\":\"top\",\"table\":\"0 8 linear /dev/mapper/base 0\\n8 8 linear /dev/mapper/base2 0\"}");
+            s.call("{\"op\":\"rename\",\"name\":\"base\",\"newName\":\"lower\"}");
+            assertEquals("0 8 linear /dev/mapper/lower 0\n8 8 linear /dev/mapper/base2 0", read(state, 2).table());
+        }
+        try (Setup s = setup(state)) {
+            assertEquals(new StateStore.RestoreReport(List.of("lower", "base2", "top"), List.of()), s.store().restore());
+            assertEquals(List.of("253:0", "253:1"), s.dm().deps("top", false));
+        }
+    }
+
+    @Test
     void aMinorOutsideLinuxDeviceNumbersIsRefused() throws Exception {
         try (Setup s = setup(dir.resolve("state"))) {
             assertEquals("{\"ok\":false,\"errno\":\"EINVAL\",\"code\":22,\"error\":\"create: minor -1 is outside 0..1048575\"}",
