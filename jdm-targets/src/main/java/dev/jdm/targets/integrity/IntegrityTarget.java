@@ -12,10 +12,8 @@ import dev.jdm.core.spi.TargetType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,12 +37,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * synchronously under one lock, except the commit and bitmap-flush timers; the bytes written are the same.
  */
 public final class IntegrityTarget implements Target {
-    private static final long DEFAULT_MAX_JOURNAL_SECTORS = 131072;
-    private static final int DEFAULT_JOURNAL_SIZE_FACTOR = 7;
     private static final int DEFAULT_LOG2_SECTORS_PER_BITMAP_BIT = 15;
-    private static final int MIN_LOG2_INTERLEAVE = 3;
-    private static final int MAX_LOG2_INTERLEAVE = 31;
-    private static final int BITMAP_BLOCK_BYTES = 4096;
     private static final int RECALC_SECTORS = 32768;
     private static final int RECALC_WRITE_SUPER = 16;
     static final byte DISCARD_FILLER = (byte) 0xf6;
@@ -84,7 +77,8 @@ public final class IntegrityTarget implements Target {
     private final MetadataCache tags;
     private final int log2BufferSectors;
     private final int log2BlocksPerBitmapBit;
-    private final int nBitmapBlocks;
+    /** B mode's dirty bitmap, kept in the journal's memory as the kernel keeps it. */
+    private final DirtyBitmap bitmap;
     private final long freeThreshold;
     private final int blockBytes;
     private final int sections;
@@ -103,8 +97,6 @@ public final class IntegrityTarget implements Target {
     private int nCommitted;
     /** Logical sector of a block → global journal position of its newest entry. */
     private final Map<Long, Integer> journalIndex = new HashMap<>();
-    private final BitSet recalcBits = new BitSet();
-    private final BitSet mayWriteBits = new BitSet();
     private boolean justFormatted;
     private boolean journalUpToDate;
     private boolean wroteToJournal;
@@ -128,7 +120,7 @@ public final class IntegrityTarget implements Target {
         this.log2BufferSectors = log2BufferSectors;
         this.tags = new MetadataCache(meta, (g.start + g.initialSectors) << 9, 512 << log2BufferSectors);
         this.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
-        this.nBitmapBlocks = nBitmapBlocks;
+        this.bitmap = journal == null ? null : new DirtyBitmap(journal.image, meta, g, log2BlocksPerBitmapBit, nBitmapBlocks);
         this.freeThreshold = (g.journalEntries * (100 - o.journalWatermark()) + 50) / 100;
         this.blockBytes = g.sectorsPerBlock << 9;
         this.sections = (int) g.journalSections;
@@ -166,17 +158,17 @@ public final class IntegrityTarget implements Target {
                         + ", and the area is not zero)");
             }
             int[] buffer = {log2Buffer};
-            sb = initializeSuperblock(o, hasMeta, dataSectors, metaSectors, buffer);
+            sb = IntegrityFormat.initializeSuperblock(o, hasMeta, dataSectors, metaSectors, buffer);
             log2Buffer = buffer[0];
             format = o.mode() != 'R';
         } else {
             sb = IntegritySuperblock.decode(area);
             if (o.mode() != 'R' && o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)
-                    && !Arrays.equals(sb.storedMac(o.journalMac().digestSize()), superblockMac(o.journalMac(), area))) {
+                    && !Arrays.equals(sb.storedMac(o.journalMac().digestSize()), IntegrityFormat.superblockMac(o.journalMac(), area))) {
                 throw new TargetException(Errno.EILSEQ, "Error reading superblock: superblock mac mismatch");
             }
         }
-        checkSuperblock(o, sb, hasMeta);
+        IntegrityFormat.checkSuperblock(o, sb, hasMeta);
 
         boolean journalMac = sb.has(IntegritySuperblock.FLAG_HAVE_JOURNAL_MAC);
         boolean fixedPadding = sb.has(IntegritySuperblock.FLAG_FIXED_PADDING);
@@ -211,7 +203,7 @@ public final class IntegrityTarget implements Target {
             sb.log2BlocksPerBitmapBit = log2BlocksPerBit;
         }
         long bitmapBits = ((provided >>> sb.log2SectorsPerBlock) + (1L << log2BlocksPerBit) - 1) >>> log2BlocksPerBit;
-        int nBitmapBlocks = (int) ((bitmapBits + BITMAP_BLOCK_BYTES * 8L - 1) / (BITMAP_BLOCK_BYTES * 8L));
+        int nBitmapBlocks = (int) ((bitmapBits + DirtyBitmap.BITS_PER_BLOCK - 1) / DirtyBitmap.BITS_PER_BLOCK);
         if (!hasMeta) {
             log2Buffer = Math.min(log2Buffer, Long.numberOfTrailingZeros(g.metadataRun));
         }
@@ -226,7 +218,7 @@ public final class IntegrityTarget implements Target {
         if (o.internalHash() == null && sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
             throw new TargetException("Recalculate can only be specified with internal_hash");
         }
-        if (sb.has(IntegritySuperblock.FLAG_RECALCULATING) && sb.recalcSector < provided && recalculationDisabled(o, sb)) {
+        if (sb.has(IntegritySuperblock.FLAG_RECALCULATING) && sb.recalcSector < provided && IntegrityFormat.recalculationDisabled(o, sb)) {
             throw new TargetException(Errno.EOPNOTSUPP, "Recalculating with HMAC is disabled for security reasons"
                     + " - if you really need it, use the argument \"legacy_recalculate\"");
         }
@@ -248,115 +240,10 @@ public final class IntegrityTarget implements Target {
         return t;
     }
 
-    /** {@code initialize_superblock}: the format the kernel chooses for these options and sizes. */
-    private static IntegritySuperblock initializeSuperblock(IntegrityOptions o, boolean hasMeta, long dataSectors,
-                                                            long metaSectors, int[] log2Buffer) throws TargetException {
-        IntegritySuperblock sb = new IntegritySuperblock();
-        sb.tagSize = o.tagSize();
-        sb.log2SectorsPerBlock = Integer.numberOfTrailingZeros(o.sectorsPerBlock());
-        boolean journalMac = o.journalMac() != null;
-        if (journalMac) {
-            sb.flags |= IntegritySuperblock.FLAG_HAVE_JOURNAL_MAC;
-        }
-        long journalSectors = o.journalSectors() != 0 ? o.journalSectors()
-                : Math.min(DEFAULT_MAX_JOURNAL_SECTORS, dataSectors >>> DEFAULT_JOURNAL_SIZE_FACTOR);
-        long journalSections = Math.max(1, journalSectors / IntegrityGeometry.sectionSectors(o.tagSize(), o.sectorsPerBlock(), journalMac));
-        if (o.fixHmac() && (o.internalHash() != null || journalMac)) {
-            sb.flags |= IntegritySuperblock.FLAG_FIXED_HMAC;
-            new SecureRandom().nextBytes(sb.salt);
-        }
-        if (!hasMeta) {
-            if (o.fixPadding()) {
-                sb.flags |= IntegritySuperblock.FLAG_FIXED_PADDING;
-            }
-            sb.journalSections = journalSections;
-            int interleave = o.interleaveSectors() == 0 ? IntegrityOptions.DEFAULT_INTERLEAVE_SECTORS : o.interleaveSectors();
-            int log2 = 31 - Integer.numberOfLeadingZeros(interleave);
-            sb.log2InterleaveSectors = Math.min(MAX_LOG2_INTERLEAVE, Math.max(MIN_LOG2_INTERLEAVE, log2));
-            sb.providedDataSectors = IntegrityGeometry.providedDataSectors(o.start(), sb.tagSize, sb.log2SectorsPerBlock,
-                    sb.log2InterleaveSectors, false, journalSections, journalMac, o.fixPadding(), log2Buffer[0], dataSectors, metaSectors);
-            if (sb.providedDataSectors == 0) {
-                throw new TargetException("Could not initialize superblock: the device is too small for the journal and tags");
-            }
-        } else {
-            sb.log2InterleaveSectors = 0;
-            sb.providedDataSectors = IntegrityGeometry.providedDataSectors(o.start(), sb.tagSize, sb.log2SectorsPerBlock,
-                    0, true, 0, journalMac, false, log2Buffer[0], dataSectors, metaSectors);
-            if (sb.providedDataSectors == 0) {
-                throw new TargetException("Could not initialize superblock: the data device is smaller than one block");
-            }
-            // The metadata device gets as many journal sections as fit beside the tags, found bit by bit.
-            while (true) {
-                long chosen = 0;
-                for (int bit = 63 - Long.numberOfLeadingZeros(journalSections); bit >= 0; bit--) {
-                    long candidate = chosen | (1L << bit);
-                    if (candidate > journalSections) {
-                        continue;
-                    }
-                    if (IntegrityGeometry.of(o.start(), sb.tagSize, sb.log2SectorsPerBlock, 0, true, candidate, journalMac,
-                            false, log2Buffer[0], sb.providedDataSectors, metaSectors) != null) {
-                        chosen = candidate;
-                    }
-                }
-                if (chosen != 0) {
-                    sb.journalSections = chosen;
-                    break;
-                }
-                if (log2Buffer[0] <= 3) {
-                    throw new TargetException("Could not initialize superblock: the metadata device is too small");
-                }
-                log2Buffer[0]--;
-            }
-        }
-        sb.setVersion(o.mode() == 'B', hasMeta);
-        return sb;
-    }
-
-    private static void checkSuperblock(IntegrityOptions o, IntegritySuperblock sb, boolean hasMeta) throws TargetException {
-        if (sb.version == 0 || sb.version > 6) {
-            throw new TargetException("Unknown version " + sb.version);
-        }
-        if (sb.has(IntegritySuperblock.FLAG_INLINE)) {
-            throw new TargetException("Inline flag mismatch (the superblock is of an inline-mode device)");
-        }
-        if (sb.tagSize != o.tagSize()) {
-            throw new TargetException("Tag size doesn't match the information in superblock (table " + o.tagSize()
-                    + ", superblock " + sb.tagSize + ")");
-        }
-        if (sb.log2SectorsPerBlock != Integer.numberOfTrailingZeros(o.sectorsPerBlock())) {
-            throw new TargetException("Block size doesn't match the information in superblock (table " + (o.sectorsPerBlock() << 9)
-                    + ", superblock " + (512 << sb.log2SectorsPerBlock) + ")");
-        }
-        if (sb.journalSections == 0) {
-            throw new TargetException("Corrupted superblock, journal_sections is 0");
-        }
-        if (!hasMeta ? sb.log2InterleaveSectors < MIN_LOG2_INTERLEAVE || sb.log2InterleaveSectors > MAX_LOG2_INTERLEAVE
-                : sb.log2InterleaveSectors != 0) {
-            throw new TargetException("Invalid interleave_sectors in the superblock");
-        }
-        if (sb.has(IntegritySuperblock.FLAG_HAVE_JOURNAL_MAC) != (o.journalMac() != null)) {
-            throw new TargetException("Journal mac mismatch");
-        }
-    }
-
-    /** Recalculating under a keyed MAC would let an attacker's data acquire valid tags: refused unless asked for. */
-    private static boolean recalculationDisabled(IntegrityOptions o, IntegritySuperblock sb) {
-        if (o.legacyRecalculate()) {
-            return false;
-        }
-        boolean internalKeyed = o.internalHash() != null && o.internalHash().keyed();
-        boolean macKeyed = o.journalMac() != null && o.journalMac().keyed();
-        return !sb.has(IntegritySuperblock.FLAG_FIXED_HMAC) ? internalKeyed || macKeyed : internalKeyed && !macKeyed;
-    }
-
-    private static byte[] superblockMac(IntegrityHash mac, byte[] area) {
-        return mac.digest(Arrays.copyOf(area, 512 - mac.digestSize()));
-    }
-
     private void writeSuperblock(boolean fua) throws IOException {
         sb.setVersion(mode == 'B', hasMetaDevice);
         if (o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)) {
-            sb.storeMac(superblockMac(o.journalMac(), sb.encode()));
+            sb.storeMac(IntegrityFormat.superblockMac(o.journalMac(), sb.encode()));
         }
         meta.write(g.start << 9, ByteBuffer.wrap(sb.encode()), fua);
     }
@@ -478,7 +365,7 @@ public final class IntegrityTarget implements Target {
         boolean recalculating = sb.has(IntegritySuperblock.FLAG_RECALCULATING);
         for (int b = 0; b < blocks; b++) {
             long s = sector + ((long) b << g.log2SectorsPerBlock);
-            if (recalculating && s + g.sectorsPerBlock > sb.recalcSector || mode == 'B' && recalcBits.get(bit(s))) {
+            if (recalculating && s + g.sectorsPerBlock > sb.recalcSector || mode == 'B' && bitmap.recalc.get(bitmap.bit(s))) {
                 continue;
             }
             checksum(s, out, outOffset + b * blockBytes, computed, 0);
@@ -759,51 +646,21 @@ public final class IntegrityTarget implements Target {
 
     // ---- bitmap (B mode) -------------------------------------------------------------------------
 
-    private int bit(long sector) {
-        return (int) (sector >>> (g.log2SectorsPerBlock + log2BlocksPerBitmapBit));
-    }
-
-    private boolean journalBit(int b) {
-        return (journal.image[b >>> 3] & (1 << (b & 7))) != 0;
-    }
-
-    private void setJournalBits(int from, int to, boolean value) {
-        for (int b = from; b < to; b++) {
-            if (value) {
-                journal.image[b >>> 3] |= (byte) (1 << (b & 7));
-            } else {
-                journal.image[b >>> 3] &= (byte) ~(1 << (b & 7));
-            }
-        }
-    }
-
-    /** Bits [first, last] covering [sector, sector+n), as {@code block_bitmap_op} takes them. */
-    private int endBit(long sector, long n) {
-        return bit(sector + n - 1) + 1;
-    }
-
     /** {@code bitmap_block_work}: regions about to change are marked dirty on disk before the write. */
     private void markDirty(long sector, long nSectors) throws IOException {
-        int from = bit(sector);
-        int to = endBit(sector, nSectors);
-        if (mayWriteBits.nextClearBit(from) >= to) {
+        int from = bitmap.bit(sector);
+        int to = bitmap.endBit(sector, nSectors);
+        if (bitmap.mayWrite.nextClearBit(from) >= to) {
             return;
         }
-        setJournalBits(from, to, true);
-        int firstBlock = from / (BITMAP_BLOCK_BYTES * 8);
-        int lastBlock = (to - 1) / (BITMAP_BLOCK_BYTES * 8);
+        bitmap.set(from, to, true);
         try {
-            meta.write(g.journalByte((long) firstBlock * 8), ByteBuffer.wrap(journal.image,
-                    firstBlock * BITMAP_BLOCK_BYTES, (lastBlock - firstBlock + 1) * BITMAP_BLOCK_BYTES), true);
+            bitmap.writeBlocks(from, to);
         } catch (IOException e) {
             throw fail(e, "writing bitmap");
         }
-        mayWriteBits.set(from, to);
+        bitmap.mayWrite.set(from, to);
         scheduleBitmapFlush();
-    }
-
-    private void writeBitmap() throws IOException {
-        meta.write(g.journalByte(0), ByteBuffer.wrap(journal.image, 0, nBitmapBlocks * BITMAP_BLOCK_BYTES), true);
     }
 
     /** {@code bitmap_flush_work}: once data and tags are stable, the dirty marks are cleared on disk. */
@@ -811,16 +668,15 @@ public final class IntegrityTarget implements Target {
         flushBuffers();
         long limit = g.providedDataSectors;
         if (sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
-            int shift = g.log2SectorsPerBlock + log2BlocksPerBitmapBit;
-            limit = sb.recalcSector >>> shift << shift;
+            limit = sb.recalcSector >>> bitmap.shift() << bitmap.shift();
         }
         if (limit > 0) {
-            int to = endBit(0, limit);
-            setJournalBits(0, to, false);
-            mayWriteBits.clear(0, to);
+            int to = bitmap.endBit(0, limit);
+            bitmap.set(0, to, false);
+            bitmap.mayWrite.clear(0, to);
         }
         try {
-            writeBitmap();
+            bitmap.write();
         } catch (IOException e) {
             throw fail(e, "writing bitmap");
         }
@@ -889,34 +745,34 @@ public final class IntegrityTarget implements Target {
         if (g.providedDataSectors != sb.providedDataSectors) {
             long old = sb.providedDataSectors;
             if (g.providedDataSectors > old && mode == 'B' && sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit) {
-                readBitmap();
-                setJournalBits(bit(old), endBit(old, g.providedDataSectors - old), true);
-                writeBitmap();
+                bitmap.read();
+                bitmap.set(bitmap.bit(old), bitmap.endBit(old, g.providedDataSectors - old), true);
+                bitmap.write();
             }
             sb.providedDataSectors = g.providedDataSectors;
             writeSuperblock(true);
         }
         long provided = g.providedDataSectors;
         if (sb.has(IntegritySuperblock.FLAG_DIRTY_BITMAP)) {
-            readBitmap();
-            int allBits = endBit(0, provided);
+            bitmap.read();
+            int allBits = bitmap.endBit(0, provided);
             boolean anyDirty = false;
             for (int b = 0; b < allBits && !anyDirty; b++) {
-                anyDirty = journalBit(b);
+                anyDirty = bitmap.get(b);
             }
             if (mode == 'B') {
                 if (sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit && !o.resetRecalculate()) {
-                    copyJournalBitsTo(recalcBits, allBits);
-                    copyJournalBitsTo(mayWriteBits, allBits);
+                    bitmap.copyTo(bitmap.recalc, allBits);
+                    bitmap.copyTo(bitmap.mayWrite, allBits);
                     if (anyDirty) {
                         startRecalculation();
                     }
                 } else {
                     sb.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
-                    recalcBits.set(0, allBits);
-                    mayWriteBits.set(0, allBits);
-                    setJournalBits(0, allBits, true);
-                    writeBitmap();
+                    bitmap.recalc.set(0, allBits);
+                    bitmap.mayWrite.set(0, allBits);
+                    bitmap.set(0, allBits, true);
+                    bitmap.write();
                     startRecalculation();
                 }
             } else {
@@ -938,17 +794,17 @@ public final class IntegrityTarget implements Target {
                 sb.flags |= IntegritySuperblock.FLAG_DIRTY_BITMAP;
                 sb.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
                 writeSuperblock(true);
-                int allBits = endBit(0, provided);
-                setJournalBits(0, allBits, false);
-                recalcBits.clear();
-                mayWriteBits.clear();
+                int allBits = bitmap.endBit(0, provided);
+                bitmap.set(0, allBits, false);
+                bitmap.recalc.clear();
+                bitmap.mayWrite.clear();
                 if (sb.has(IntegritySuperblock.FLAG_RECALCULATING) && sb.recalcSector < provided) {
-                    int from = bit(sb.recalcSector);
-                    setJournalBits(from, allBits, true);
-                    recalcBits.set(from, allBits);
-                    mayWriteBits.set(from, allBits);
+                    int from = bitmap.bit(sb.recalcSector);
+                    bitmap.set(from, allBits, true);
+                    bitmap.recalc.set(from, allBits);
+                    bitmap.mayWrite.set(from, allBits);
                 }
-                writeBitmap();
+                bitmap.write();
             }
         }
         if (sb.has(IntegritySuperblock.FLAG_RECALCULATING)) {
@@ -965,19 +821,6 @@ public final class IntegrityTarget implements Target {
     private void startRecalculation() {
         sb.flags |= IntegritySuperblock.FLAG_RECALCULATING;
         sb.recalcSector = 0;
-    }
-
-    private void readBitmap() throws IOException {
-        meta.read(g.journalByte(0), ByteBuffer.wrap(journal.image, 0, nBitmapBlocks * BITMAP_BLOCK_BYTES));
-    }
-
-    private void copyJournalBitsTo(BitSet bits, int n) {
-        bits.clear();
-        for (int b = 0; b < n; b++) {
-            if (journalBit(b)) {
-                bits.set(b);
-            }
-        }
     }
 
     /**
@@ -1036,16 +879,16 @@ public final class IntegrityTarget implements Target {
             long n = rangeLength;
             boolean skip = false;
             if (mode == 'B') {
-                int from = bit(start);
-                int to = endBit(start, n);
-                if (recalcBits.nextSetBit(from) < 0 || recalcBits.nextSetBit(from) >= to) {
+                int from = bitmap.bit(start);
+                int to = bitmap.endBit(start, n);
+                if (bitmap.recalc.nextSetBit(from) < 0 || bitmap.recalc.nextSetBit(from) >= to) {
                     skip = true;
                 } else {
-                    while (!recalcBits.get(bit(start))) {
+                    while (!bitmap.recalc.get(bitmap.bit(start))) {
                         start += g.sectorsPerBlock;
                         n -= g.sectorsPerBlock;
                     }
-                    while (!recalcBits.get(bit(start + n - g.sectorsPerBlock))) {
+                    while (!bitmap.recalc.get(bitmap.bit(start + n - g.sectorsPerBlock))) {
                         n -= g.sectorsPerBlock;
                     }
                 }
@@ -1061,18 +904,17 @@ public final class IntegrityTarget implements Target {
                 byte[] t = tagsFor(start, data, 0, (int) (n >>> g.log2SectorsPerBlock));
                 tags.write(g.tagByte(start, log2BufferSectors), t, 0, t.length);
                 if (mode == 'B') {
-                    int shift = g.log2SectorsPerBlock + log2BlocksPerBitmapBit;
-                    long from = rangeStart >>> shift << shift;
-                    long to = (rangeStart + rangeLength) >>> shift << shift;
+                    long from = rangeStart >>> bitmap.shift() << bitmap.shift();
+                    long to = (rangeStart + rangeLength) >>> bitmap.shift() << bitmap.shift();
                     if (to > from) {
-                        recalcBits.clear(bit(from), bit(to));
+                        bitmap.recalc.clear(bitmap.bit(from), bitmap.bit(to));
                     }
                 }
             }
             sb.recalcSector = rangeStart + rangeLength;
         }
         if (mode == 'B') {
-            recalcBits.clear();
+            bitmap.recalc.clear();
             bitmapFlush();
         }
         flushBuffers();

@@ -10,7 +10,8 @@ import java.util.Map;
 
 /**
  * The tag store, buffered the way dm-bufio buffers it for dm-integrity: whole buffers of
- * {@code buffer_sectors} read on demand, changed in memory, written back on flush or eviction.
+ * {@code buffer_sectors} read on demand, changed in memory, their changed sectors written back on
+ * flush or eviction.
  * Tag ranges are byte positions on the metadata device. Callers hold the target's lock.
  */
 final class MetadataCache {
@@ -21,12 +22,23 @@ final class MetadataCache {
     private final int bufferBytes;
     private final LinkedHashMap<Long, Buffer> buffers = new LinkedHashMap<>(64, 0.75f, true);
 
+    /** One buffer; only its changed byte range [dirtyFrom, dirtyTo), widened to sectors, is written back. */
     private static final class Buffer {
         final byte[] bytes;
-        boolean dirty;
+        int dirtyFrom = Integer.MAX_VALUE;
+        int dirtyTo;
 
         Buffer(int size) {
             bytes = new byte[size];
+        }
+
+        void markDirty(int from, int to) {
+            dirtyFrom = Math.min(dirtyFrom, from);
+            dirtyTo = Math.max(dirtyTo, to);
+        }
+
+        boolean dirty() {
+            return dirtyTo > 0;
         }
     }
 
@@ -53,7 +65,7 @@ final class MetadataCache {
             Buffer b = buffer(index);
             if (write) {
                 System.arraycopy(bytes, offset, b.bytes, within, n);
-                b.dirty = true;
+                b.markDirty(within, within + n);
             } else {
                 System.arraycopy(b.bytes, within, bytes, offset, n);
             }
@@ -81,9 +93,12 @@ final class MetadataCache {
     }
 
     private void writeBack(long index, Buffer b) throws IOException {
-        if (b.dirty) {
-            device.write(base + index * bufferBytes, ByteBuffer.wrap(b.bytes), false);
-            b.dirty = false;
+        if (b.dirty()) {
+            int from = b.dirtyFrom & ~511;
+            int to = (b.dirtyTo + 511) & ~511;
+            device.write(base + index * bufferBytes + from, ByteBuffer.wrap(b.bytes, from, to - from), false);
+            b.dirtyFrom = Integer.MAX_VALUE;
+            b.dirtyTo = 0;
         }
     }
 
