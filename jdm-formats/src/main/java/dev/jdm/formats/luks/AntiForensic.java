@@ -1,7 +1,7 @@
 package dev.jdm.formats.luks;
 
-import org.bouncycastle.crypto.Digest;
-
+import java.security.DigestException;
+import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Arrays;
 
@@ -60,19 +60,22 @@ final class AntiForensic {
 
     /** Hashes the buffer in digest-sized pieces; a short last piece keeps only the first bytes of its hash. */
     private static void diffuse(byte[] buffer, HashAlgorithm hash) {
-        Digest digest = hash.newDigest();
-        int digestSize = digest.getDigestSize();
+        MessageDigest digest = hash.newDigest();
+        int digestSize = digest.getDigestLength();
         byte[] out = new byte[digestSize];
-        for (int piece = 0, offset = 0; offset < buffer.length; piece++, offset += digestSize) {
-            int length = Math.min(digestSize, buffer.length - offset);
-            digest.update((byte) (piece >>> 24));
-            digest.update((byte) (piece >>> 16));
-            digest.update((byte) (piece >>> 8));
-            digest.update((byte) piece);
-            digest.update(buffer, offset, length);
-            digest.doFinal(out, 0);
-            System.arraycopy(out, 0, buffer, offset, length);
+        try {
+            for (int piece = 0, offset = 0; offset < buffer.length; piece++, offset += digestSize) {
+                int length = Math.min(digestSize, buffer.length - offset);
+                digest.update(new byte[] {(byte) (piece >>> 24), (byte) (piece >>> 16), (byte) (piece >>> 8),
+                    (byte) piece});
+                digest.update(buffer, offset, length);
+                digest.digest(out, 0, digestSize);
+                System.arraycopy(out, 0, buffer, offset, length);
+            }
+        } catch (DigestException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            Arrays.fill(out, (byte) 0);
         }
-        Arrays.fill(out, (byte) 0);
     }
 }

@@ -256,12 +256,9 @@ final class Luks2Header {
     private static byte[] checksum(HashAlgorithm hash, byte[] binary, byte[] jsonArea) {
         byte[] zeroed = binary.clone();
         Arrays.fill(zeroed, CHECKSUM_OFFSET, CHECKSUM_OFFSET + CHECKSUM_SIZE, (byte) 0);
-        var digest = hash.newDigest();
-        digest.update(zeroed, 0, zeroed.length);
-        digest.update(jsonArea, 0, jsonArea.length);
-        byte[] out = new byte[digest.getDigestSize()];
-        digest.doFinal(out, 0);
-        return out;
+        MessageDigest digest = hash.newDigest();
+        digest.update(zeroed);
+        return digest.digest(jsonArea);
     }
 
     static byte[] readBytes(BlockDevice device, long offset, int length) throws IOException {
