@@ -159,4 +159,30 @@ class DelayTargetTest {
         assertArrayEquals(data, slice(b, (8 + 1) * 512, 1024));
         assertArrayEquals(new byte[1024], read(md, 512, 1024), "reads come from a at sector 1024");
     }
+
+    @Test
+    void heldWritesToOneBlockLandInTheOrderTheyWereIssued() throws Exception {
+        dm.create("o", null, "0 2048 delay " + a + " 0 0 " + a + " 0 300", false);
+        MappedDevice md = dm.device("o");
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            CompletableFuture<Void> first = CompletableFuture.runAsync(() -> {
+                try {
+                    write(md, 0, filled(512, 1));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            }, pool);
+            awaitHeld("o", "0 1 0");
+            CompletableFuture<Void> second = CompletableFuture.runAsync(() -> {
+                try {
+                    write(md, 0, filled(512, 2));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            }, pool);
+            CompletableFuture.allOf(first, second).get(30, TimeUnit.SECONDS);
+        }
+        assertEquals("0 2048 delay 0 0 0", status("o"));
+        assertArrayEquals(filled(512, 2), slice(a, 0, 512), "the later write expires later and lands last");
+    }
 }

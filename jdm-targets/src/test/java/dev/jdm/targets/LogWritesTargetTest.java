@@ -8,6 +8,9 @@ import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.targets.logwrites.LogEntry;
 import dev.jdm.targets.logwrites.LogFormat;
 import dev.jdm.targets.logwrites.LogReplay;
+import dev.jdm.targets.logwrites.ReplayOptions;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.io.FileBlockDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -15,8 +18,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import static dev.jdm.targets.Images.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -169,5 +176,51 @@ class LogWritesTargetTest {
         assertEquals("table line 1: log-writes: argument 1 (\"" + data + "\"): device too small for target: it has 2048 sectors,"
                 + " the target needs sectors 0 to 4096", big.getMessage());
         assertEquals("0 2048 log-writes " + data + " " + log, dm.table("lw", false).getFirst().format());
+    }
+
+    @Test
+    void concurrentWritersAndFlushesLogEveryWriteOnceWithItsData() throws Exception {
+        Path log = create(dir, "big.log", 4 << 20);
+        dm.create("lw", null, "0 2048 log-writes " + data + " " + log, false);
+        MappedDevice md = dm.device("lw");
+        int threads = 8, writesPerThread = 40;
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < writesPerThread; i++) {
+                        // Each thread owns 256 sectors; the block written encodes thread and round.
+                        long offset = (thread * 256L + i % 256) * 512;
+                        md.write(offset, ByteBuffer.wrap(filled(512, thread * 16 + i % 16)), i % 10 == 9);
+                        if (i % 7 == 6) {
+                            md.flush();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get();
+            }
+        }
+        byte[] image = Files.readAllBytes(data);
+        dm.remove("lw", false, false);
+        try (LogReplay replay = LogReplay.open(log)) {
+            List<LogEntry> writes = replay.entries().stream().filter(e -> e.sectors() > 0).toList();
+            assertEquals(threads * writesPerThread, writes.size());
+            for (LogEntry e : writes) {
+                byte[] payload = replay.data(e).array();
+                int thread = (int) (e.sector() / 256);
+                assertEquals(512, payload.length);
+                assertEquals(payload[0], payload[511], "a whole block from one write");
+                assertEquals(thread, (payload[0] & 0xff) / 16, "entry " + e.index() + " carries its own writer's data");
+            }
+            Path out = create(dir, "replayed.img", 1 << 20);
+            try (BlockDevice replayed = FileBlockDevice.open(out, FileBlockDevice.Options.READ_WRITE)) {
+                replay.replay(replayed, ReplayOptions.defaults());
+            }
+            assertArrayEquals(image, Files.readAllBytes(out));
+        }
     }
 }
