@@ -58,7 +58,10 @@ public record LogEntry(long index, long logOffset, long sector, long sectors, lo
         return dataOffset() + (hasData() ? length() : 0);
     }
 
-    /** The line replay-log -v prints for it, e.g. {@code 3@9: sector 8, size 4096, flags 0x0(NONE)}. */
+    /**
+     * The line replay-log -v prints for it, e.g. {@code 3@9: sector 8, size 4096, flags 0x0(NONE)},
+     * followed for marks by their text: {@code  mark "after-fsync"}.
+     */
     public String describe() {
         return index + "@" + dataOffset() / sectorSize + ": sector " + sector + ", size " + length()
                 + ", flags 0x" + Long.toHexString(flags) + "(" + LogFormat.flagNames(flags) + ")"

@@ -235,6 +235,13 @@ class LogReplayTest {
             assertFalse(skipped.isEmpty());
             assertTrue(skipped.stream().allMatch(e -> e.sector() > 63));
             assertTrue(replayed.stream().allMatch(e -> e.sectors() == 0 || e.sector() <= 63));
+
+            List<String> lines = new ArrayList<>();
+            log.replay(dev, ReplayOptions.defaults().sectors(0, 63).limit(200).listener(ReplayListener.verbose(lines::add, true)));
+            assertEquals(Math.min(200, log.entryCount()), lines.size());
+            LogEntry firstSkipped = skipped.getFirst();
+            assertTrue(lines.contains("skipping " + firstSkipped.describe()));
+            assertTrue(lines.getFirst().startsWith("replaying 0@") || lines.getFirst().startsWith("skipping 0@"), lines.getFirst());
         }
     }
 
