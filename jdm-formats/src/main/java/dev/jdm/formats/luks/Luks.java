@@ -187,16 +187,7 @@ public final class Luks {
                              KdfOptions kdf) throws IOException {
         try (FileBlockDevice header = FileBlockDevice.open(device.header(), FileBlockDevice.Options.READ_WRITE)) {
             LuksVolume volume = readVolume(header, device.header().toString());
-            int slot = newKeySlot >= 0 ? newKeySlot : volume.freeKeyslot();
-            if (slot < 0) {
-                throw new LuksException("All key slots full.");
-            }
-            if (slot >= volume.maxKeyslots()) {
-                throw new LuksException("Key slot " + slot + " is invalid.");
-            }
-            if (volume.isActive(slot)) {
-                throw new LuksException("Key slot " + slot + " is full, please select another one.");
-            }
+            int slot = freeSlot(volume, newKeySlot);
             Unlock unlock = unlock(volume, header, passphrase, -1);
             try {
                 volume.storeKeyslot(header, slot, unlock.key(), newPassphrase, kdfFor(volume, kdf), RANDOM);
@@ -206,6 +197,36 @@ public final class Luks {
                 unlock.wipe();
             }
         }
+    }
+
+    /** luksAddKey --volume-key-file: a new keyslot for {@code newPassphrase} holding the given volume key. */
+    public static int addKeyWithVolumeKey(LuksDevice device, byte[] volumeKey, byte[] newPassphrase, int newKeySlot,
+                                          KdfOptions kdf) throws IOException {
+        try (FileBlockDevice header = FileBlockDevice.open(device.header(), FileBlockDevice.Options.READ_WRITE)) {
+            LuksVolume volume = readVolume(header, device.header().toString());
+            if (!volume.isVolumeKey(volumeKey, -1)) {
+                throw new LuksException("Volume key does not match the volume.");
+            }
+            int slot = freeSlot(volume, newKeySlot);
+            volume.storeKeyslot(header, slot, volumeKey, newPassphrase, kdfFor(volume, kdf), RANDOM);
+            volume.write(header, RANDOM);
+            return slot;
+        }
+    }
+
+    /** The requested slot if it is free, or the first free one when none is requested. */
+    private static int freeSlot(LuksVolume volume, int requested) throws LuksException {
+        int slot = requested >= 0 ? requested : volume.freeKeyslot();
+        if (slot < 0) {
+            throw new LuksException("All key slots full.");
+        }
+        if (slot >= volume.maxKeyslots()) {
+            throw new LuksException("Key slot " + slot + " is invalid.");
+        }
+        if (volume.isActive(slot)) {
+            throw new LuksException("Key slot " + slot + " is full, please select another one.");
+        }
+        return slot;
     }
 
     /** luksRemoveKey: destroys the keyslot the passphrase opens; returns its number. */

@@ -273,13 +273,24 @@ final class Luks2Volume implements LuksVolume {
         return ids;
     }
 
-    /** cryptsetup's order: "prefer" slots first, then "normal"; "ignore" slots only when named. */
+    /**
+     * cryptsetup's order: "prefer" slots first, then "normal"; "ignore" slots only when named. Only
+     * luks2-type slots bound to the data segment's digest can open it (not e.g. a reencrypt slot).
+     */
     @Override
     public List<Integer> unlockOrder() {
         List<Integer> order = new ArrayList<>();
+        JsonNode bound;
+        try {
+            bound = digestFor(-1).path("keyslots");
+        } catch (LuksException noDigest) {
+            return order;
+        }
         for (int wanted : new int[] {2, 1}) {
             for (int id : activeKeyslots()) {
-                if (header.json.path("keyslots").path(Integer.toString(id)).path("priority").asInt(1) == wanted) {
+                JsonNode slot = header.json.path("keyslots").path(Integer.toString(id));
+                if (slot.path("priority").asInt(1) == wanted && "luks2".equals(slot.path("type").asText())
+                        && containsText(bound, Integer.toString(id))) {
                     order.add(id);
                 }
             }

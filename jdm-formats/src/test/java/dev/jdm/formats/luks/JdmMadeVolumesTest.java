@@ -158,6 +158,49 @@ class JdmMadeVolumesTest {
         }
     }
 
+    /** Without forced costs the KDF is benchmarked; whatever it picks, cryptsetup must take it. */
+    @Test
+    void benchmarkedCostsAreAcceptedByCryptsetup(@TempDir Path dir) throws Exception {
+        KdfOptions pbkdf2 = new KdfOptions("pbkdf2", HashAlgorithm.SHA256, 100, 0, 0, 0);
+        KdfOptions argon2 = new KdfOptions("argon2id", HashAlgorithm.SHA256, 100, 0, 1024, 1);
+        for (FormatOptions options : List.of(FormatOptions.defaults(LuksVersion.LUKS1).withKdf(pbkdf2),
+                FormatOptions.defaults(LuksVersion.LUKS2).withKdf(argon2))) {
+            LuksDevice device = LuksDevice.of(sparseFile(dir.resolve(options.type() + ".img")));
+            Luks.format(device, options, PASSPHRASE);
+            String dump = Cryptsetup.run(null, "luksDump", device.header().toString()).ok().stdout();
+            if (options.type() == LuksVersion.LUKS1) {
+                assertTrue(Long.parseLong(Cryptsetup.field(dump, "Iterations:")) >= 1000, dump);
+                assertTrue(Long.parseLong(Cryptsetup.field(dump, "MK iterations:")) >= 1000, dump);
+            } else {
+                assertTrue(Long.parseLong(Cryptsetup.field(dump, "Time cost:")) >= 4, dump);
+                assertEquals("1024", Cryptsetup.field(dump, "Memory:"));
+            }
+            assertEquals(0, testPassphrase(device, PASSPHRASE, -1).exitCode());
+        }
+    }
+
+    /** --uuid and --volume-key-file at format, luksAddKey --volume-key-file later. */
+    @Test
+    void givenVolumeKeyAndUuid(@TempDir Path dir) throws Exception {
+        byte[] volumeKey = HexFormat.of().parseHex("00112233445566778899aabbccddeeff".repeat(4));
+        String uuid = "12345678-9abc-def0-1234-56789abcdef0";
+        LuksDevice device = LuksDevice.of(sparseFile(dir.resolve("given.img")));
+        Luks.format(device, FormatOptions.defaults(LuksVersion.LUKS2).withKdf(FAST_PBKDF2).withUuid(uuid)
+                .withVolumeKey(volumeKey), PASSPHRASE);
+        assertEquals(uuid, Cryptsetup.run(null, "luksUUID", device.header().toString()).ok().stdout().strip());
+        assertArrayEquals(volumeKey, Cryptsetup.dumpVolumeKey(device.header(), PASSPHRASE));
+
+        byte[] otherKey = volumeKey.clone();
+        otherKey[0] ^= 1;
+        assertEquals("Volume key does not match the volume.", org.junit.jupiter.api.Assertions.assertThrows(
+                LuksException.class, () -> Luks.addKeyWithVolumeKey(device, otherKey, SECOND, -1, FAST_PBKDF2))
+                .getMessage());
+        assertEquals(3, Luks.addKeyWithVolumeKey(device, volumeKey, SECOND, 3, FAST_PBKDF2));
+        assertEquals(0, testPassphrase(device, SECOND, 3).exitCode());
+        assertEquals("Key slot 3 is full, please select another one.", org.junit.jupiter.api.Assertions.assertThrows(
+                LuksException.class, () -> Luks.addKey(device, PASSPHRASE, THIRD, 3, FAST_PBKDF2)).getMessage());
+    }
+
     private static LuksDevice device(Case c, Path dir) throws Exception {
         Path data = sparseFile(dir.resolve("data.img"));
         return c.detached() ? LuksDevice.detached(data, dir.resolve("header.img")) : LuksDevice.of(data);
