@@ -33,8 +33,13 @@ abstract class Action implements Callable<Integer> {
 
     abstract int run(ControlClient daemon) throws Failed;
 
+    /** What a command prints before it needs the daemon (dmsetup version prints its own version first). */
+    void beforeConnecting() {
+    }
+
     @Override
     public final Integer call() {
+        beforeConnecting();
         try (ControlClient daemon = ControlClient.connect(root.socket())) {
             return run(daemon);
         } catch (NoDaemonException e) {

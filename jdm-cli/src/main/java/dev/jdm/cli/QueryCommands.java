@@ -367,6 +367,13 @@ final class QueryCommands {
         boolean json;
 
         @Override
+        void beforeConnecting() {
+            if (!json) {
+                out().println("Library version:   jdm " + JdmDaemon.version());
+            }
+        }
+
+        @Override
         int run(ControlClient daemon) throws Failed {
             JsonNode v = call(daemon, request("version"), null);
             if (json) {
@@ -375,7 +382,6 @@ final class QueryCommands {
                 out().println(o.toPrettyString());
                 return 0;
             }
-            out().println("Library version:   jdm " + JdmDaemon.version());
             out().println("Driver version:    " + v.path("driver").asText() + " (" + v.path("library").asText() + " daemon)");
             return 0;
         }

@@ -232,6 +232,8 @@ class JdmCommandIT {
         assertEquals(137, daemon.exitValue());
         assertTrue(Files.exists(socket), "kill -9 leaves the socket file behind");
         fails("jdm: ls failed: no jdm daemon at " + socket + ": start one with `jdm daemon`\n", "ls");
+        assertEquals(new Result(1, "Library version:   jdm 0.1.0-SNAPSHOT\n",
+                "jdm: version failed: no jdm daemon at " + socket + ": start one with `jdm daemon`\n"), run("version"));
 
         daemon = startDaemonProcess();
         assertEquals(infoBefore, ok("info", "-c", "-o", "name,uuid,major,minor,attr,segments"));
