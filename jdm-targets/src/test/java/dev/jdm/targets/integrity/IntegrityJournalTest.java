@@ -152,4 +152,20 @@ class IntegrityJournalTest {
         assertArrayEquals(a, read(r, 20, 2));
         r.close();
     }
+
+    /** Without internal_hash the tags would come from the layer above (dm-crypt's AEAD); none given: zero tags. */
+    @Test
+    void withoutInternalHashDataPassesAndJournalledTagsAreZero() throws Exception {
+        MemoryDevice dev = new MemoryDevice("dev", 16 * MIB);
+        IntegrityTarget t = open(dev, 1000, "0 4 J 0");
+        java.util.Arrays.fill(dev.bytes(), 184 * 512, 184 * 512 + 64, (byte) 0x33);
+        byte[] a = pattern(2048, 11);
+        write(t, 4, a, true);
+        assertArrayEquals(a, read(t, 4, 4));
+        t.close();
+        assertArrayEquals(a, dev.slice(444 * 512L, 2048));
+        assertArrayEquals(new byte[16], dev.slice(184 * 512L + 16, 16), "the journal carried zero tags home");
+        assertEquals("/mem/dev 0 4 J 5 journal_sectors:176 interleave_sectors:32768 buffer_sectors:128"
+                + " journal_watermark:50 commit_time:10000", t.table());
+    }
 }

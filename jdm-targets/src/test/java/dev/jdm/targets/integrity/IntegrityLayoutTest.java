@@ -182,4 +182,25 @@ class IntegrityLayoutTest {
         t.close();
         return dev.bytes()[8];
     }
+
+    /**
+     * reserved_sectors 4096 (room for a LUKS header): superblock at 4096, journal after it, everything
+     * shifted; the provided size still counts from the device start: 32768 − 4096 − 440 = 28232.
+     */
+    @Test
+    void reservedSectorsShiftEverything() throws Exception {
+        MemoryDevice dev = new MemoryDevice("dev", 16 * MIB);
+        IntegrityTarget t = open(dev, 28232, "4096 4 J 1 internal_hash:crc32c");
+        assertEquals(28232, t.providedDataSectors());
+        assertTrue(allZero(dev.slice(0, 4096 * 512)), "the reserved area is not touched");
+        assertArrayEquals("integrt\0".getBytes(StandardCharsets.US_ASCII), dev.slice(4096 * 512L, 8));
+        assertArrayEquals(le64(0x1111111111111111L), dev.slice((4096 + 8) * 512L + 504, 8), "journal right after it");
+        byte[] block = pattern(512, 1);
+        write(t, 0, block, true);
+        t.close();
+        assertArrayEquals(block, dev.slice((4096 + 440) * 512L, 512));
+        assertArrayEquals(Crc32cReference.tag(0, block, 4), dev.slice((4096 + 184) * 512L, 4));
+        assertEquals("/mem/dev 4096 4 J 6 journal_sectors:176 interleave_sectors:32768 buffer_sectors:128"
+                + " journal_watermark:50 commit_time:10000 internal_hash:crc32c", t.table());
+    }
 }

@@ -80,6 +80,7 @@ class IntegrityTableTest {
                 {"0 8 integrity " + p + " 0 425 J 0", "argument 3 (\"425\"): Too big tag size (at most 424)"},
                 {"0 8 integrity " + p + " 0 - J 0", "argument 3 (\"-\"): Unknown tag size (\"-\" needs internal_hash)"},
                 {"0 8 integrity " + p + " 0 4 X 0", "argument 4 (\"X\"): Invalid mode (expecting J, B, D, R, I)"},
+                {"0 8 integrity " + p + " 0 4 I 1 internal_hash:crc32c", "argument 4 (\"I\"): inline mode (I) needs per-sector integrity metadata in the underlying device, which jdm block devices do not carry"},
                 {"0 8 integrity " + p + " 0 4 B 0", "argument 4 (\"B\"): Bitmap mode can be only used with internal hash"},
                 {"0 8 integrity " + p + " 0 4 J 19", "argument 5 (\"19\"): number of feature args (Invalid number of feature args) out of range (0..18)"},
                 {"0 8 integrity " + p + " 0 4 J 2 internal_hash:crc32c", "argument 7 is missing: Not enough feature arguments: #opt is 2 but only 1 follow"},
