@@ -23,7 +23,8 @@ final class HashTreeBuilder {
     private final HashTree tree;
     private final BlockHasher hasher;
     private final int dataBlockSize;
-    private final ThreadLocal<byte[]> inputBuffers = new ThreadLocal<>();
+    /** Per-worker direct read buffers: the file is read straight into memory libcrypto hashes, without a heap copy. */
+    private final ThreadLocal<ByteBuffer> inputBuffers = new ThreadLocal<>();
 
     HashTreeBuilder(HashTree tree, BlockHasher hasher, int dataBlockSize) {
         this.tree = tree;
@@ -94,13 +95,13 @@ final class HashTreeBuilder {
         long c0 = h0 * perBlock;
         long c1 = Math.min(children, h1 * perBlock);
         int inputBytes = Math.toIntExact((c1 - c0) * childSize);
-        byte[] input = inputBuffer(inputBytes);
-        readFully(source, ByteBuffer.wrap(input, 0, inputBytes), sourceOffset + c0 * childSize);
+        ByteBuffer input = inputBuffer(inputBytes);
+        readFully(source, input.slice(0, inputBytes), sourceOffset + c0 * childSize);
         byte[] out = new byte[Math.toIntExact((h1 - h0) * hbs)];
         byte[] digest = new byte[digestSize];
         for (long c = c0; c < c1; c++) {
             int i = (int) (c - c0);
-            hasher.digest(input, i * childSize, childSize, digest);
+            hasher.digest(input.slice(i * childSize, childSize), digest);
             long h = c / perBlock - h0;
             System.arraycopy(digest, 0, out, (int) (h * hbs + (c % perBlock) * stride), digestSize);
         }
@@ -142,10 +143,10 @@ final class HashTreeBuilder {
         return root;
     }
 
-    private byte[] inputBuffer(int size) {
-        byte[] b = inputBuffers.get();
-        if (b == null || b.length < size) {
-            b = new byte[Math.max(size, TASK_INPUT_BYTES)];
+    private ByteBuffer inputBuffer(int size) {
+        ByteBuffer b = inputBuffers.get();
+        if (b == null || b.capacity() < size) {
+            b = ByteBuffer.allocateDirect(Math.max(size, TASK_INPUT_BYTES));
             inputBuffers.set(b);
         }
         return b;

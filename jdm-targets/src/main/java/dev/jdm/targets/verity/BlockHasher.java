@@ -1,5 +1,7 @@
 package dev.jdm.targets.verity;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.security.DigestException;
 import java.security.MessageDigest;
@@ -11,8 +13,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Salted block digests as dm-verity computes them: version 1 hashes {@code salt ‖ block}, version 0
- * (Chrome OS) hashes {@code block ‖ salt}. Safe for concurrent use: each call borrows a
- * {@link MessageDigest} from a small pool, so virtual threads never allocate one per block.
+ * (Chrome OS) hashes {@code block ‖ salt}. Safe for concurrent use: each call borrows a digest context
+ * from a small pool, so virtual threads never allocate one per block. OpenSSL's libcrypto computes the
+ * digests when it is installed ({@link OpenSslDigest}), the JDK otherwise.
  */
 public final class BlockHasher {
 
@@ -29,12 +32,18 @@ public final class BlockHasher {
             Map.entry("sha3-384", "SHA3-384"),
             Map.entry("sha3-512", "SHA3-512"));
 
+    private static final Cleaner CLEANER = Cleaner.create();
+
     private final String algorithm;
     private final String jdkName;
     private final int version;
     private final byte[] salt;
     private final int digestSize;
     private final ConcurrentLinkedQueue<MessageDigest> pool = new ConcurrentLinkedQueue<>();
+    /** libcrypto's implementation when present (several times faster), else null. */
+    private final OpenSslDigest openssl;
+    private final MemorySegment saltSegment;
+    private final ConcurrentLinkedQueue<MemorySegment> contexts = new ConcurrentLinkedQueue<>();
 
     private BlockHasher(String algorithm, String jdkName, int version, byte[] salt) {
         this.algorithm = algorithm;
@@ -44,6 +53,12 @@ public final class BlockHasher {
         MessageDigest md = newDigest();
         this.digestSize = md.getDigestLength();
         pool.add(md);
+        this.openssl = OpenSslDigest.forName(algorithm).filter(d -> d.size() == digestSize).orElse(null);
+        this.saltSegment = MemorySegment.ofArray(this.salt);
+        if (openssl != null) {
+            ConcurrentLinkedQueue<MemorySegment> pooled = contexts;
+            CLEANER.register(this, () -> pooled.forEach(OpenSslDigest::freeContext));
+        }
     }
 
     /** The hasher for a kernel algorithm name ({@code sha256}), or empty when the JDK lacks it. */
@@ -81,8 +96,30 @@ public final class BlockHasher {
         return digestSize;
     }
 
+    /** Whether digests are computed by OpenSSL's libcrypto rather than the JDK. */
+    public boolean usesOpenSsl() {
+        return openssl != null;
+    }
+
     /** Digest of the remaining bytes of {@code block} (its position is left unchanged) into {@code out[0..digestSize)}. */
     public void digest(ByteBuffer block, byte[] out) {
+        if (openssl != null) {
+            MemorySegment data = MemorySegment.ofBuffer(block);
+            MemorySegment ctx = contexts.poll();
+            if (ctx == null) {
+                ctx = openssl.newContext();
+            }
+            try {
+                if (version == 1) {
+                    openssl.digest(ctx, saltSegment, data, MemorySegment.ofArray(out));
+                } else {
+                    openssl.digest(ctx, data, saltSegment, MemorySegment.ofArray(out));
+                }
+            } finally {
+                contexts.offer(ctx);
+            }
+            return;
+        }
         MessageDigest md = borrow();
         try {
             if (version == 1) {

@@ -18,6 +18,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -116,6 +119,7 @@ public final class VerityTarget implements Target {
     private final Fec fec;
     private final FecDecoder fecDecoder;
     private final VerifiedBlockCache cache;
+    private final ConcurrentHashMap<Long, CompletableFuture<byte[]>> loading = new ConcurrentHashMap<>();
 
     private volatile boolean hashFailed;
     private volatile boolean stopped;
@@ -455,12 +459,41 @@ public final class VerityTarget implements Target {
             long hashBlock = tree.hashBlockFor(block, level);
             byte[] content = cache.get(hashBlock);
             if (content == null) {
-                content = loadHashBlock(hashBlock, want, fecDepth);
+                content = loadOnce(hashBlock, want, fecDepth);
             }
             int at = tree.offsetFor(block, level);
             want = Arrays.copyOfRange(content, at, at + digestSize);
         }
         return want;
+    }
+
+    /**
+     * Loads a hash block that is not cached, once: concurrent readers needing the same block wait for the
+     * first one, so a damaged block is reported (or repaired and counted) once, not once per reader.
+     */
+    private byte[] loadOnce(long hashBlock, byte[] want, int fecDepth) throws IOException {
+        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+        CompletableFuture<byte[]> other = loading.putIfAbsent(hashBlock, mine);
+        if (other != null) {
+            try {
+                return other.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            }
+        }
+        try {
+            byte[] content = cache.get(hashBlock); // loaded by someone who finished just before we registered
+            if (content == null) {
+                content = loadHashBlock(hashBlock, want, fecDepth);
+            }
+            mine.complete(content);
+            return content;
+        } catch (IOException | RuntimeException e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            loading.remove(hashBlock);
+        }
     }
 
     private byte[] loadHashBlock(long hashBlock, byte[] want, int fecDepth) throws IOException {
