@@ -38,74 +38,88 @@ public final class Luks {
     /** luksFormat: writes a new header with one keyslot for the passphrase; the data area is not touched. */
     public static Formatted format(LuksDevice device, FormatOptions options, byte[] passphrase) throws IOException {
         CipherSpec cipher = CipherSpec.parse(options.cipher());
-        int keyBytes = options.volumeKey() != null ? options.volumeKey().length
+        byte[] givenKey = options.volumeKey();
+        int keyBytes = givenKey != null ? givenKey.length
                 : options.keySizeBits() != 0 ? options.keySizeBits() / 8
                 : "xts".equals(cipher.chainMode()) ? 64 : 32;
-        if (options.keySizeBits() % 8 != 0 || (options.volumeKey() != null && options.keySizeBits() != 0
+        if (options.keySizeBits() % 8 != 0 || (givenKey != null && options.keySizeBits() != 0
                 && options.keySizeBits() != keyBytes * 8)) {
             throw new LuksException("Invalid key size.");
         }
         cipher.checkKeySize(keyBytes);
         KdfOptions kdf = options.kdfOrDefault();
+        boolean luks1 = options.type() == LuksVersion.LUKS1;
+        if (luks1 && !kdf.isPbkdf2()) {
+            throw new LuksException("PBKDF " + kdf.pbkdf() + " is not supported for LUKS1.");
+        }
+        if (luks1 && options.sectorSize() != 0 && options.sectorSize() != 512) {
+            throw new LuksException("Unsupported encryption sector size.");
+        }
+        int slot = options.keySlot();
+        if (slot < 0 || slot >= (luks1 ? Luks1Header.KEYSLOTS : Luks2Volume.MAX_KEYSLOTS)) {
+            throw new LuksException("Key slot " + slot + " is invalid.");
+        }
         String uuid = options.uuid() != null ? UUID.fromString(options.uuid()).toString() : UUID.randomUUID().toString();
         if (device.isDetached() && !Files.exists(device.header())) {
             Files.createFile(device.header());
         }
-        byte[] givenKey = options.volumeKey();
         byte[] volumeKey = givenKey != null ? givenKey : randomBytes(keyBytes);
         // One open when the header is not detached: block devices are claimed exclusively.
         try (FileBlockDevice header = FileBlockDevice.open(device.header(), FileBlockDevice.Options.READ_WRITE);
              FileBlockDevice data = device.isDetached()
                      ? FileBlockDevice.open(device.data(), FileBlockDevice.Options.READ_ONLY) : header) {
+            // cryptsetup's volume-key digest: the minimum 1000 iterations when costs are forced, else ~125 ms.
             int digestIterations = kdf.forcedIterations() != 0 ? KdfOptions.PBKDF2_MIN_ITERATIONS
                     : KdfOptions.benchmark(cost -> new Kdf.Pbkdf2(kdf.hash(), cost, new byte[32]),
                     KdfOptions.PBKDF2_MIN_ITERATIONS, 125, keyBytes);
-            LuksVolume volume;
-            long metadataEnd;
-            if (options.type() == LuksVersion.LUKS1) {
-                if (!kdf.isPbkdf2()) {
-                    throw new LuksException("PBKDF " + kdf.pbkdf() + " is not supported for LUKS1.");
-                }
-                if (options.sectorSize() != 0 && options.sectorSize() != 512) {
-                    throw new LuksException("Unsupported encryption sector size.");
-                }
-                long offset = options.offsetSectors() >= 0 ? options.offsetSectors() : device.isDetached() ? 0 : -1;
-                Luks1Volume luks1 = Luks1Volume.create(cipher, volumeKey, kdf.hash(), uuid, offset,
-                        options.alignSectors(), digestIterations, RANDOM);
-                volume = luks1;
-                metadataEnd = luks1.metadataBytes();
-            } else {
-                long dataOffset = options.offsetSectors() >= 0 ? options.offsetSectors() * 512
-                        : device.isDetached() ? 0 : LUKS2_DEFAULT_DATA_OFFSET;
-                long keyslotsSize = Luks2Volume.keyslotsSizeFor(
-                        device.isDetached() && dataOffset < LUKS2_DEFAULT_DATA_OFFSET ? LUKS2_DEFAULT_DATA_OFFSET : dataOffset);
-                if (keyslotsSize < KeyslotArea.materialBytes(keyBytes, KeyslotArea.STRIPES)) {
-                    throw new LuksException("Requested data offset is too small.");
-                }
-                int sectorSize = chooseSectorSize(options.sectorSize(), data, dataOffset);
-                volume = Luks2Volume.create(cipher, volumeKey, sectorSize, uuid, options.label(), options.subsystem(),
-                        dataOffset, keyslotsSize, kdf.hash(), digestIterations, RANDOM);
-                metadataEnd = 2 * Luks2Volume.DEFAULT_METADATA_SIZE + keyslotsSize;
-            }
+            NewHeader layout = luks1
+                    ? newLuks1(options, device, cipher, volumeKey, kdf, uuid, digestIterations)
+                    : newLuks2(options, device, data, cipher, volumeKey, kdf, uuid, digestIterations);
+            LuksVolume volume = layout.volume();
             long dataStart = volume.dataOffsetSectors() * 512;
             if (!device.isDetached() && data.size() <= dataStart) {
                 throw new LuksException("Device " + device.data() + " is too small. (LUKS" + options.type().number()
                         + " requires at least " + (dataStart + 512) + " bytes.)");
             }
-            if (header.isBlockDevice() && header.size() < metadataEnd) {
+            if (header.isBlockDevice() && header.size() < layout.metadataEnd()) {
                 throw new LuksException("Device " + device.header() + " is too small.");
             }
-            int slot = options.keySlot();
-            if (slot < 0 || slot >= volume.maxKeyslots()) {
-                throw new LuksException("Key slot " + slot + " is invalid.");
-            }
-            wipeMetadata(header, volume.version(), metadataEnd);
+            wipeMetadata(header, volume.version(), layout.metadataEnd());
             volume.storeKeyslot(header, slot, volumeKey, passphrase, kdf, RANDOM);
             volume.write(header, RANDOM);
             return new Formatted(volume.version(), uuid, slot, volume.dataOffsetSectors(), volume.sectorSize());
         } finally {
             Arrays.fill(volumeKey, (byte) 0);
         }
+    }
+
+    /** A header made in memory, and where its metadata (headers and keyslot areas) ends on the device. */
+    private record NewHeader(LuksVolume volume, long metadataEnd) {
+    }
+
+    private static NewHeader newLuks1(FormatOptions options, LuksDevice device, CipherSpec cipher, byte[] volumeKey,
+                                      KdfOptions kdf, String uuid, int digestIterations) throws LuksException {
+        long offset = options.offsetSectors() >= 0 ? options.offsetSectors() : device.isDetached() ? 0 : -1;
+        Luks1Volume volume = Luks1Volume.create(cipher, volumeKey, kdf.hash(), uuid, offset, options.alignSectors(),
+                digestIterations, RANDOM);
+        return new NewHeader(volume, volume.metadataBytes());
+    }
+
+    /** A detached LUKS2 header keeps the default 16 MiB layout whatever the data offset. */
+    private static NewHeader newLuks2(FormatOptions options, LuksDevice device, FileBlockDevice data,
+                                      CipherSpec cipher, byte[] volumeKey, KdfOptions kdf, String uuid,
+                                      int digestIterations) throws LuksException {
+        long dataOffset = options.offsetSectors() >= 0 ? options.offsetSectors() * 512
+                : device.isDetached() ? 0 : LUKS2_DEFAULT_DATA_OFFSET;
+        long keyslotsSize = Luks2Volume.keyslotsSizeFor(device.isDetached()
+                ? Math.max(dataOffset, LUKS2_DEFAULT_DATA_OFFSET) : dataOffset);
+        if (keyslotsSize < KeyslotArea.materialBytes(volumeKey.length, KeyslotArea.STRIPES)) {
+            throw new LuksException("Requested data offset is too small.");
+        }
+        int sectorSize = chooseSectorSize(options.sectorSize(), data, dataOffset);
+        Luks2Volume volume = Luks2Volume.create(cipher, volumeKey, sectorSize, uuid, options.label(),
+                options.subsystem(), dataOffset, keyslotsSize, kdf.hash(), digestIterations, RANDOM);
+        return new NewHeader(volume, 2 * Luks2Volume.DEFAULT_METADATA_SIZE + keyslotsSize);
     }
 
     /**

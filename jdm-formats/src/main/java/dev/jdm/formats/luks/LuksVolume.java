@@ -55,7 +55,10 @@ sealed interface LuksVolume permits Luks1Volume, Luks2Volume {
     /** Decrypts one keyslot; the result is a candidate key, not yet checked against the digest. */
     byte[] recoverKey(BlockDevice header, int keyslot, byte[] passphrase) throws IOException;
 
-    /** Whether this key is the volume key (constant-time digest comparison). */
+    /**
+     * Whether this key is the volume key, by the digest the keyslot is bound to (-1: the data
+     * segment's digest), compared in constant time.
+     */
     boolean isVolumeKey(byte[] key, int keyslot) throws LuksException;
 
     /** Lowest free keyslot a new key can go to, or -1 when all are used. */
