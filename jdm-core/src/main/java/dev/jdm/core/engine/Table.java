@@ -84,6 +84,9 @@ public final class Table {
                 lbs = Math.max(lbs, a.device().logicalBlockSize());
             }
             for (Entry e : entries) {
+                lbs = Math.max(lbs, e.target.logicalBlockSize());
+            }
+            for (Entry e : entries) {
                 if (e.startByte % lbs != 0 || e.endByte % lbs != 0) {
                     throw new DmException(Errno.EINVAL, "table line " + e.line.lineNumber() + ": " + e.line.type()
                             + ": start " + e.line.start() + " and length " + e.line.length()

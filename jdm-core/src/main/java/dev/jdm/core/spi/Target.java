@@ -65,6 +65,15 @@ public interface Target {
         return List.of();
     }
 
+    /**
+     * The smallest I/O unit this target accepts, in bytes: the kernel's {@code io_hints} raising the
+     * device's logical block size (crypt with {@code sector_size:4096}). The table takes the largest
+     * over its targets and its devices.
+     */
+    default int logicalBlockSize() {
+        return 512;
+    }
+
     /** Whether discards reach something useful (NBD advertises TRIM per device from this). */
     default boolean supportsDiscard() {
         return true;

@@ -428,6 +428,12 @@ public final class CryptTarget implements Target {
         device.discard(startByte + offset, length);
     }
 
+    /** With {@code sector_size} the device only takes whole crypto sectors, as the kernel's io_hints say. */
+    @Override
+    public int logicalBlockSize() {
+        return sectorSize;
+    }
+
     @Override
     public boolean supportsDiscard() {
         return options.allowDiscards() && device.supportsDiscard();

@@ -104,6 +104,7 @@ class CryptTargetTest {
                             + "submit_from_crypt_cpus no_read_workqueue no_write_workqueue sector_size:4096 iv_large_sectors",
                     dm.table("c", false).getFirst().format());
             assertEquals("0 64 crypt ", dm.status("c", false).getFirst().format());
+            assertEquals(4096, dm.device("c").logicalBlockSize(), "sector_size raises the logical block size");
         }
     }
 
@@ -114,6 +115,7 @@ class CryptTargetTest {
         try (DeviceMapper dm = DeviceMapper.create()) {
             dm.create("c", null, "0 64 crypt aes-xts-plain64 " + KEY + " 0 " + img + " 0", false);
             MappedDevice md = dm.device("c");
+            assertEquals(512, md.logicalBlockSize());
             Images.write(md, 0, plain);
 
             DmException active = assertThrows(DmException.class, () -> dm.message("c", 0, List.of("key", "wipe")));
