@@ -136,18 +136,18 @@ public final class FlakeyTarget implements Target {
                         }
                         case "random_read_corrupt" -> {
                             if (randomRead != 0) throw args.error(i, "feature random_read_corrupt duplicated");
-                            if (i + 1 >= end) throw args.error(i, "feature random_read_corrupt requires a parameter");
-                            randomRead = args.number(++i, "random corrupt probability", 0, PROBABILITY_BASE);
+                            i = valueIndex(args, i, end, name);
+                            randomRead = args.number(i, "random corrupt probability", 0, PROBABILITY_BASE);
                         }
                         case "random_write_corrupt" -> {
                             if (randomWrite != 0) throw args.error(i, "feature random_write_corrupt duplicated");
-                            if (i + 1 >= end) throw args.error(i, "feature random_write_corrupt requires a parameter");
-                            randomWrite = args.number(++i, "random corrupt probability", 0, PROBABILITY_BASE);
+                            i = valueIndex(args, i, end, name);
+                            randomWrite = args.number(i, "random corrupt probability", 0, PROBABILITY_BASE);
                         }
                         case "random_seed" -> {
                             if (seed != null) throw args.error(i, "feature random_seed duplicated");
-                            if (i + 1 >= end) throw args.error(i, "feature random_seed requires a parameter");
-                            seed = args.u64(++i, "random seed");
+                            i = valueIndex(args, i, end, name);
+                            seed = args.u64(i, "random seed");
                         }
                         default -> throw args.error(i, "unrecognised flakey feature");
                     }
@@ -174,6 +174,14 @@ public final class FlakeyTarget implements Target {
             }
             return new Features(errorReads, dropWrites, errorWrites, corruptByte, corruptWrites, corruptValue,
                     corruptFlags, randomRead, randomWrite, seed);
+        }
+
+        /** The index of a one-value feature's value, refusing a feature group that ends before it. */
+        private static int valueIndex(Args args, int feature, int end, String name) throws TargetException {
+            if (feature + 1 >= end) {
+                throw args.error(feature, "feature " + name.toLowerCase(Locale.ROOT) + " requires a parameter");
+            }
+            return feature + 1;
         }
 
         /** The feature group as the kernel prints it, count first. */

@@ -222,6 +222,8 @@ class FlakeyTargetTest {
                 {" 1 1 3 corrupt_bio_byte 1 r", "argument 6 (\"corrupt_bio_byte\"): feature corrupt_bio_byte requires 4 parameters"},
                 {" 1 1 2 random_read_corrupt 1000000001", "argument 7 (\"1000000001\"): random corrupt probability out of range (0..1000000000)"},
                 {" 1 1 1 sometimes", "argument 6 (\"sometimes\"): unrecognised flakey feature"},
+                {" 1 1 1 Random_Seed", "argument 6 (\"Random_Seed\"): feature random_seed requires a parameter"},
+                {" 1 1 4 random_seed 1 random_seed 2", "argument 8 (\"random_seed\"): feature random_seed duplicated"},
                 {" 1 1 3 drop_writes", "argument 5 (\"3\"): needs 3 feature arguments, only 1 follow"},
                 {" 1 1 1 drop_writes extra", "argument 7 (\"extra\"): unexpected argument after the feature group"},
                 {" 1 1 14", "argument 5 (\"14\"): number of feature arguments out of range (0..13)"},
