@@ -6,6 +6,7 @@ import dev.jdm.daemon.ControlClient;
 import dev.jdm.daemon.ControlException;
 import dev.jdm.daemon.NoDaemonException;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -88,7 +89,8 @@ abstract class Action implements Callable<Integer> {
         try {
             String subject = selection.apply(req, name, mangling());
             if (subject == null) {
-                throw new Failed(spec.name() + " failed: name a device (NAME, -u UUID, or -j MAJOR -m MINOR)");
+                // Bad usage (exit 2), reported with the command's usage like any other.
+                throw new ParameterException(spec.commandLine(), "Name a device: NAME, -u UUID, or -j MAJOR -m MINOR");
             }
             return subject;
         } catch (NameMangling.MangleException e) {

@@ -255,6 +255,9 @@ class JdmCommandIT {
         Result usage = run("create");
         assertEquals(2, usage.exit());
         assertTrue(usage.err().startsWith("Missing required parameter: 'NAME'\nUsage: jdm create"), usage.err());
+        Result noDevice = run("suspend");
+        assertEquals(2, noDevice.exit());
+        assertTrue(noDevice.err().startsWith("Name a device: NAME, -u UUID, or -j MAJOR -m MINOR\nUsage: jdm suspend"), noDevice.err());
         Result help = run("info", "--help");
         assertEquals(0, help.exit());
         assertTrue(help.out().startsWith("Usage: jdm info"), help.out());
