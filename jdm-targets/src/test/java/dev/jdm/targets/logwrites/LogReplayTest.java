@@ -196,6 +196,13 @@ class LogReplayTest {
             assertEquals(all.get(2), log.find(ReplayOptions.defaults().limit(3)).orElseThrow());
             assertEquals(all.get(7), log.find(ReplayOptions.defaults().startEntry(5).limit(3)).orElseThrow());
             assertTrue(log.find(ReplayOptions.defaults().endMark("absent")).isEmpty());
+            assertEquals(all.get(5), log.find(ReplayOptions.defaults().endEntry(5)).orElseThrow());
+            Path byEntry = scratch("by-entry.img"), byLimit = scratch("by-limit.img");
+            try (BlockDevice a = open(byEntry); BlockDevice b = open(byLimit)) {
+                assertEquals(all.get(40), log.replay(a, ReplayOptions.defaults().endEntry(40)).last());
+                assertEquals(all.get(40), log.replay(b, ReplayOptions.defaults().limit(41)).last());
+            }
+            assertArrayEquals(Files.readAllBytes(byLimit), Files.readAllBytes(byEntry));
             assertEquals(all.stream().filter(e -> e.isFlush() || e.isFua()).toList(), log.flushPoints());
             try (BlockDevice dev = open(scratch("fp.img"))) {
                 LogReplay.Cursor c = log.cursor(dev, ReplayOptions.defaults());
