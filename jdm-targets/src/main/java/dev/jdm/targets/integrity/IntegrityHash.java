@@ -36,6 +36,8 @@ public final class IntegrityHash {
 
     /** Thrown for an unknown algorithm or a key it cannot take; the message is the kernel's wording. */
     public static final class AlgorithmException extends Exception {
+        private static final long serialVersionUID = 1L;
+
         AlgorithmException(String message) {
             super(message);
         }

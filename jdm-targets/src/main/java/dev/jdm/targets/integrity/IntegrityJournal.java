@@ -20,8 +20,8 @@ final class IntegrityJournal {
     static final long[] COMMIT_BASES = {0x1111111111111111L, 0x2222222222222222L, 0x3333333333333333L, 0x4444444444444444L};
     private static final int COMMIT_ID_OFFSET = IntegrityGeometry.JOURNAL_SECTOR_DATA;
     private static final int MAC_OFFSET = IntegrityGeometry.JOURNAL_SECTOR_DATA - IntegrityGeometry.JOURNAL_MAC_PER_SECTOR;
+    /** An entry whose sector's high word is this is free; the kernel's in-progress marker (…FE) never reaches our disk. */
     static final int UNUSED_HI = 0xFFFFFFFF;
-    static final int IN_PROGRESS_HI = 0xFFFFFFFE;
 
     private final IntegrityGeometry g;
     private final int sections;
@@ -90,10 +90,6 @@ final class IntegrityJournal {
 
     boolean isUnused(int section, int n) {
         return le.getInt(entryByte(section, n) + 4) == UNUSED_HI;
-    }
-
-    boolean isInProgress(int section, int n) {
-        return le.getInt(entryByte(section, n) + 4) == IN_PROGRESS_HI;
     }
 
     void setUnused(int section, int n) {

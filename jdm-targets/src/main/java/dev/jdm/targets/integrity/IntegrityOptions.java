@@ -169,8 +169,4 @@ record IntegrityOptions(
             throw args.error(i, e.getMessage());
         }
     }
-
-    boolean keyedMacs() {
-        return internalHash != null && internalHash.keyed() || journalMac != null && journalMac.keyed();
-    }
 }

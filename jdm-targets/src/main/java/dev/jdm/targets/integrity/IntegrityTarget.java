@@ -111,7 +111,7 @@ public final class IntegrityTarget implements Target {
         this.mode = o.mode();
         this.dev = dev;
         this.meta = meta;
-        this.hasMetaDevice = meta != dev;
+        this.hasMetaDevice = o.metaDevice() != null;
         this.sb = sb;
         this.g = g;
         this.hash = o.internalHash();
@@ -139,7 +139,7 @@ public final class IntegrityTarget implements Target {
             named.set(o.metaDeviceArg(), o.metaDevice());
             meta = ctx.device(new Args(named), o.metaDeviceArg(), 0, 0);
         }
-        boolean hasMeta = meta != dev;
+        boolean hasMeta = o.metaDevice() != null;
         long dataSectors = dev.size() >> 9;
         long metaSectors = meta.size() >> 9;
         int log2Buffer = o.log2BufferSectors();

@@ -109,10 +109,4 @@ final class MetadataCache {
         }
         device.flush();
     }
-
-    /** Forgets clean buffers, so the next access sees the device (after someone else wrote it). */
-    void invalidate() throws IOException {
-        flush();
-        buffers.clear();
-    }
 }
