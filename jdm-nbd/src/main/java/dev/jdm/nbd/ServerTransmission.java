@@ -8,17 +8,14 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The transmission phase of one connection: a reader decodes requests and hands each to a worker
- * thread, which does the I/O and writes its reply under the connection's write lock, so replies go
- * out in any order. A byte budget bounds the memory of requests in flight: a client that stops
- * reading its replies stalls only itself, because the reader stops taking requests.
+ * The transmission phase of one connection: worker threads take turns decoding a request, then do
+ * its I/O and write its reply under the connection's write lock, so replies go out in any order.
+ * A byte budget bounds the memory of requests in flight: a client that stops reading its replies
+ * stalls only itself, because its workers stop taking requests.
  */
 final class ServerTransmission {
     /** Payload bytes in flight per connection (a 32 MiB request still fits twice). */
@@ -31,7 +28,12 @@ final class ServerTransmission {
      * that care about holes (nbdcopy, qemu-img) ask with BLOCK_STATUS anyway.
      */
     private static final int HOLE_SCAN_MIN = 1 << 20;
-    /** Requests of one connection served at once, as nbdkit's default of 16 threads. */
+    /**
+     * Requests of one connection served at once, as nbdkit's default of 16 threads. Platform threads:
+     * file I/O pins a virtual thread's carrier and makes the scheduler add compensating threads,
+     * which costs more than a 4 KiB read. The workers are per connection, so a client that stops
+     * reading its replies blocks only its own.
+     */
     private static final int WORKERS = 16;
     /** Descriptors per BLOCK_STATUS reply, well under the spec's 2^20. */
     private static final int MAX_EXTENTS = 1 << 16;
@@ -44,13 +46,9 @@ final class ServerTransmission {
     private final BufferPool pool;
     private final long size;
     private final Semaphore budget = new Semaphore(BUDGET);
-    /**
-     * Platform threads rather than a virtual thread per request: file I/O pins a virtual thread's
-     * carrier and makes the scheduler add compensating threads, which costs more than a 4 KiB read.
-     * The pool is per connection so a client that stops reading its replies blocks only its own workers.
-     */
-    private final ThreadPoolExecutor workers = new ThreadPoolExecutor(WORKERS, WORKERS, 10, TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("nbd-worker").factory());
+    /** Held by the worker reading the next request from the socket. */
+    private final ReentrantLock readLock = new ReentrantLock();
+    private volatile boolean finished;
     private final ReentrantLock writeLock = new ReentrantLock();
 
     ServerTransmission(ServerHandshake.Outcome session, BufferPool pool) {
@@ -61,59 +59,92 @@ final class ServerTransmission {
         this.pool = pool;
         // Clients were told this size at GO; a resize is seen by new connections.
         this.size = device.size();
-        workers.allowCoreThreadTimeOut(true);
+    }
+
+    /** A decoded request with its payload buffer (for reads and writes) and what it holds of the budget. */
+    private record Work(Wire.Request request, ByteBuffer buffer, int cost) {
     }
 
     /** Serves requests until the client disconnects, breaks the protocol or the connection is closed. */
-    void run() throws IOException, InterruptedException {
-        try {
-            while (in.await(Wire.REQUEST_SIZE)) {
-                Wire.Request r;
-                try {
-                    r = Wire.Request.read(in);
-                } catch (Wire.ProtocolException e) {
-                    return;
-                }
-                if (r.type() == Nbd.CMD_DISC) {
-                    return; // No reply; in-flight requests finish below before the socket closes.
-                }
-                String invalid = validate(r);
-                boolean hasPayload = r.type() == Nbd.CMD_WRITE;
-                if (invalid != null) {
-                    if (hasPayload) {
-                        in.skip(r.length());
-                    }
-                    reply(errorReply(r, errorFor(r, invalid), invalid));
-                    continue;
-                }
-                int cost = (int) Math.max(REQUEST_COST, isDataCommand(r) ? r.length() : 0);
-                budget.acquire(cost);
-                ByteBuffer buffer = isDataCommand(r) ? pool.take((int) r.length()) : null;
-                if (hasPayload) {
-                    try {
-                        in.readFully(buffer);
-                    } catch (IOException e) {
-                        budget.release(cost);
-                        throw e;
-                    }
-                    buffer.flip();
-                }
-                workers.execute(() -> {
-                    try {
-                        execute(r, buffer);
-                    } finally {
-                        if (buffer != null) {
-                            pool.give(buffer);
-                        }
-                        budget.release(cost);
-                    }
-                });
-            }
-        } finally {
-            budget.acquire(BUDGET); // Wait for requests in flight to reply.
-            budget.release(BUDGET);
-            workers.shutdown();
+    void run() throws InterruptedException {
+        Thread[] threads = new Thread[WORKERS];
+        for (int i = 0; i < threads.length; i++) {
+            threads[i] = Thread.ofPlatform().daemon().name("nbd-worker").start(this::serve);
         }
+        for (Thread t : threads) {
+            t.join();
+        }
+    }
+
+    /**
+     * One worker: take the read lock, decode the next request, let go of the lock and serve the
+     * request. The thread that read a request runs it, so no request waits for a hand-off while
+     * another worker already reads the next one (nbdkit's threads work the same way).
+     */
+    private void serve() {
+        while (true) {
+            Work w;
+            readLock.lock();
+            try {
+                w = finished ? null : next();
+                if (w == null) {
+                    finished = true;
+                    return; // Other workers finish what they hold; nothing after DISC is read.
+                }
+            } catch (IOException | InterruptedException e) {
+                finished = true;
+                closeQuietly();
+                return;
+            } finally {
+                readLock.unlock();
+            }
+            try {
+                execute(w.request, w.buffer);
+            } finally {
+                if (w.buffer != null) {
+                    pool.give(w.buffer);
+                }
+                budget.release(w.cost);
+            }
+        }
+    }
+
+    /** The next valid request; refused ones are answered here. Null at DISC, end of stream or a protocol violation. */
+    private Work next() throws IOException, InterruptedException {
+        while (in.await(Wire.REQUEST_SIZE)) {
+            Wire.Request r;
+            try {
+                r = Wire.Request.read(in);
+            } catch (Wire.ProtocolException e) {
+                return null;
+            }
+            if (r.type() == Nbd.CMD_DISC) {
+                return null; // No reply; requests in flight finish before the socket closes.
+            }
+            String invalid = validate(r);
+            boolean hasPayload = r.type() == Nbd.CMD_WRITE;
+            if (invalid != null) {
+                if (hasPayload) {
+                    in.skip(r.length());
+                }
+                reply(errorReply(r, errorFor(r, invalid), invalid));
+                continue;
+            }
+            int cost = (int) Math.max(REQUEST_COST, isDataCommand(r) ? r.length() : 0);
+            budget.acquire(cost);
+            ByteBuffer buffer = isDataCommand(r) ? pool.take((int) r.length()) : null;
+            if (hasPayload) {
+                try {
+                    in.readFully(buffer);
+                } catch (IOException e) {
+                    budget.release(cost);
+                    throw e;
+                }
+                buffer.flip();
+            }
+            return new Work(r, buffer, cost);
+        }
+        return null;
     }
 
     private static boolean isDataCommand(Wire.Request r) {
