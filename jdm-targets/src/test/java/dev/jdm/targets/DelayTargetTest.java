@@ -3,12 +3,19 @@ package dev.jdm.targets;
 import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.LongRange;
+import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -58,7 +65,7 @@ class DelayTargetTest {
         assertEquals("0 1024 delay " + a + " 1024 0 " + b + " 4 400", dm.table("d6", false).getFirst().format());
         assertEquals("0 1024 delay " + a + " 0 50 " + a + " 0 100 " + b + " 0 333", dm.table("d9", false).getFirst().format());
         assertEquals("0 2048 delay 0 0 0", status("d3"));
-        assertEquals(java.util.List.of(a.toString(), b.toString()), dm.deps("d9", false));
+        assertEquals(List.of(a.toString(), b.toString()), dm.deps("d9", false));
     }
 
     @Test
@@ -184,5 +191,25 @@ class DelayTargetTest {
         }
         assertEquals("0 2048 delay 0 0 0", status("o"));
         assertArrayEquals(filled(512, 2), slice(a, 0, 512), "the later write expires later and lands last");
+    }
+
+    /** Any valid 3-, 6- or 9-argument table reads back as given, and nothing is held while idle. */
+    @Property(tries = 40, seed = "5150")
+    void tablesReadBackAsGiven(@ForAll @IntRange(min = 1, max = 3) int triples,
+                               @ForAll @Size(9) List<@LongRange(min = 0, max = 2040) Long> offsets,
+                               @ForAll @Size(9) List<@LongRange(min = 0, max = 4294967295L) Long> delays) throws Exception {
+        Path img = Files.createTempFile("delay", ".img");
+        try (DeviceMapper engine = DeviceMapper.create()) {
+            Files.write(img, new byte[1 << 20]);
+            StringBuilder args = new StringBuilder();
+            for (int i = 0; i < triples; i++) {
+                args.append(i == 0 ? "" : " ").append(img).append(' ').append(offsets.get(i)).append(' ').append(delays.get(i));
+            }
+            engine.create("p", null, "0 8 delay " + args, false);
+            assertEquals("0 8 delay " + args, engine.table("p", false).getFirst().format());
+            assertEquals("0 8 delay 0 0 0", engine.status("p", false).getFirst().format());
+        } finally {
+            Files.deleteIfExists(img);
+        }
     }
 }
