@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.TreeMap;
 
 import static dev.jdm.targets.Images.*;
+import static dev.jdm.targets.TargetTestSupport.assertIoError;
 import static org.junit.jupiter.api.Assertions.*;
 
 class DustTargetTest {
@@ -53,9 +54,6 @@ class DustTargetTest {
         return dm.status("d", false).getFirst().format();
     }
 
-    private static void assertEio(org.junit.jupiter.api.function.Executable io) {
-        assertEquals(Errno.EIO, assertThrows(BlockIoException.class, io).errno());
-    }
 
     @Test
     void tableStatusAndTheKernelsMessageTexts() throws Exception {
@@ -117,8 +115,8 @@ class DustTargetTest {
         assertArrayEquals(before, read(md, 0, 3 * 4096), "bypass: the list is ignored");
         msg("enable");
         assertArrayEquals(slice(a, 4096, 8192), read(md, 0, 8192), "blocks 1 and 2 are good");
-        assertEio(() -> read(md, 8192 + 512, 512));
-        assertEio(() -> read(md, 4096, 8192));
+        assertIoError(Errno.EIO, () -> read(md, 8192 + 512, 512));
+        assertIoError(Errno.EIO, () -> read(md, 4096, 8192));
         assertArrayEquals(slice(a, 16384, 4096), read(md, 12288, 4096));
     }
 
@@ -128,10 +126,10 @@ class DustTargetTest {
         msg("enable");
         byte[] data = filled(4096, 0x42);
         long target = (5 - 1) * 4096L;
-        assertEio(() -> write(md, target, data));
-        assertEio(() -> write(md, target, data));
+        assertIoError(Errno.EIO, () -> write(md, target, data));
+        assertIoError(Errno.EIO, () -> write(md, target, data));
         assertEquals("dust_query_block: block 5 found in badblocklist", msg("queryblock", "5"));
-        assertEio(() -> read(md, target, 4096));
+        assertIoError(Errno.EIO, () -> read(md, target, 4096));
         write(md, target, data);
         assertEquals("dust_query_block: block 5 not found in badblocklist", msg("queryblock", "5"));
         assertArrayEquals(data, read(md, target, 4096));

@@ -1,6 +1,5 @@
 package dev.jdm.targets;
 
-import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.DeviceMapper;
@@ -18,9 +17,11 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static dev.jdm.targets.Images.*;
+import static dev.jdm.targets.TargetTestSupport.assertIoError;
 import static org.junit.jupiter.api.Assertions.*;
 
 class FlakeyTargetTest {
@@ -64,10 +65,6 @@ class FlakeyTargetTest {
         return dm.table("f", false).getFirst().format();
     }
 
-    private static void assertEio(org.junit.jupiter.api.function.Executable io) {
-        BlockIoException e = assertThrows(BlockIoException.class, io);
-        assertEquals(Errno.EIO, e.errno());
-    }
 
     @Test
     void upDownCycleFollowsTheClockFromLoadWithTheImplicitErrorDefault() throws Exception {
@@ -79,14 +76,14 @@ class FlakeyTargetTest {
         double[] down = {2, 4.999, 7, 9.999};
         for (double t : up) {
             at(t);
-            assertArrayEquals(java.util.Arrays.copyOfRange(original, 512, 1024), read(md, 512, 512), "up at " + t);
+            assertArrayEquals(Arrays.copyOfRange(original, 512, 1024), read(md, 512, 512), "up at " + t);
         }
         for (double t : down) {
             at(t);
-            assertEio(() -> read(md, 0, 512));
-            assertEio(() -> write(md, 0, new byte[512]));
-            assertEio(md::flush);
-            assertEio(() -> md.discard(0, 512));
+            assertIoError(Errno.EIO, () -> read(md, 0, 512));
+            assertIoError(Errno.EIO, () -> write(md, 0, new byte[512]));
+            assertIoError(Errno.EIO, md::flush);
+            assertIoError(Errno.EIO, () -> md.discard(0, 512));
         }
         assertArrayEquals(original, Files.readAllBytes(a), "nothing reached the device while down");
         at(5);
@@ -113,7 +110,7 @@ class FlakeyTargetTest {
         assertEquals("0 2048 flakey " + a + " 0 2 3 1 error_writes", table());
         at(2);
         assertArrayEquals(slice(a, 0, 512), read(md, 0, 512));
-        assertEio(() -> write(md, 0, new byte[512]));
+        assertIoError(Errno.EIO, () -> write(md, 0, new byte[512]));
     }
 
     @Test
@@ -121,7 +118,7 @@ class FlakeyTargetTest {
         MappedDevice md = flakey(" 1 ERROR_READS");
         assertEquals("0 2048 flakey " + a + " 0 2 3 1 error_reads", table());
         at(2);
-        assertEio(() -> read(md, 0, 512));
+        assertIoError(Errno.EIO, () -> read(md, 0, 512));
         write(md, 0, filled(512, 9));
         assertArrayEquals(filled(512, 9), slice(a, 0, 512));
     }
