@@ -255,7 +255,10 @@ public final class Luks {
         }
     }
 
-    /** luksKillSlot: destroys a keyslot; with a passphrase, only if it opens another slot (as cryptsetup asks). */
+    /**
+     * luksKillSlot: destroys a keyslot by number. With a passphrase (cryptsetup asks for one unless in
+     * batch mode) it must open some keyslot first; null skips that check.
+     */
     public static void killSlot(LuksDevice device, int keySlot, byte[] otherPassphrase) throws IOException {
         try (FileBlockDevice header = FileBlockDevice.open(device.header(), FileBlockDevice.Options.READ_WRITE)) {
             LuksVolume volume = readVolume(header, device.header().toString());
@@ -290,10 +293,12 @@ public final class Luks {
                     volume.destroyKeyslot(header, oldSlot, RANDOM);
                 }
                 volume.storeKeyslot(header, newSlot, unlock.key(), newPassphrase, kdfFor(volume, kdf), RANDOM);
+                // Commit the new slot before the old one goes, so a crash in between loses no passphrase.
+                volume.write(header, RANDOM);
                 if (newSlot != oldSlot) {
                     volume.destroyKeyslot(header, oldSlot, RANDOM);
+                    volume.write(header, RANDOM);
                 }
-                volume.write(header, RANDOM);
                 return newSlot;
             } finally {
                 unlock.wipe();

@@ -32,6 +32,8 @@ final class Luks2Volume implements LuksVolume {
     private final Luks2Header header;
     private final HeaderCopy copy;
     private final List<String> problems;
+    /** Areas of replaced keyslots, wiped only once the header no longer points at them. */
+    private final List<long[]> areasToWipe = new ArrayList<>();
 
     private Luks2Volume(Luks2Header header, HeaderCopy copy, List<String> problems) {
         this.header = header;
@@ -347,7 +349,7 @@ final class Luks2Volume implements LuksVolume {
         CipherSpec cipher = cipher();
         long length = roundUp(KeyslotArea.materialBytes(volumeKey.length, KeyslotArea.STRIPES), AREA_ALIGNMENT);
         Keyslot replaced = isActive(id) ? keyslot(id) : null;
-        long offset = findFreeArea(length, id);
+        long offset = findFreeArea(length);
         if (offset < 0 && replaced != null && replaced.areaSize() >= length) {
             offset = replaced.area().offset(); // no room elsewhere: overwrite in place, as cryptsetup does
         }
@@ -365,7 +367,7 @@ final class Luks2Volume implements LuksVolume {
             sortTexts(bound);
         }
         if (replaced != null && replaced.area().offset() != offset) {
-            KeyslotArea.wipe(device, replaced.area().offset(), replaced.areaSize(), random);
+            areasToWipe.add(new long[] {replaced.area().offset(), replaced.areaSize()});
         }
     }
 
@@ -401,14 +403,15 @@ final class Luks2Volume implements LuksVolume {
         return slot;
     }
 
-    /** Lowest 4 KiB-aligned gap in the keyslots area that fits, ignoring the slot being replaced. */
-    private long findFreeArea(long length, int replacing) throws LuksException {
-        List<long[]> used = new ArrayList<>();
+    /**
+     * Lowest 4 KiB-aligned gap in the keyslots area that fits. A slot being replaced still counts as
+     * used: its old key material must stay until the new header is written.
+     */
+    private long findFreeArea(long length) throws LuksException {
+        List<long[]> used = new ArrayList<>(areasToWipe);
         for (int id : activeKeyslots()) {
-            if (id != replacing) {
-                Keyslot slot = keyslot(id);
-                used.add(new long[] {slot.area().offset(), slot.areaSize()});
-            }
+            Keyslot slot = keyslot(id);
+            used.add(new long[] {slot.area().offset(), slot.areaSize()});
         }
         used.sort(Comparator.comparingLong(area -> area[0]));
         long start = 2 * header.hdrSize;
@@ -447,6 +450,10 @@ final class Luks2Volume implements LuksVolume {
         header.renewSalt(copy, random);
         header.seqid++;
         header.write(device);
+        for (long[] area : areasToWipe) {
+            KeyslotArea.wipe(device, area[0], area[1], random);
+        }
+        areasToWipe.clear();
     }
 
     /** Rewrites both copies from the one in use, without other changes (cryptsetup repair). */

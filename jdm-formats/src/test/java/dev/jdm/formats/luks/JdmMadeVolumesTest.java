@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 import static dev.jdm.formats.luks.CryptsetupMadeVolumesTest.sparseFile;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Volumes formatted by jdm are what cryptsetup expects: same dump, same volume key, passphrases accepted. */
@@ -105,8 +106,13 @@ class JdmMadeVolumesTest {
         assertEquals(0, testPassphrase(device, SECOND, 1).exitCode());
         assertEquals(List.of(0, 1), cryptsetupActiveSlots(device));
 
-        // LUKS1 moves the changed key to the first free slot; LUKS2 keeps the slot number (cryptsetup 2.x).
+        // LUKS1 moves the changed key to the first free slot; LUKS2 keeps the slot number (cryptsetup 2.x)
+        // but writes the new key material to a free area before the old one is wiped.
+        String areaBefore = luks1 ? "" : Cryptsetup.field(Luks.dump(device), "Area offset:");
         int changed = Luks.changeKey(device, PASSPHRASE, THIRD, -1, kdf);
+        if (!luks1) {
+            assertNotEquals(areaBefore, Cryptsetup.field(Luks.dump(device), "Area offset:"));
+        }
         assertEquals(luks1 ? 2 : 0, changed);
         assertEquals(2, testPassphrase(device, PASSPHRASE, -1).exitCode());
         assertEquals(0, testPassphrase(device, THIRD, changed).exitCode());
