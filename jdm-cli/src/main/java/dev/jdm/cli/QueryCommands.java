@@ -36,6 +36,13 @@ final class QueryCommands {
             return name != null || selection.given();
         }
 
+        /** The info of the device NAME, -u or -j/-m names. */
+        ObjectNode selectedInfo(ControlClient daemon) throws Failed {
+            ObjectNode req = request("info");
+            String subject = select(req, name, selection);
+            return (ObjectNode) call(daemon, req, subject).path("info");
+        }
+
         /** Every device's info, with its dependencies, sorted by name. */
         List<JsonNode> allDevices(ControlClient daemon) throws Failed {
             List<JsonNode> all = new ArrayList<>();
@@ -113,26 +120,18 @@ final class QueryCommands {
                 throw new Failed("deps failed: unknown device name type \"" + options + "\" (devno, devname or blkdevname)");
             }
             List<String> names = new ArrayList<>();
-            List<String> subjects = new ArrayList<>();
-            if (oneDevice()) {
-                ObjectNode probe = request("info");
-                subjects.add(select(probe, name, selection));
-                names.add(call(daemon, probe, subjects.getFirst()).path("info").path("name").asText());
-            } else {
-                allDevices(daemon).forEach(d -> names.add(d.path("name").asText()));
-                subjects.addAll(names);
-            }
+            (oneDevice() ? List.<JsonNode>of(selectedInfo(daemon)) : allDevices(daemon)).forEach(d -> names.add(d.path("name").asText()));
             ArrayNode all = Protocol.JSON.createArrayNode();
             if (names.isEmpty() && !json) {
                 out().println(NO_DEVICES);
             }
-            for (int i = 0; i < names.size(); i++) {
-                JsonNode deps = call(daemon, request("deps").put("name", names.get(i)).put("inactive", inactive), subjects.get(i)).path("deps");
+            for (String devName : names) {
+                JsonNode deps = call(daemon, request("deps").put("name", devName).put("inactive", inactive), devName).path("deps");
                 if (json) {
-                    all.addObject().put("name", names.get(i)).set("deps", deps);
+                    all.addObject().put("name", devName).set("deps", deps);
                     continue;
                 }
-                StringBuilder line = new StringBuilder(oneDevice() ? "" : names.get(i) + ": ");
+                StringBuilder line = new StringBuilder(oneDevice() ? "" : devName + ": ");
                 line.append(deps.size()).append(" dependencies\t:");
                 deps.forEach(dep -> line.append(" (").append(show(dep)).append(')'));
                 out().println(line);
@@ -230,55 +229,72 @@ final class QueryCommands {
             return params;
         }
 
+        /** dmsetup's --concise form (table only): every device on one line. */
+        boolean concise() {
+            return false;
+        }
+
         @Override
         int run(ControlClient daemon) throws Failed {
-            List<String> names = new ArrayList<>();
-            List<String> subjects = new ArrayList<>();
-            if (oneDevice()) {
-                ObjectNode req = request(op());
-                subjects.add(select(req, name, selection));
-                names.add(null);
-            } else {
-                allDevices(daemon).forEach(d -> names.add(d.path("name").asText()));
-                subjects.addAll(names);
-                if (names.isEmpty() && !json) {
-                    out().println(NO_DEVICES);
-                }
+            List<JsonNode> devices = oneDevice() ? List.of(selectedInfo(daemon)) : allDevices(daemon);
+            if (devices.isEmpty() && !json) {
+                out().println(NO_DEVICES);
             }
             ArrayNode all = Protocol.JSON.createArrayNode();
-            for (int i = 0; i < names.size(); i++) {
-                ObjectNode req = request(op()).put("inactive", inactive);
-                if (names.get(i) == null) {
-                    select(req, name, selection);
-                } else {
-                    req.put("name", names.get(i));
-                }
-                JsonNode lines = call(daemon, req, subjects.get(i)).path("targets");
-                ArrayNode kept = Protocol.JSON.createArrayNode();
+            StringBuilder conciseLine = new StringBuilder();
+            for (JsonNode d : devices) {
+                String devName = d.path("name").asText();
+                JsonNode lines = call(daemon, request(op()).put("name", devName).put("inactive", inactive), devName).path("targets");
+                List<JsonNode> kept = new ArrayList<>();
                 for (JsonNode l : lines) {
                     if (target == null || l.path("type").asText().equals(target)) {
                         ((ObjectNode) l).put("params", shown(l.path("type").asText(), l.path("params").asText()));
                         kept.add(l);
                     }
                 }
+                // A device shows when a target matched, or, without --target, when it has no table at all.
+                boolean shows = !kept.isEmpty() || (lines.isEmpty() && target == null);
                 if (json) {
-                    all.addObject().put("name", names.get(i) == null ? subjects.get(i) : names.get(i)).set("targets", kept);
-                    continue;
-                }
-                String prefix = names.get(i) == null ? "" : names.get(i) + ": ";
-                if (lines.isEmpty() && target == null) {
-                    // dmsetup prints an empty line for a device without a table.
-                    out().println(prefix);
-                }
-                for (JsonNode l : kept) {
-                    out().println(prefix + l.path("start").asLong() + " " + l.path("length").asLong() + " "
-                            + l.path("type").asText() + " " + l.path("params").asText());
+                    all.addObject().put("name", devName).set("targets", Protocol.JSON.valueToTree(kept));
+                } else if (concise()) {
+                    if (shows) {
+                        appendConcise(conciseLine, d, kept);
+                    }
+                } else {
+                    String prefix = oneDevice() ? "" : devName + ": ";
+                    if (lines.isEmpty() && shows) {
+                        // dmsetup prints an empty line for a device without a table.
+                        out().println(prefix);
+                    }
+                    for (JsonNode l : kept) {
+                        out().println(prefix + l.path("start").asLong() + " " + l.path("length").asLong() + " "
+                                + l.path("type").asText() + " " + l.path("params").asText());
+                    }
                 }
             }
             if (json) {
                 printJson(oneDevice() ? all.get(0).path("targets") : all);
+            } else if (!conciseLine.isEmpty()) {
+                out().println(conciseLine);
             }
             return 0;
+        }
+
+        /** {@code name,uuid,minor,ro|rw,start length type params,...}; devices joined by ';', with ',' ';' '\' escaped. */
+        private static void appendConcise(StringBuilder line, JsonNode d, List<JsonNode> targets) {
+            if (!line.isEmpty()) {
+                line.append(';');
+            }
+            line.append(quoted(d.path("name").asText())).append(',').append(quoted(d.path("uuid").asText()))
+                    .append(',').append(d.path("minor").asInt()).append(',').append(d.path("readOnly").asBoolean() ? "ro" : "rw");
+            for (JsonNode l : targets) {
+                line.append(',').append(l.path("start").asLong()).append(' ').append(l.path("length").asLong()).append(' ')
+                        .append(l.path("type").asText()).append(' ').append(quoted(l.path("params").asText()));
+            }
+        }
+
+        private static String quoted(String s) {
+            return s.replaceAll("([,;\\\\])", "\\\\$1");
         }
     }
 
@@ -294,6 +310,13 @@ final class QueryCommands {
     static final class Table extends Lines {
         @Option(names = "--showkeys", description = "Show encryption keys.")
         boolean showKeys;
+        @Option(names = "--concise", description = "Every device on one line: name,uuid,minor,ro|rw,target,...; devices separated by ';'.")
+        boolean concise;
+
+        @Override
+        boolean concise() {
+            return concise;
+        }
 
         @Override
         String op() {

@@ -142,6 +142,9 @@ class JdmCommandIT {
                 + "top: 1024 8 zero \n"
                 + "z: 0 16 zero \n", ok("table"));
         assertEquals("0 1024 linear \n1024 8 zero \n", ok("status", "top"));
+        assertEquals("base,BASE-UUID,1,rw,0 2048 linear " + base + " 0;disk0,,0,rw,0 2097152 linear " + disk0 + " 0;"
+                + "top,,2,rw,0 1024 linear 253:1 1024,1024 8 zero ;z,,3,rw,0 16 zero \n", ok("table", "--concise"));
+        assertEquals("top,,2,rw,1024 8 zero ;z,,3,rw,0 16 zero \n", ok("table", "--concise", "--target", "zero"));
         assertEquals("1024 8 zero \n", ok("table", "top", "--target", "zero"));
         assertEquals("0 2048 linear " + base + " 0\n", ok("table", "-u", "BASE-UUID"));
         assertEquals("0 16 zero \n", ok("table", "-j", "253", "-m", "3"));
