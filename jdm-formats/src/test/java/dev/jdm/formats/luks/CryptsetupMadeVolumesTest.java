@@ -111,6 +111,28 @@ class CryptsetupMadeVolumesTest {
         }
     }
 
+    /** Non-default metadata and keyslots area sizes; with the primary destroyed, the secondary is found at 64 KiB. */
+    @org.junit.jupiter.api.Test
+    void largerMetadataAreaAndSecondaryScan(@TempDir Path dir) throws Exception {
+        Path image = sparseFile(dir.resolve("meta64k.img"));
+        Cryptsetup.run(PASSPHRASE, "luksFormat", "--batch-mode", "--type", "luks2", "--luks2-metadata-size", "64k",
+                "--luks2-keyslots-size", "1m", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000",
+                "--key-file", "-", image.toString()).ok();
+        LuksDevice device = LuksDevice.of(image);
+        assertEquals(Cryptsetup.run(null, "luksDump", image.toString()).ok().stdout(), Luks.dump(device));
+        byte[] key = Cryptsetup.dumpVolumeKey(image, PASSPHRASE);
+        try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw")) {
+            file.write(new byte[4096]);
+        }
+        try (Unlocked unlocked = Luks.open(device, OpenOptions.defaults(), PASSPHRASE)) {
+            assertArrayEquals(key, unlocked.volumeKey());
+            assertEquals(HeaderCopy.SECONDARY, unlocked.headerCopy());
+        }
+        assertEquals(HeaderCopy.SECONDARY, Luks.repair(device));
+        assertEquals(Cryptsetup.run(null, "luksDump", image.toString()).ok().stdout(), Luks.dump(device));
+        assertArrayEquals(key, Cryptsetup.dumpVolumeKey(image, PASSPHRASE));
+    }
+
     static Path sparseFile(Path path) throws IOException {
         try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
             file.setLength(IMAGE_BYTES);
