@@ -148,6 +148,23 @@ class ControlProtocolTest {
     }
 
     @Test
+    void waitGivesUpAfterItsTimeoutWithTheSameEventNumber() throws IOException {
+        String reply = one("{\"op\":\"wait\",\"name\":\"first\",\"eventNr\":0,\"timeout\":10}");
+        assertTrue(reply.startsWith("{\"ok\":true,\"info\":{\"name\":\"first\"") && reply.contains("\"eventNumber\":0"), reply);
+    }
+
+    @Test
+    void removeAllTakesStacksTopFirst() throws IOException {
+        assertTrue(one("{\"op\":\"create\",\"name\":\"upper\",\"table\":\"0 8 linear /dev/mapper/first 0\"}")
+                .startsWith("{\"ok\":true,\"info\":{\"name\":\"upper\",\"uuid\":\"\",\"major\":253,\"minor\":0,"));
+        assertEquals(List.of(
+                        "{\"ok\":false,\"errno\":\"EBUSY\",\"code\":16,\"error\":\"device first is still open (open count 1: table of upper)\"}",
+                        "{\"ok\":true,\"failed\":[]}",
+                        "{\"ok\":true,\"devices\":[]}"),
+                exchange("{\"op\":\"remove\",\"name\":\"first\"}", "{\"op\":\"remove_all\"}", "{\"op\":\"list\"}"));
+    }
+
+    @Test
     void socketAndFolderAreClosedToOthers() throws IOException {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(daemon.socket())));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(daemon.socket().getParent())));
