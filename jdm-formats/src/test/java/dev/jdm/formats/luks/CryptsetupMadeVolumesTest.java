@@ -133,6 +133,26 @@ class CryptsetupMadeVolumesTest {
         assertArrayEquals(key, Cryptsetup.dumpVolumeKey(image, PASSPHRASE));
     }
 
+    /** A keyslot encrypted with another cipher and key size than the data (--keyslot-cipher). */
+    @org.junit.jupiter.api.Test
+    void keyslotCipherDifferentFromTheSegment(@TempDir Path dir) throws Exception {
+        Path image = sparseFile(dir.resolve("keyslot-cipher.img"));
+        Cryptsetup.run(PASSPHRASE, "luksFormat", "--batch-mode", "--type", "luks2", "--cipher", "aes-cbc-essiv:sha256",
+                "--key-size", "256", "--keyslot-cipher", "aes-xts-plain64", "--keyslot-key-size", "512",
+                "--sector-size", "512", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file", "-",
+                image.toString()).ok();
+        LuksDevice device = LuksDevice.of(image);
+        String dump = Luks.dump(device);
+        assertEquals(Cryptsetup.run(null, "luksDump", image.toString()).ok().stdout(), dump);
+        assertEquals("aes-xts-plain64", Cryptsetup.field(dump, "Cipher:"));
+        byte[] key = Cryptsetup.dumpVolumeKey(image, PASSPHRASE);
+        try (Unlocked unlocked = Luks.open(device, OpenOptions.defaults(), PASSPHRASE)) {
+            assertArrayEquals(key, unlocked.volumeKey());
+            assertEquals("0 8192 crypt aes-cbc-essiv:sha256 " + HexFormat.of().formatHex(key) + " 0 "
+                    + image.toAbsolutePath() + " 32768", unlocked.tableLine());
+        }
+    }
+
     static Path sparseFile(Path path) throws IOException {
         try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
             file.setLength(IMAGE_BYTES);
