@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 ./mvnw -q -pl jdm-bench -am install -DskipTests
 . .mvn/find-jdk.sh
 exec "$JAVA_HOME/bin/java" -jar jdm-bench/target/jdm-bench.jar \
-  -f 2 -wi 2 -w 1s -i 4 -r 1s -foe true "$@"
+  -f 2 -wi 2 -w 1s -i 5 -r 1s -foe true "$@"

@@ -2,9 +2,9 @@ package dev.jdm.bench;
 
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Group;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -15,6 +15,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -29,15 +31,15 @@ import java.util.stream.Stream;
 
 /**
  * The cost of the engine on the I/O path: the same reads and writes through a mapped device (a
- * linear table on one file, a 4-way striped table on four files) and straight to files of the same
- * layout with positional {@link FileChannel} I/O and the same direct buffers. The files live in
- * /dev/shm (or {@code $JDM_BENCH_DIR}) so that no disk is measured, only our overhead.
+ * linear table on one file, a 4-way striped table on four files) and straight to the same files with
+ * positional {@link FileChannel} I/O and the same direct buffers. The files live in /dev/shm (or
+ * {@code $JDM_BENCH_DIR}) so that no disk is measured, only our overhead.
  *
- * <p>Each case is a JMH group: one thread drives the plain path and one the jdm path <em>at the same
- * time</em>, each on its own copy of the files, so both see the same machine load. On a machine
- * shared with other work, runs one after the other swing by more than the difference being measured.
+ * <p>Besides throughput, each run counts its operations and its thread's CPU time ({@link CpuAccount}):
+ * on cores shared with other work, throughput mostly measures how much of a core the scheduler
+ * handed out, while operations per CPU second measure what each path costs.
  */
-@State(Scope.Group)
+@State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 public class CoreIoBenchmark {
@@ -53,10 +55,13 @@ public class CoreIoBenchmark {
     @Param({"linear", "striped"})
     public String layout;
 
+    /** {@code plain}: FileChannel positional I/O on the files; {@code jdm}: through the mapped device. */
+    @Param({"plain", "jdm"})
+    public String path;
+
     private Path dir;
     private DeviceMapper dm;
-    private Io plain;
-    private Io jdm;
+    private Io io;
 
     /** The two operations measured, so both paths are driven by the same benchmark code. */
     private interface Io extends AutoCloseable {
@@ -71,17 +76,38 @@ public class CoreIoBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         dir = Files.createTempDirectory(Path.of(System.getenv().getOrDefault("JDM_BENCH_DIR", "/dev/shm")), "jdm-bench-");
-        plain = plain(backingFiles("plain"));
-        jdm = mapped(backingFiles("jdm"));
+        io = path.equals("jdm") ? mapped(backingFiles()) : plain(backingFiles());
     }
 
-    private List<Path> backingFiles(String prefix) throws IOException {
+    private List<Path> backingFiles() throws IOException {
         int files = layout.equals("striped") ? STRIPES : 1;
         List<Path> paths = new ArrayList<>();
         for (int i = 0; i < files; i++) {
-            paths.add(filled(dir.resolve(prefix + i + ".img"), DEVICE_BYTES / files));
+            paths.add(filled(dir.resolve("backing" + i + ".img"), DEVICE_BYTES / files));
         }
         return paths;
+    }
+
+    /** The operations a run completed and the CPU time its thread used, per iteration. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class CpuAccount {
+        private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+        public long ops;
+        public long cpuNanos;
+        private long startNanos;
+
+        @Setup(Level.Iteration)
+        public void begin() {
+            ops = 0;
+            cpuNanos = 0;
+            startNanos = THREADS.getCurrentThreadCpuTime();
+        }
+
+        @TearDown(Level.Iteration)
+        public void end() {
+            cpuNanos = THREADS.getCurrentThreadCpuTime() - startNanos;
+        }
     }
 
     /** Where each thread is in its sequence of offsets, and its buffers. */
@@ -219,8 +245,7 @@ public class CoreIoBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        plain.close();
-        jdm.close();
+        io.close();
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
@@ -228,69 +253,35 @@ public class CoreIoBenchmark {
         }
     }
 
-    // Method names are <group>_<path>; CoreIoMain pairs them up by that.
-
     @Benchmark
-    @Group("sequentialRead1M")
-    public ByteBuffer sequentialRead1M_plain(Cursor c) throws IOException {
+    public ByteBuffer sequentialRead1M(Cursor c, CpuAccount cpu) throws IOException {
+        cpu.ops++;
         ByteBuffer b = c.sequential();
-        plain.read(c.nextSequential(), b);
+        io.read(c.nextSequential(), b);
         return b;
     }
 
     @Benchmark
-    @Group("sequentialRead1M")
-    public ByteBuffer sequentialRead1M_jdm(Cursor c) throws IOException {
+    public ByteBuffer sequentialWrite1M(Cursor c, CpuAccount cpu) throws IOException {
+        cpu.ops++;
         ByteBuffer b = c.sequential();
-        jdm.read(c.nextSequential(), b);
+        io.write(c.nextSequential(), b);
         return b;
     }
 
     @Benchmark
-    @Group("sequentialWrite1M")
-    public ByteBuffer sequentialWrite1M_plain(Cursor c) throws IOException {
-        ByteBuffer b = c.sequential();
-        plain.write(c.nextSequential(), b);
-        return b;
-    }
-
-    @Benchmark
-    @Group("sequentialWrite1M")
-    public ByteBuffer sequentialWrite1M_jdm(Cursor c) throws IOException {
-        ByteBuffer b = c.sequential();
-        jdm.write(c.nextSequential(), b);
-        return b;
-    }
-
-    @Benchmark
-    @Group("randomRead4K")
-    public ByteBuffer randomRead4K_plain(Cursor c) throws IOException {
+    public ByteBuffer randomRead4K(Cursor c, CpuAccount cpu) throws IOException {
+        cpu.ops++;
         ByteBuffer b = c.random();
-        plain.read(c.nextRandom(), b);
+        io.read(c.nextRandom(), b);
         return b;
     }
 
     @Benchmark
-    @Group("randomRead4K")
-    public ByteBuffer randomRead4K_jdm(Cursor c) throws IOException {
+    public ByteBuffer randomWrite4K(Cursor c, CpuAccount cpu) throws IOException {
+        cpu.ops++;
         ByteBuffer b = c.random();
-        jdm.read(c.nextRandom(), b);
-        return b;
-    }
-
-    @Benchmark
-    @Group("randomWrite4K")
-    public ByteBuffer randomWrite4K_plain(Cursor c) throws IOException {
-        ByteBuffer b = c.random();
-        plain.write(c.nextRandom(), b);
-        return b;
-    }
-
-    @Benchmark
-    @Group("randomWrite4K")
-    public ByteBuffer randomWrite4K_jdm(Cursor c) throws IOException {
-        ByteBuffer b = c.random();
-        jdm.write(c.nextRandom(), b);
+        io.write(c.nextRandom(), b);
         return b;
     }
 }

@@ -8,22 +8,25 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
-import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Runs {@link CoreIoBenchmark} (JMH options such as {@code -wi 2 -w 1s -i 4 -r 1s} are passed through)
- * and prints, per case, plain and jdm throughput and their ratio as a Markdown table. Next to the
- * ratio of the means it prints the median of the per-iteration ratios: plain and jdm run at the same
- * time, so each iteration's ratio compares the two under the same load.
+ * and prints a Markdown table per case: throughput of the plain and the jdm path and their ratio, and
+ * operations per second of the benchmark thread's CPU time and their ratio, which is what each path
+ * costs however the shared cores were handed out.
  */
 public final class CoreIoMain {
     private CoreIoMain() {
     }
 
-    private record Row(String layout, String operation, Result plain, Result jdm, double medianRatio) {
+    /** One path of one case: JMH's throughput, and operations and CPU time summed over all iterations. */
+    private record Measured(Result throughput, long ops, long cpuNanos) {
+        double perCpuSecond() {
+            return ops * 1e9 / cpuNanos;
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -34,31 +37,37 @@ public final class CoreIoMain {
                 .build();
         Collection<RunResult> results = new Runner(options).run();
 
-        List<Row> rows = new ArrayList<>();
+        // "linear randomRead4K" -> "plain"/"jdm" -> measurement
+        Map<String, Map<String, Measured>> cases = new TreeMap<>();
         for (RunResult r : results) {
             String benchmark = r.getParams().getBenchmark();
-            String group = benchmark.substring(benchmark.lastIndexOf('.') + 1);
-            String plainLabel = group + "_plain";
-            String jdmLabel = group + "_jdm";
-            List<Double> ratios = new ArrayList<>();
-            r.getBenchmarkResults().forEach(b -> {
+            String key = r.getParams().getParam("layout") + " " + benchmark.substring(benchmark.lastIndexOf('.') + 1);
+            long ops = 0;
+            long cpu = 0;
+            for (var b : r.getBenchmarkResults()) {
                 for (IterationResult i : b.getIterationResults()) {
-                    ratios.add(i.getSecondaryResults().get(jdmLabel).getScore() / i.getSecondaryResults().get(plainLabel).getScore());
+                    ops += Math.round(i.getSecondaryResults().get("ops").getScore());
+                    cpu += Math.round(i.getSecondaryResults().get("cpuNanos").getScore());
                 }
-            });
-            ratios.sort(Comparator.naturalOrder());
-            double median = ratios.size() % 2 == 1 ? ratios.get(ratios.size() / 2)
-                    : (ratios.get(ratios.size() / 2 - 1) + ratios.get(ratios.size() / 2)) / 2;
-            rows.add(new Row(r.getParams().getParam("layout"), group, r.getSecondaryResults().get(plainLabel),
-                    r.getSecondaryResults().get(jdmLabel), median));
+            }
+            cases.computeIfAbsent(key, k -> new TreeMap<>()).put(r.getParams().getParam("path"),
+                    new Measured(r.getPrimaryResult(), ops, cpu));
         }
-        rows.sort(Comparator.comparing(Row::layout).thenComparing(Row::operation));
         System.out.println();
-        System.out.println("| table | operation | plain FileChannel (ops/s) | jdm (ops/s) | jdm/plain (means) | jdm/plain (median of iterations) |");
-        System.out.println("|---|---|---:|---:|---:|---:|");
-        for (Row row : rows) {
-            System.out.printf("| %s | %s | %s | %s | %.3f | %.3f |%n", row.layout(), row.operation(), format(row.plain()), format(row.jdm()),
-                    row.jdm().getScore() / row.plain().getScore(), row.medianRatio());
+        System.out.println("| table | operation | plain (ops/s) | jdm (ops/s) | jdm/plain | plain (ops per CPU s) "
+                + "| jdm (ops per CPU s) | jdm/plain per CPU s |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|");
+        for (var e : cases.entrySet()) {
+            String[] name = e.getKey().split(" ");
+            Measured plain = e.getValue().get("plain");
+            Measured jdm = e.getValue().get("jdm");
+            if (plain == null || jdm == null) {
+                continue;
+            }
+            System.out.printf("| %s | %s | %s | %s | %.3f | %,.0f | %,.0f | %.3f |%n", name[0], name[1],
+                    format(plain.throughput()), format(jdm.throughput()),
+                    jdm.throughput().getScore() / plain.throughput().getScore(),
+                    plain.perCpuSecond(), jdm.perCpuSecond(), jdm.perCpuSecond() / plain.perCpuSecond());
         }
     }
 
