@@ -10,6 +10,7 @@ import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -58,18 +59,15 @@ public final class JdmDaemon implements AutoCloseable {
     private final StateStore store;
     private final FileChannel lockFile;
     private final List<AutoCloseable> runningExports = new ArrayList<>();
-    private final StateStore.RestoreReport restoreReport;
     private ControlServer control;
     private boolean closed;
 
-    private JdmDaemon(Config config, PrintStream log, DeviceMapper dm, StateStore store, FileChannel lockFile,
-                      StateStore.RestoreReport report) {
+    private JdmDaemon(Config config, PrintStream log, DeviceMapper dm, StateStore store, FileChannel lockFile) {
         this.config = config;
         this.log = log;
         this.dm = dm;
         this.store = store;
         this.lockFile = lockFile;
-        this.restoreReport = report;
     }
 
     public static JdmDaemon start(Config config, PrintStream log) throws IOException {
@@ -90,19 +88,26 @@ public final class JdmDaemon implements AutoCloseable {
             }
         }
         FileChannel lockFile = FileChannel.open(data.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock = lockFile.tryLock();
+        FileLock lock;
+        try {
+            lock = lockFile.tryLock();
+        } catch (OverlappingFileLockException e) {
+            // Held by another daemon in this same JVM.
+            lock = null;
+        }
         if (lock == null) {
             lockFile.close();
             throw new IOException("another jdm daemon is using " + data);
         }
         DeviceMapper dm = DeviceMapper.create();
         JdmDaemon daemon = null;
+        StateStore store = null;
         try {
-            StateStore store = new StateStore(config.stateDir(), dm);
+            store = new StateStore(config.stateDir(), dm);
             dm.addListener(store);
             StateStore.RestoreReport report = store.restore();
-            daemon = new JdmDaemon(config, log, dm, store, lockFile, report);
-            daemon.reportRestore();
+            daemon = new JdmDaemon(config, log, dm, store, lockFile);
+            daemon.reportRestore(report);
             if (store.isEmpty() && dm.names().isEmpty()) {
                 daemon.createDefaultDevice();
             }
@@ -118,6 +123,10 @@ public final class JdmDaemon implements AutoCloseable {
             if (daemon != null) {
                 daemon.close();
             } else {
+                // Releasing the devices of a failed start is no user's remove: keep their state files.
+                if (store != null) {
+                    dm.removeListener(store);
+                }
                 dm.close();
                 lockFile.close();
             }
@@ -125,7 +134,7 @@ public final class JdmDaemon implements AutoCloseable {
         }
     }
 
-    private void reportRestore() {
+    private void reportRestore(StateStore.RestoreReport restoreReport) {
         if (!restoreReport.restored().isEmpty()) {
             log.println("jdm daemon: restored " + String.join(", ", restoreReport.restored()));
         }
@@ -156,14 +165,6 @@ public final class JdmDaemon implements AutoCloseable {
 
     public DeviceMapper deviceMapper() {
         return dm;
-    }
-
-    public StateStore stateStore() {
-        return store;
-    }
-
-    public StateStore.RestoreReport restoreReport() {
-        return restoreReport;
     }
 
     public Path socket() {

@@ -64,10 +64,6 @@ public final class StateStore implements DeviceMapper.Listener {
         }
     }
 
-    public Path directory() {
-        return dir;
-    }
-
     /** The file of the device with that minor. */
     public Path fileOf(int minor) {
         return dir.resolve("dm-" + minor + ".json");

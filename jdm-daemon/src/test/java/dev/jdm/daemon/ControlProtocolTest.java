@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The control protocol byte for byte: replies to good, bad and refused requests. */
@@ -162,6 +163,24 @@ class ControlProtocolTest {
                         "{\"ok\":true,\"failed\":[]}",
                         "{\"ok\":true,\"devices\":[]}"),
                 exchange("{\"op\":\"remove\",\"name\":\"first\"}", "{\"op\":\"remove_all\"}", "{\"op\":\"list\"}"));
+    }
+
+    @Test
+    void aSecondDaemonIsRefusedAndLeavesItsStateAlone() throws IOException {
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+        IOException sameData = assertThrows(IOException.class, () -> JdmDaemon.start(
+                JdmDaemon.Config.defaults(dir.resolve("data")).withSocket(dir.resolve("other.sock")), quiet));
+        assertEquals("another jdm daemon is using " + dir.resolve("data"), sameData.getMessage());
+
+        Path otherState = dir.resolve("other-state");
+        Files.createDirectories(otherState);
+        Files.writeString(otherState.resolve("dm-0.json"), "{\"name\":\"mine\",\"minor\":0,\"table\":\"0 8 zero\"}");
+        IOException sameSocket = assertThrows(IOException.class, () -> JdmDaemon.start(
+                JdmDaemon.Config.defaults(dir.resolve("other")).withSocket(daemon.socket()).withStateDir(otherState), quiet));
+        assertEquals("a jdm daemon already listens on " + daemon.socket(), sameSocket.getMessage());
+        assertEquals("{\"name\":\"mine\",\"minor\":0,\"table\":\"0 8 zero\"}", Files.readString(otherState.resolve("dm-0.json")));
+        String list = one("{\"op\":\"list\"}");
+        assertTrue(list.startsWith("{\"ok\":true,\"devices\":[{\"name\":\"first\""), "the first daemon still answers: " + list);
     }
 
     @Test
