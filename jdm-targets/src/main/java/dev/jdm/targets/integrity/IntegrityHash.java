@@ -2,6 +2,7 @@ package dev.jdm.targets.integrity;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -187,6 +188,24 @@ public final class IntegrityHash {
                 case int[] crc -> crc[0] = crc32Le(crc[0], data, offset, length);
                 case MessageDigest d -> d.update(data, offset, length);
                 case Mac m -> m.update(data, offset, length);
+                default -> throw new IllegalStateException();
+            }
+        }
+
+        /** Feeds the buffer's remaining bytes (heap or direct) and consumes them. */
+        void update(ByteBuffer data) {
+            switch (engine) {
+                case CRC32C c -> c.update(data);
+                case int[] crc -> {
+                    int c = crc[0];
+                    for (int i = data.position(); i < data.limit(); i++) {
+                        c = (c >>> 8) ^ CRC32_TABLE[(c ^ data.get(i)) & 0xff];
+                    }
+                    crc[0] = c;
+                    data.position(data.limit());
+                }
+                case MessageDigest d -> d.update(data);
+                case Mac m -> m.update(data);
                 default -> throw new IllegalStateException();
             }
         }

@@ -251,7 +251,7 @@ public final class IntegrityTarget implements Target {
     // ---- tags ------------------------------------------------------------------------------------
 
     /** {@code integrity_sector_checksum}: H([salt] ‖ le64 sector ‖ block), cut or zero-padded to the tag size. */
-    private void checksum(long logicalSector, byte[] data, int offset, byte[] out, int outOffset) {
+    private void checksum(long logicalSector, ByteBuffer block, byte[] out, int outOffset) {
         IntegrityHash.Session s = hash.begin();
         if (salt != null) {
             s.update(salt, 0, salt.length);
@@ -259,18 +259,24 @@ public final class IntegrityTarget implements Target {
         byte[] sector = new byte[8];
         ByteBuffer.wrap(sector).order(ByteOrder.LITTLE_ENDIAN).putLong(0, logicalSector);
         s.update(sector, 0, 8);
-        s.update(data, offset, blockBytes);
+        s.update(block);
         byte[] d = s.finish();
         int n = Math.min(d.length, g.tagSize);
         System.arraycopy(d, 0, out, outOffset, n);
         Arrays.fill(out, outOffset + n, outOffset + g.tagSize, (byte) 0);
     }
 
-    private byte[] tagsFor(long logicalSector, byte[] data, int offset, int blocks) {
+    private void checksum(long logicalSector, byte[] data, int offset, byte[] out, int outOffset) {
+        checksum(logicalSector, ByteBuffer.wrap(data, offset, blockBytes), out, outOffset);
+    }
+
+    /** Tags of consecutive blocks held in {@code data} from its position; zeroes without internal_hash. */
+    private byte[] tagsFor(long logicalSector, ByteBuffer data, int blocks) {
         byte[] t = new byte[blocks * g.tagSize];
         if (hash != null) {
             for (int b = 0; b < blocks; b++) {
-                checksum(logicalSector + ((long) b << g.log2SectorsPerBlock), data, offset + b * blockBytes, t, b * g.tagSize);
+                checksum(logicalSector + ((long) b << g.log2SectorsPerBlock),
+                        data.slice(data.position() + b * blockBytes, blockBytes), t, b * g.tagSize);
             }
         }
         return t;
@@ -321,7 +327,8 @@ public final class IntegrityTarget implements Target {
     public void read(long offset, ByteBuffer dst) throws IOException {
         int length = dst.remaining();
         checkUsable(offset, length);
-        byte[] out = new byte[length];
+        // Straight into the caller's buffer; verified there before the position moves.
+        ByteBuffer out = dst.slice();
         lock.lock();
         try {
             long sector = offset >>> 9;
@@ -329,7 +336,9 @@ public final class IntegrityTarget implements Target {
             while (done < length) {
                 Integer pos = mode == 'J' ? journalIndex.get(sector) : null;
                 if (pos != null) {
-                    journal.getBlock(pos / g.journalSectionEntries, pos % g.journalSectionEntries, out, done);
+                    byte[] block = new byte[blockBytes];
+                    journal.getBlock(pos / g.journalSectionEntries, pos % g.journalSectionEntries, block, 0);
+                    out.put(done, block);
                     done += blockBytes;
                     sector += g.sectorsPerBlock;
                     continue;
@@ -342,19 +351,19 @@ public final class IntegrityTarget implements Target {
                     }
                     run = Math.min(run, s);
                 }
-                readVerified(sector, out, done, run);
+                readVerified(sector, out.slice(done, run << 9), run);
                 done += run << 9;
                 sector += run;
             }
         } finally {
             lock.unlock();
         }
-        dst.put(out);
+        dst.position(dst.position() + length);
     }
 
-    /** Reads sectors from the data area and checks every block against its stored tag. */
-    private void readVerified(long sector, byte[] out, int outOffset, int nSectors) throws IOException {
-        dev.read(g.dataSector(sector) << 9, ByteBuffer.wrap(out, outOffset, nSectors << 9));
+    /** Reads sectors from the data area into {@code out} and checks every block against its stored tag. */
+    private void readVerified(long sector, ByteBuffer out, int nSectors) throws IOException {
+        dev.read(g.dataSector(sector) << 9, out.duplicate());
         if (hash == null || mode == 'R') {
             return;
         }
@@ -368,7 +377,7 @@ public final class IntegrityTarget implements Target {
             if (recalculating && s + g.sectorsPerBlock > sb.recalcSector || mode == 'B' && bitmap.recalc.get(bitmap.bit(s))) {
                 continue;
             }
-            checksum(s, out, outOffset + b * blockBytes, computed, 0);
+            checksum(s, out.slice(b * blockBytes, blockBytes), computed, 0);
             if (!Arrays.equals(computed, 0, g.tagSize, stored, b * g.tagSize, (b + 1) * g.tagSize)
                     && !(o.allowDiscards() && isDiscardFiller(stored, b * g.tagSize))) {
                 mismatches.incrementAndGet();
@@ -385,12 +394,12 @@ public final class IntegrityTarget implements Target {
             throw new BlockIoException(Errno.EIO, "integrity: writes are refused in recovery mode (R)");
         }
         checkUsable(offset, length);
-        byte[] data = new byte[length];
-        src.get(data);
         lock.lock();
         try {
             long sector = offset >>> 9;
             if (mode == 'J') {
+                byte[] data = new byte[length];
+                src.get(data);
                 journalWrite(sector, data);
                 if (fua || freeEntries <= freeThreshold) {
                     commit();
@@ -401,7 +410,8 @@ public final class IntegrityTarget implements Target {
                 if (mode == 'B') {
                     markDirty(sector, length >>> 9);
                 }
-                directWrite(sector, data, 0, length >>> 9);
+                directWrite(sector, src.slice(), length >>> 9);
+                src.position(src.limit());
                 if (fua) {
                     flushBuffers();
                 }
@@ -412,12 +422,14 @@ public final class IntegrityTarget implements Target {
     }
 
     /** Data in place, tags into the buffered tag store: what D and B modes do. */
-    private void directWrite(long sector, byte[] data, int offset, int nSectors) throws IOException {
+    private void directWrite(long sector, ByteBuffer data, int nSectors) throws IOException {
+        int offset = 0;
         while (nSectors > 0) {
             int run = (int) Math.min(nSectors, g.sectorsLeftInArea(sector));
-            dev.write(g.dataSector(sector) << 9, ByteBuffer.wrap(data, offset, run << 9), false);
+            ByteBuffer piece = data.slice(offset, run << 9);
+            dev.write(g.dataSector(sector) << 9, piece.duplicate(), false);
             if (hash != null) {
-                byte[] t = tagsFor(sector, data, offset, run >>> g.log2SectorsPerBlock);
+                byte[] t = tagsFor(sector, piece, run >>> g.log2SectorsPerBlock);
                 tags.write(g.tagByte(sector, log2BufferSectors), t, 0, t.length);
             }
             offset += run << 9;
@@ -901,7 +913,7 @@ public final class IntegrityTarget implements Target {
                 }
                 byte[] data = new byte[(int) n << 9];
                 dev.read(g.dataSector(start) << 9, ByteBuffer.wrap(data));
-                byte[] t = tagsFor(start, data, 0, (int) (n >>> g.log2SectorsPerBlock));
+                byte[] t = tagsFor(start, ByteBuffer.wrap(data), (int) (n >>> g.log2SectorsPerBlock));
                 tags.write(g.tagByte(start, log2BufferSectors), t, 0, t.length);
                 if (mode == 'B') {
                     long from = rangeStart >>> bitmap.shift() << bitmap.shift();

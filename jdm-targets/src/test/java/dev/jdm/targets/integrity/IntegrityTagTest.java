@@ -70,6 +70,29 @@ class IntegrityTagTest {
         assertArrayEquals(expected, dev.slice(272 * 512L + 32, 32));
     }
 
+    /** Direct buffers take another path through the hashes (no backing array): same tags, same data. */
+    @Test
+    void directBuffersGiveTheSameTagsAsHeapBuffers() throws Exception {
+        for (String alg : new String[]{"crc32c", "crc32", "sha256"}) {
+            int tagSize = alg.equals("sha256") ? 32 : 4;
+            byte[] block = pattern(4 * 512, 12);
+            byte[] heapTags = storedTag("0 " + tagSize + " D 1 internal_hash:" + alg, 40, block, tagSize);
+            MemoryDevice dev = new MemoryDevice("dev", 16 * MIB);
+            IntegrityTarget t = open(dev, 8, "0 " + tagSize + " D 1 internal_hash:" + alg);
+            java.nio.ByteBuffer src = java.nio.ByteBuffer.allocateDirect(block.length).put(block).flip();
+            t.write(40 * 512, src, true);
+            assertEquals(src.limit(), src.position(), "the source is consumed");
+            java.nio.ByteBuffer dst = java.nio.ByteBuffer.allocateDirect(block.length);
+            t.read(40 * 512, dst);
+            assertEquals(block.length, dst.position(), "the destination is filled");
+            byte[] back = new byte[block.length];
+            dst.flip().get(back);
+            assertArrayEquals(block, back, alg);
+            t.close();
+            assertArrayEquals(heapTags, dev.slice(tagStart(tagSize) * 512L + 40L * tagSize, tagSize), alg + ": tag of sector 40");
+        }
+    }
+
     /** Formats a fresh 16 MiB device with {@code args}, writes one block at {@code sector} and returns its stored tag. */
     private static byte[] storedTag(String args, long sector, byte[] block, int tagSize) throws IOException, dev.jdm.core.spi.TargetException {
         MemoryDevice dev = new MemoryDevice("dev", 16 * MIB);
