@@ -2,8 +2,9 @@ package dev.jdm.formats.luks;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
 
-/** Fixed-size, NUL-padded text and byte fields of the binary LUKS headers. */
+/** Fixed-size, NUL-padded text and byte fields of the binary LUKS headers, and bytes as luksDump shows them. */
 final class Fields {
 
     private Fields() {
@@ -31,5 +32,15 @@ final class Fields {
             throw new LuksException("'" + value + "' is longer than " + (size - 1) + " bytes.");
         }
         out.put(raw).put(new byte[size - raw.length]);
+    }
+
+    /** Bytes as cryptsetup's luksDump prints them: two hex digits and a space each. */
+    static String hexBytes(byte[] bytes, int offset, int length) {
+        StringBuilder out = new StringBuilder();
+        HexFormat hex = HexFormat.of();
+        for (int i = offset; i < offset + length; i++) {
+            out.append(hex.toHexDigits(bytes[i])).append(' ');
+        }
+        return out.toString();
     }
 }

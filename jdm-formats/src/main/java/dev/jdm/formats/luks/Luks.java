@@ -339,7 +339,7 @@ public final class Luks {
                         .append("MK dump:\t");
                 byte[] key = unlock.key();
                 for (int i = 0; i < key.length; i += 16) {
-                    out.append(i == 0 ? "" : "\n\t\t").append(Luks1Volume.hexBytes(key, i, Math.min(16, key.length - i)));
+                    out.append(i == 0 ? "" : "\n\t\t").append(Fields.hexBytes(key, i, Math.min(16, key.length - i)));
                 }
                 return out.append('\n').toString();
             } finally {

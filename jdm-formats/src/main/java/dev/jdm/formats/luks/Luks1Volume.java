@@ -8,7 +8,6 @@ import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 
 /** A LUKS1 volume: one 592-byte header, eight PBKDF2 keyslots, a PBKDF2 digest of the volume key. */
@@ -212,9 +211,9 @@ final class Luks1Volume implements LuksVolume {
         out.append("Hash spec:     \t").append(header.hashSpec).append('\n');
         out.append("Payload offset:\t").append(dataOffsetSectors()).append('\n');
         out.append("MK bits:       \t").append(header.keyBytes * 8).append('\n');
-        out.append("MK digest:     \t").append(hexBytes(header.mkDigest, 0, Luks1Header.DIGEST_SIZE)).append('\n');
-        out.append("MK salt:       \t").append(hexBytes(header.mkDigestSalt, 0, 16)).append('\n');
-        out.append("               \t").append(hexBytes(header.mkDigestSalt, 16, 16)).append('\n');
+        out.append("MK digest:     \t").append(Fields.hexBytes(header.mkDigest, 0, Luks1Header.DIGEST_SIZE)).append('\n');
+        out.append("MK salt:       \t").append(Fields.hexBytes(header.mkDigestSalt, 0, 16)).append('\n');
+        out.append("               \t").append(Fields.hexBytes(header.mkDigestSalt, 16, 16)).append('\n');
         out.append("MK iterations: \t").append(Integer.toUnsignedString(header.mkDigestIterations)).append('\n');
         out.append("UUID:          \t").append(header.uuid).append("\n\n");
         for (int i = 0; i < Luks1Header.KEYSLOTS; i++) {
@@ -225,20 +224,10 @@ final class Luks1Volume implements LuksVolume {
             }
             out.append("Key Slot ").append(i).append(": ENABLED\n");
             out.append("\tIterations:         \t").append(Integer.toUnsignedString(slot.iterations())).append('\n');
-            out.append("\tSalt:               \t").append(hexBytes(slot.salt(), 0, 16)).append('\n');
-            out.append("\t                      \t").append(hexBytes(slot.salt(), 16, 16)).append('\n');
+            out.append("\tSalt:               \t").append(Fields.hexBytes(slot.salt(), 0, 16)).append('\n');
+            out.append("\t                      \t").append(Fields.hexBytes(slot.salt(), 16, 16)).append('\n');
             out.append("\tKey material offset:\t").append(slot.keyMaterialOffset()).append('\n');
             out.append("\tAF stripes:            \t").append(slot.stripes()).append('\n');
-        }
-        return out.toString();
-    }
-
-    /** Bytes as cryptsetup's crypt_log_hex prints them: two hex digits and a space each. */
-    static String hexBytes(byte[] bytes, int offset, int length) {
-        StringBuilder out = new StringBuilder();
-        HexFormat hex = HexFormat.of();
-        for (int i = offset; i < offset + length; i++) {
-            out.append(hex.toHexDigits(bytes[i])).append(' ');
         }
         return out.toString();
     }

@@ -581,7 +581,7 @@ final class Luks2Volume implements LuksVolume {
             if (i > 0) {
                 out.append("\n\t            ");
             }
-            out.append(Luks1Volume.hexBytes(bytes, i, Math.min(16, bytes.length - i)));
+            out.append(Fields.hexBytes(bytes, i, Math.min(16, bytes.length - i)));
         }
         return out.append('\n').toString();
     }

@@ -198,6 +198,39 @@ class DamagedHeaderTest {
         assertArrayEquals(new byte[(int) Files.size(blank)], Files.readAllBytes(blank));
     }
 
+    /** A header asking for a feature jdm lacks (an unknown one) is dumped like cryptsetup but not opened. */
+    @Test
+    void unmetRequirementsAreDumpedButNotOpened() throws Exception {
+        Path image = luks2();
+        com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode)
+                new com.fasterxml.jackson.databind.ObjectMapper().readTree(Luks.dumpJson(LuksDevice.of(image)));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) json.get("config")).putObject("requirements").putArray("mandatory").add("jdm-future-feature");
+        byte[] text = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsBytes(json);
+        for (int copy : new int[] {0, SECONDARY}) {
+            poke(image, copy + 4096, Arrays.copyOf(text, SECONDARY - 4096));
+            rewriteChecksum(image, copy);
+        }
+        String dump = Luks.dump(LuksDevice.of(image));
+        assertEquals(Cryptsetup.run(null, "luksDump", image.toString()).ok().stdout(), dump);
+        assertTrue(dump.contains("Flags:       \t(no flags)\nRequirements:\tjdm-future-feature \n\n"), dump);
+        assertEquals("Operation incompatible with device marked with unmet requirements [\"jdm-future-feature\"].",
+                assertThrows(LuksException.class,
+                        () -> Luks.open(LuksDevice.of(image), OpenOptions.defaults(), PASSPHRASE)).getMessage());
+    }
+
+    @Test
+    void refusedFormatCreatesNoDetachedHeader() throws Exception {
+        Path data = sparseFile(dir.resolve("data.img"));
+        Path header = dir.resolve("header.img");
+        FormatOptions options = FormatOptions.defaults(LuksVersion.LUKS1).withKdf(JdmMadeVolumesTest.FAST_PBKDF2);
+        assertEquals("Key slot 8 is invalid.", assertThrows(LuksException.class,
+                () -> Luks.format(LuksDevice.detached(data, header), options.withKeySlot(8), PASSPHRASE)).getMessage());
+        assertEquals("Unsupported encryption sector size.", assertThrows(LuksException.class,
+                () -> Luks.format(LuksDevice.detached(data, header), options.withSectorSize(4096), PASSPHRASE))
+                .getMessage());
+        assertTrue(Files.notExists(header));
+    }
+
     private static byte[] openKey(Path image) throws IOException {
         try (Unlocked unlocked = Luks.open(LuksDevice.of(image), OpenOptions.defaults(), PASSPHRASE)) {
             return unlocked.volumeKey();
