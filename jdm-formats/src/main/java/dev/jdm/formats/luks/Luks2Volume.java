@@ -14,7 +14,6 @@ import java.util.Base64;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A LUKS2 volume: the binary headers plus JSON metadata with keyslots (LUKS1-style AF keyslots
@@ -467,135 +466,11 @@ final class Luks2Volume implements LuksVolume {
     }
 
     @Override
-    public String dump(String deviceName) throws LuksException {
-        StringBuilder out = new StringBuilder();
-        out.append("LUKS header information\n");
-        out.append("Version:       \t2\n");
-        out.append("Epoch:         \t").append(header.seqid).append('\n');
-        out.append("Metadata area: \t").append(header.hdrSize).append(" [bytes]\n");
-        out.append("Keyslots area: \t").append(keyslotsSize()).append(" [bytes]\n");
-        out.append("UUID:          \t").append(orElse(header.uuid, "(no UUID)")).append('\n');
-        out.append("Label:         \t").append(orElse(header.label, "(no label)")).append('\n');
-        out.append("Subsystem:     \t").append(orElse(header.subsystem, "(no subsystem)")).append('\n');
-        List<String> flags = persistentFlags();
-        out.append("Flags:       \t");
-        flags.forEach(flag -> out.append(flag).append(' '));
-        out.append(flags.isEmpty() ? "(no flags)" : "").append('\n');
-        JsonNode mandatory = header.json.path("config").path("requirements").path("mandatory");
-        if (mandatory.isArray() && !mandatory.isEmpty()) {
-            out.append("Requirements:\t");
-            mandatory.forEach(requirement -> out.append(requirement.asText()).append(' '));
-            out.append("\n\n");
-        } else {
-            out.append('\n');
-        }
-        dumpSegments(out);
-        dumpKeyslots(out);
-        out.append("Tokens:\n");
-        for (Map.Entry<String, JsonNode> token : numbered(header.json.path("tokens"))) {
-            out.append("  ").append(token.getKey()).append(": ").append(token.getValue().path("type").asText())
-                    .append('\n');
-            token.getValue().path("keyslots").forEach(k -> out.append("\tKeyslot:    ").append(k.asText()).append('\n'));
-        }
-        out.append("Digests:\n");
-        for (Map.Entry<String, JsonNode> entry : numbered(header.json.path("digests"))) {
-            JsonNode digest = entry.getValue();
-            out.append("  ").append(entry.getKey()).append(": ").append(digest.path("type").asText()).append('\n');
-            out.append("\tHash:       ").append(digest.path("hash").asText()).append('\n');
-            out.append("\tIterations: ").append(digest.path("iterations").asLong()).append('\n');
-            out.append("\tSalt:       ").append(hexLines(base64(digest, "salt", "LUKS2 digest")));
-            out.append("\tDigest:     ").append(hexLines(base64(digest, "digest", "LUKS2 digest")));
-        }
-        return out.toString();
+    public String dump(String deviceName) {
+        return Luks2Dump.text(header);
     }
 
-    private void dumpSegments(StringBuilder out) {
-        out.append("Data segments:\n");
-        for (Map.Entry<String, JsonNode> entry : numbered(header.json.path("segments"))) {
-            JsonNode segment = entry.getValue();
-            out.append("  ").append(entry.getKey()).append(": ").append(segment.path("type").asText()).append('\n');
-            out.append("\toffset: ").append(segment.path("offset").asText()).append(" [bytes]\n");
-            String size = segment.path("size").asText();
-            out.append("\tlength: ").append("dynamic".equals(size) ? "(whole device)" : size + " [bytes]").append('\n');
-            out.append("\tcipher: ").append(segment.has("encryption") ? segment.path("encryption").asText()
-                    : "(no SW encryption)").append('\n');
-            if (segment.has("sector_size")) {
-                out.append("\tsector: ").append(segment.path("sector_size").asInt()).append(" [bytes]\n");
-            }
-            JsonNode segmentFlags = segment.path("flags");
-            if (segmentFlags.isArray() && !segmentFlags.isEmpty()) {
-                List<String> names = new ArrayList<>();
-                segmentFlags.forEach(flag -> names.add(flag.asText()));
-                out.append("\tflags : ").append(String.join(", ", names)).append('\n');
-            }
-            out.append('\n');
-        }
-    }
-
-    private void dumpKeyslots(StringBuilder out) throws LuksException {
-        out.append("Keyslots:\n");
-        for (Map.Entry<String, JsonNode> entry : numbered(header.json.path("keyslots"))) {
-            JsonNode slot = entry.getValue();
-            boolean bound = containsText(digestFor(-1).path("keyslots"), entry.getKey());
-            out.append("  ").append(entry.getKey()).append(": ").append(slot.path("type").asText())
-                    .append(bound ? "" : " (unbound)").append('\n');
-            if (slot.has("key_size")) {
-                out.append("\tKey:        ").append(slot.path("key_size").asInt() * 8).append(" bits\n");
-            }
-            out.append("\tPriority:   ").append(switch (slot.path("priority").asInt(1)) {
-                case 0 -> "ignored";
-                case 2 -> "preferred";
-                default -> "normal";
-            }).append('\n');
-            JsonNode area = slot.path("area");
-            JsonNode kdf = slot.path("kdf");
-            JsonNode af = slot.path("af");
-            out.append("\tCipher:     ").append(area.path("encryption").asText()).append('\n');
-            out.append("\tCipher key: ").append(area.path("key_size").asInt() * 8).append(" bits\n");
-            out.append("\tPBKDF:      ").append(kdf.path("type").asText()).append('\n');
-            if ("pbkdf2".equals(kdf.path("type").asText())) {
-                out.append("\tHash:       ").append(kdf.path("hash").asText()).append('\n');
-                out.append("\tIterations: ").append(kdf.path("iterations").asLong()).append('\n');
-            } else {
-                out.append("\tTime cost:  ").append(kdf.path("time").asLong()).append('\n');
-                out.append("\tMemory:     ").append(kdf.path("memory").asLong()).append('\n');
-                out.append("\tThreads:    ").append(kdf.path("cpus").asLong()).append('\n');
-            }
-            out.append("\tSalt:       ").append(hexLines(base64(kdf, "salt", "LUKS2 keyslot")));
-            out.append("\tAF stripes: ").append(af.path("stripes").asInt()).append('\n');
-            out.append("\tAF hash:    ").append(af.path("hash").asText()).append('\n');
-            out.append("\tArea offset:").append(area.path("offset").asText()).append(" [bytes]\n");
-            out.append("\tArea length:").append(area.path("size").asText()).append(" [bytes]\n");
-            for (Map.Entry<String, JsonNode> digest : numbered(header.json.path("digests"))) {
-                if (containsText(digest.getValue().path("keyslots"), entry.getKey())) {
-                    out.append("\tDigest ID:  ").append(digest.getKey()).append('\n');
-                }
-            }
-        }
-    }
-
-    /** Bytes 16 per line, continuation lines indented under the first, as cryptsetup's hexprint_base64. */
-    private static String hexLines(byte[] bytes) {
-        StringBuilder out = new StringBuilder();
-        for (int i = 0; i < bytes.length; i += 16) {
-            if (i > 0) {
-                out.append("\n\t            ");
-            }
-            out.append(Fields.hexBytes(bytes, i, Math.min(16, bytes.length - i)));
-        }
-        return out.append('\n').toString();
-    }
-
-    /** Object members with numeric names in numeric order (cryptsetup dumps ids 0..N). */
-    private static List<Map.Entry<String, JsonNode>> numbered(JsonNode object) {
-        List<Map.Entry<String, JsonNode>> entries = new ArrayList<>();
-        object.fields().forEachRemaining(entries::add);
-        entries.removeIf(entry -> !entry.getKey().matches("\\d+"));
-        entries.sort(Comparator.comparingInt(entry -> Integer.parseInt(entry.getKey())));
-        return entries;
-    }
-
-    private static boolean containsText(JsonNode array, String text) {
+    static boolean containsText(JsonNode array, String text) {
         for (JsonNode element : array) {
             if (element.asText().equals(text)) {
                 return true;
@@ -618,10 +493,6 @@ final class Luks2Volume implements LuksVolume {
         values.sort(Comparator.comparingInt(Integer::parseInt));
         array.removeAll();
         values.forEach(array::add);
-    }
-
-    private static String orElse(String value, String fallback) {
-        return value == null || value.isEmpty() ? fallback : value;
     }
 
     private static long roundUp(long value, long alignment) {

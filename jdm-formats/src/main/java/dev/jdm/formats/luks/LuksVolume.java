@@ -75,5 +75,5 @@ sealed interface LuksVolume permits Luks1Volume, Luks2Volume {
     void write(BlockDevice header, SecureRandom random) throws IOException;
 
     /** The luksDump text. */
-    String dump(String deviceName) throws LuksException;
+    String dump(String deviceName);
 }
