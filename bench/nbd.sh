@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Serves the same file with jdm's NBD server, nbdkit's file plugin (its defaults) and qemu-nbd, each
-# on a Unix socket in turn, and measures sequential read and write (nbdcopy, whole file) and 4 KiB
-# random read and write IOPS at queue depth 32 (fio's nbd engine). Prints a table and the
-# jdm/nbdkit ratios. The file lives in /dev/shm (override with JDM_BENCH_DIR) and is rewritten
-# before each server so page cache state is the same for all. Takes about 4 minutes on 2 cores.
-# Each measurement is the best of 3 runs (JDM_BENCH_REPEAT), as other load only slows a run down.
+# on its own Unix socket and its own copy of the file, and measures sequential read and write
+# (nbdcopy, whole file) and 4 KiB random read and write IOPS at queue depth 32 (fio's nbd engine).
+# Prints a table and the jdm/nbdkit ratios. The files live in /dev/shm (override with
+# JDM_BENCH_DIR), so page cache state is the same for all. Each result is the best of 3 rounds
+# (JDM_BENCH_REPEAT) that go through the servers in turn, so bursts of other load hit them alike.
 # Environment: JDM_BENCH_SIZE_MIB (default 512), JDM_BENCH_RUNTIME seconds per fio job (default 5).
+# Takes about 4 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in nbdkit qemu-nbd nbdcopy fio python3; do
@@ -25,45 +26,33 @@ SIZE_MIB=${JDM_BENCH_SIZE_MIB:-512}
 RUNTIME=${JDM_BENCH_RUNTIME:-5}
 REPEAT=${JDM_BENCH_REPEAT:-3}
 WORK=$(mktemp -d "${JDM_BENCH_DIR:-/dev/shm}/jdm-nbd-bench.XXXXXX")
-SERVER_PID=
+
+SOURCE=$WORK/source.img
+SERVERS="jdm nbdkit qemu-nbd"
+declare -A PID
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  for pid in "${PID[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-DISK=$WORK/disk.img
-SOURCE=$WORK/source.img
-SOCK=$WORK/nbd.sock
-URI="nbd+unix:///disk?socket=$SOCK"
 head -c "$((SIZE_MIB << 20))" /dev/urandom > "$SOURCE"
 
+uri() { echo "nbd+unix:///disk?socket=$WORK/$1.sock"; }
+
+# Every server gets its own copy of the file, written just before it starts.
 start_server() {
-  rm -f "$SOCK" "$DISK"
-  cp "$SOURCE" "$DISK"
+  local disk=$WORK/$1.img sock=$WORK/$1.sock
+  cp "$SOURCE" "$disk"
   case $1 in
     jdm) "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.jdm.nbd.NbdServer \
-           --socket "$SOCK" --name disk --table "0 $((SIZE_MIB * 2048)) linear $DISK 0" 2>"$WORK/server.log" & ;;
-    nbdkit) nbdkit -f -U "$SOCK" file "$DISK" 2>"$WORK/server.log" & ;;
-    qemu-nbd) qemu-nbd -f raw -x disk --persistent --shared=16 -k "$SOCK" "$DISK" 2>"$WORK/server.log" & ;;
+           --socket "$sock" --name disk --table "0 $((SIZE_MIB * 2048)) linear $disk 0" 2>"$WORK/$1.log" & ;;
+    nbdkit) nbdkit -f -U "$sock" file "$disk" 2>"$WORK/$1.log" & ;;
+    qemu-nbd) qemu-nbd -f raw -x disk --persistent --shared=16 -k "$sock" "$disk" 2>"$WORK/$1.log" & ;;
   esac
-  SERVER_PID=$!
-  for _ in $(seq 200); do [ -S "$SOCK" ] && return; sleep 0.05; done
-  echo "nbd.sh: $1 did not start: $(cat "$WORK/server.log")" >&2; exit 1
-}
-
-stop_server() {
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-}
-
-# The best of REPEAT runs: other load on the machine only ever makes a run slower.
-best() {
-  local best=0 v
-  for _ in $(seq "$REPEAT"); do
-    v=$("$@")
-    [ "$v" -gt "$best" ] && best=$v
-  done
-  echo "$best"
+  PID[$1]=$!
+  for _ in $(seq 200); do [ -S "$sock" ] && return; sleep 0.05; done
+  echo "nbd.sh: $1 did not start: $(cat "$WORK/$1.log")" >&2; exit 1
 }
 
 # MiB/s of one nbdcopy run.
@@ -76,25 +65,39 @@ copy_rate() {
 }
 
 fio_iops() {
-  fio --name=bench --ioengine=nbd --uri="$URI" --rw="$1" --bs=4k --iodepth=32 --size="${SIZE_MIB}M" \
+  fio --name=bench --ioengine=nbd --uri="$1" --rw="$2" --bs=4k --iodepth=32 --size="${SIZE_MIB}M" \
       --runtime="$RUNTIME" --time_based --randrepeat=0 --output-format=json 2>/dev/null |
-    python3 -c "import json,sys; s=sys.stdin.read(); j=json.loads(s[s.index('{'):])['jobs'][0]; print(round(j['$2']['iops']))"
+    python3 -c "import json,sys; s=sys.stdin.read(); j=json.loads(s[s.index('{'):])['jobs'][0]; print(round(j['$3']['iops']))"
 }
 
-declare -A RESULT
-for server in jdm nbdkit qemu-nbd; do
+measure() {
+  case $1 in
+    seqread) copy_rate "$(uri "$2")" null: ;;
+    seqwrite) copy_rate --flush "$SOURCE" "$(uri "$2")" ;;
+    randread) fio_iops "$(uri "$2")" randread read ;;
+    randwrite) fio_iops "$(uri "$2")" randwrite write ;;
+  esac
+}
+
+for server in $SERVERS; do
   start_server "$server"
   # Warm-up, the same for every server (and the JIT's chance to compile jdm's data path): not measured.
-  nbdcopy "$URI" null:
-  RUNTIME=2 fio_iops randrw read >/dev/null
-  RESULT[$server,seqread]=$(best copy_rate "$URI" null:)
-  RESULT[$server,seqwrite]=$(best copy_rate --flush "$SOURCE" "$URI")
-  RESULT[$server,randread]=$(best fio_iops randread read)
-  RESULT[$server,randwrite]=$(best fio_iops randwrite write)
-  stop_server
-  echo "$server done" >&2
+  nbdcopy "$(uri "$server")" null:
+  RUNTIME=2 fio_iops "$(uri "$server")" randrw read >/dev/null
 done
 
+# Rounds go through the servers in turn, so a burst of other load on the machine hits them alike;
+# each result is the best of its rounds, as other load only ever slows a run down.
+declare -A RESULT
+for t in seqread seqwrite randread randwrite; do
+  for _ in $(seq "$REPEAT"); do
+    for server in $SERVERS; do
+      v=$(measure "$t" "$server")
+      [ "$v" -gt "${RESULT[$server,$t]:-0}" ] && RESULT[$server,$t]=$v
+    done
+  done
+  echo "$t done" >&2
+done
 printf '\n| %-22s | %9s | %9s | %9s | %12s |\n' "test (${SIZE_MIB} MiB file)" jdm nbdkit qemu-nbd "jdm/nbdkit"
 printf '|%s|%s|%s|%s|%s|\n' "------------------------" "-----------" "-----------" "-----------" "--------------"
 for t in seqread seqwrite randread randwrite; do

@@ -74,7 +74,8 @@ final class Input {
     void skip(long n) throws IOException {
         while (n > 0) {
             int step = (int) Math.min(n, BUFFER);
-            need(Math.min(step, BUFFER)).position(buffer.position() + step);
+            need(step);
+            buffer.position(buffer.position() + step);
             n -= step;
         }
     }

@@ -166,8 +166,8 @@ public final class NbdServer implements AutoCloseable {
                 transport = o.transport();
                 opener = o.opener();
                 device = o.device();
-                if (closed || !dm.names().contains(device.name())) {
-                    return; // Removed between the handshake and here.
+                if (closed) {
+                    return; // The server closed during the handshake.
                 }
                 new ServerTransmission(o, pool).run();
             } catch (IOException e) {

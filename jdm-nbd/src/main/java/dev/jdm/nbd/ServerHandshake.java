@@ -199,6 +199,19 @@ final class ServerHandshake {
                 return null;
             }
         }
+        try {
+            describe(option, md, o, requests);
+        } catch (IOException e) {
+            if (o != null) {
+                o.opener.close(); // The client is gone before transmission started.
+            }
+            throw e;
+        }
+        return o;
+    }
+
+    /** The INFO replies and the final ACK of INFO/GO. */
+    private void describe(int option, MappedDevice md, Outcome o, List<Integer> requests) throws IOException {
         int flags = o != null ? o.transmissionFlags : transmissionFlags(md, structured);
         long size = o != null ? o.device.size() : md.size();
         reply(option, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT).putLong(size).putShort((short) flags).flip());
@@ -212,7 +225,6 @@ final class ServerHandshake {
         reply(option, Nbd.REP_INFO, ByteBuffer.allocate(14).putShort((short) Nbd.INFO_BLOCK_SIZE).putInt(1)
                 .putInt(Math.max(PREFERRED_BLOCK, md.logicalBlockSize())).putInt(Nbd.MAX_PAYLOAD).flip());
         reply(option, Nbd.REP_ACK, ByteBuffer.allocate(0));
-        return o;
     }
 
     private static String description(MappedDevice md) {
