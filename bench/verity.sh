@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for module in jdm-core jdm-targets jdm-formats jdm-bench; do
-  ./mvnw -q -f "$module/pom.xml" install -DskipTests
+  ./mvnw -q -f "$module/pom.xml" install -Dmaven.test.skip=true
 done
 . .mvn/find-jdk.sh
 command -v veritysetup >/dev/null || { echo "verity.sh: veritysetup missing (apt-get install cryptsetup-bin)" >&2; exit 2; }
@@ -20,11 +20,11 @@ head -c 1G /dev/urandom > "$dir/data.img"
 salt=5a17e0c4d1b2a39f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817
 uuid=0c65975b-102c-4e79-90ad-9b88bd6cef89
 
-if ./jdm verity format --help >/dev/null 2>&1; then
+if ./jdm verity format --help 2>/dev/null | grep -q -- --hash-offset; then
   jdm_format() { ./jdm verity format "$@"; }
 else
   cp="jdm-formats/target/jdm-formats-0.1.0-SNAPSHOT.jar:jdm-targets/target/jdm-targets-0.1.0-SNAPSHOT.jar:jdm-core/target/jdm-core-0.1.0-SNAPSHOT.jar"
-  jdm_format() { "$JAVA_HOME/bin/java" -cp "$cp" dev.jdm.formats.verity.VerityFormatMain "$@"; }
+  jdm_format() { "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp" dev.jdm.formats.verity.VerityFormatMain "$@"; }
 fi
 
 seconds() { # runs a command, prints its wall time in seconds, leaves its output in $dir/out

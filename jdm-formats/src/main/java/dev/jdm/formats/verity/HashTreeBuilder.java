@@ -5,6 +5,7 @@ import dev.jdm.targets.verity.HashTree;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.Arrays;
@@ -13,8 +14,8 @@ import java.util.stream.IntStream;
 
 /**
  * Writes or checks a hash tree level by level, bottom up, as veritysetup does, but with each level
- * split into independent runs of hash blocks hashed in parallel (each worker reads a few MiB of the
- * level below in one call and hashes it with its own digest).
+ * split into independent runs of hash blocks hashed in parallel (each worker maps or reads a few MiB of
+ * the level below at once and hashes it with its own digest context).
  */
 final class HashTreeBuilder {
     /** Bytes of the lower level each task reads at once. */
@@ -23,7 +24,7 @@ final class HashTreeBuilder {
     private final HashTree tree;
     private final BlockHasher hasher;
     private final int dataBlockSize;
-    /** Per-worker direct read buffers: the file is read straight into memory libcrypto hashes, without a heap copy. */
+    /** Per-worker direct read buffers for devices that cannot be mapped. */
     private final ThreadLocal<ByteBuffer> inputBuffers = new ThreadLocal<>();
 
     HashTreeBuilder(HashTree tree, BlockHasher hasher, int dataBlockSize) {
@@ -95,15 +96,26 @@ final class HashTreeBuilder {
         long c0 = h0 * perBlock;
         long c1 = Math.min(children, h1 * perBlock);
         int inputBytes = Math.toIntExact((c1 - c0) * childSize);
-        ByteBuffer input = inputBuffer(inputBytes);
-        readFully(source, input.slice(0, inputBytes), sourceOffset + c0 * childSize);
         byte[] out = new byte[Math.toIntExact((h1 - h0) * hbs)];
         byte[] digest = new byte[digestSize];
-        for (long c = c0; c < c1; c++) {
-            int i = (int) (c - c0);
-            hasher.digest(input.slice(i * childSize, childSize), digest);
-            long h = c / perBlock - h0;
-            System.arraycopy(digest, 0, out, (int) (h * hbs + (c % perBlock) * stride), digestSize);
+        long from = sourceOffset + c0 * childSize;
+        // Regular files are mapped, so the digest reads the page cache with no copy; block devices
+        // (whose channel size reads 0) go through a read buffer.
+        boolean mapped = from + inputBytes <= source.size();
+        try (Arena arena = Arena.ofConfined()) {
+            ByteBuffer input;
+            if (mapped) {
+                input = source.map(FileChannel.MapMode.READ_ONLY, from, inputBytes, arena).asByteBuffer();
+            } else {
+                input = inputBuffer(inputBytes);
+                readFully(source, input.slice(0, inputBytes), from);
+            }
+            for (long c = c0; c < c1; c++) {
+                int i = (int) (c - c0);
+                hasher.digest(input.slice(i * childSize, childSize), digest);
+                long h = c / perBlock - h0;
+                System.arraycopy(digest, 0, out, (int) (h * hbs + (c % perBlock) * stride), digestSize);
+            }
         }
         long position = outOffset + h0 * hbs;
         if (!verify) {
