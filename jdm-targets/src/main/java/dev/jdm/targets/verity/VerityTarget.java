@@ -225,7 +225,7 @@ public final class VerityTarget implements Target {
         }
         Options options = parseOptions(ctx, args, dataBlocks);
         if (options.fec != null) {
-            checkFec(args, options.fec, tree, dataBlockSize, hashBlockSize, hash);
+            checkFec(options.fec, tree, dataBlockSize, hashBlockSize, hash);
         }
         return new VerityTarget(ctx, data, hash, dataBlockSize, tree, hasher, root, options);
     }
@@ -303,7 +303,7 @@ public final class VerityTarget implements Target {
         return o;
     }
 
-    private static void checkFec(Args args, Fec f, HashTree tree, int dataBlockSize, int hashBlockSize, BlockDevice hash)
+    private static void checkFec(Fec f, HashTree tree, int dataBlockSize, int hashBlockSize, BlockDevice hash)
             throws TargetException {
         if (dataBlockSize != hashBlockSize) {
             throw new TargetException("Block sizes must match to use FEC");
