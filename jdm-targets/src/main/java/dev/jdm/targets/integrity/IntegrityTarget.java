@@ -206,6 +206,10 @@ public final class IntegrityTarget implements Target {
         int nBitmapBlocks = (int) ((bitmapBits + DirtyBitmap.BITS_PER_BLOCK - 1) / DirtyBitmap.BITS_PER_BLOCK);
         if (!hasMeta) {
             log2Buffer = Math.min(log2Buffer, Long.numberOfTrailingZeros(g.metadataRun));
+            // The kernel stops here; with a legacy 128 KiB run and interleave_sectors below 128 its
+            // buffer-granular tag arithmetic would then put an area's tags on the previous area's
+            // data. Buffers that divide the area stride keep every tag inside its own run.
+            log2Buffer = Math.min(log2Buffer, Long.numberOfTrailingZeros(g.interleaveSectors() + g.metadataRun));
         }
         if (ctx.length() > provided) {
             throw new TargetException("Not enough provided sectors for requested mapping size: the target is "

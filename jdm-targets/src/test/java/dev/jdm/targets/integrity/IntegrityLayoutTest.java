@@ -203,4 +203,26 @@ class IntegrityLayoutTest {
         assertEquals("/mem/dev 4096 4 J 6 journal_sectors:176 interleave_sectors:32768 buffer_sectors:128"
                 + " journal_watermark:50 commit_time:10000 internal_hash:crc32c", t.table());
     }
+
+    /**
+     * interleave_sectors:8 with the legacy 128 KiB padding: each area is 256 tag sectors + 8 data
+     * sectors, a stride of 264. The kernel's 128-sector tag buffers would place area 1's tags at
+     * 184 + 256 (area 0's data); jdm shrinks the buffers to 8 sectors, which divide 264, so area 1's
+     * tags stay at 184 + 264 and its data at 184 + 264 + 256.
+     */
+    @Test
+    void legacyPaddingWithTinyInterleaveKeepsTagsOffTheData() throws Exception {
+        MemoryDevice dev = new MemoryDevice("dev", 16 * MIB);
+        IntegrityTarget t = open(dev, 64, "0 4 D 2 interleave_sectors:8 internal_hash:crc32c");
+        assertTrue(t.table().contains(" buffer_sectors:8 "), t.table());
+        byte[] a = pattern(512, 1), b = pattern(512, 2);
+        write(t, 0, a, true);
+        write(t, 8, b, true);
+        assertArrayEquals(a, read(t, 0, 1));
+        assertArrayEquals(b, read(t, 8, 1));
+        t.close();
+        assertArrayEquals(a, dev.slice((184 + 256) * 512L, 512), "area 0 data");
+        assertArrayEquals(Crc32cReference.tag(8, b, 4), dev.slice((184 + 264) * 512L, 4), "area 1 tag");
+        assertArrayEquals(b, dev.slice((184 + 264 + 256) * 512L, 512), "area 1 data");
+    }
 }
