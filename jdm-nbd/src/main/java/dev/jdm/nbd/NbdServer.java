@@ -16,6 +16,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -88,6 +89,8 @@ public final class NbdServer implements AutoCloseable {
                 ServerSocketChannel unix = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
                 listeners.add(unix);
                 unix.bind(UnixDomainSocketAddress.of(config.unixSocket()));
+                // Like the daemon's control socket: only its own user (and root) may connect.
+                Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-------"));
             }
             if (config.tcpPort() >= 0) {
                 ServerSocketChannel tcp = ServerSocketChannel.open();

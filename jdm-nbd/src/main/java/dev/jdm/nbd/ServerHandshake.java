@@ -26,7 +26,7 @@ final class ServerHandshake {
 
     /** What the client chose: transmission runs on this. */
     record Outcome(Transport transport, Input input, MappedDevice device, MappedDevice.Opener opener,
-                   boolean structured, boolean blockStatus, int transmissionFlags) {
+                   long size, boolean structured, boolean blockStatus, int transmissionFlags) {
     }
 
     private final DeviceMapper dm;
@@ -105,7 +105,7 @@ final class ServerHandshake {
                 if (o == null) {
                     throw new Hangup(); // EXPORT_NAME cannot answer with an error.
                 }
-                ByteBuffer reply = ByteBuffer.allocate(noZeroes ? 10 : 134).putLong(o.device.size()).putShort((short) o.transmissionFlags);
+                ByteBuffer reply = ByteBuffer.allocate(noZeroes ? 10 : 134).putLong(o.size).putShort((short) o.transmissionFlags);
                 transport.write(reply.position(reply.capacity()).flip());
                 return o;
             }
@@ -213,7 +213,7 @@ final class ServerHandshake {
     /** The INFO replies and the final ACK of INFO/GO. */
     private void describe(int option, MappedDevice md, Outcome o, List<Integer> requests) throws IOException {
         int flags = o != null ? o.transmissionFlags : transmissionFlags(md, structured);
-        long size = o != null ? o.device.size() : md.size();
+        long size = o != null ? o.size : md.size();
         reply(option, Nbd.REP_INFO, ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT).putLong(size).putShort((short) flags).flip());
         if (requests.contains(Nbd.INFO_NAME)) {
             reply(option, Nbd.REP_INFO, info(Nbd.INFO_NAME, md.name()));
@@ -289,7 +289,8 @@ final class ServerHandshake {
         }
         try {
             MappedDevice.Opener opener = md.open("nbd export " + name, false, onForcedRemove);
-            return new Outcome(transport, in, md, opener, structured, structured && name.equals(metaExport),
+            // The size the client is told, fixed for the session; a resize shows to new connections.
+            return new Outcome(transport, in, md, opener, md.size(), structured, structured && name.equals(metaExport),
                     transmissionFlags(md, structured));
         } catch (DmException e) {
             return null;

@@ -29,12 +29,13 @@ final class ServerTransmission {
      */
     private static final int HOLE_SCAN_MIN = 1 << 20;
     /**
-     * Requests of one connection served at once, as nbdkit's default of 16 threads. Platform threads:
-     * file I/O pins a virtual thread's carrier and makes the scheduler add compensating threads,
-     * which costs more than a 4 KiB read. The workers are per connection, so a client that stops
-     * reading its replies blocks only its own.
+     * Requests of one connection served at once. 8 measured better than nbdkit's 16 (fewer threads
+     * contending for the locks) for 4 KiB random and 256 KiB sequential reads on 2 cores. Platform
+     * threads: file I/O pins a virtual thread's carrier and makes the scheduler add compensating
+     * threads, which costs more than a 4 KiB read. The workers are per connection, so a client that
+     * stops reading its replies blocks only its own.
      */
-    private static final int WORKERS = 16;
+    private static final int WORKERS = 8;
     /** Descriptors per BLOCK_STATUS reply, well under the spec's 2^20. */
     private static final int MAX_EXTENTS = 1 << 16;
     private static final long MAX_STATUS_LENGTH = 0xffffffffL;
@@ -57,8 +58,7 @@ final class ServerTransmission {
         this.in = session.input();
         this.device = session.device();
         this.pool = pool;
-        // Clients were told this size at GO; a resize is seen by new connections.
-        this.size = device.size();
+        this.size = session.size();
     }
 
     /** A decoded request with its payload buffer (for reads and writes) and what it holds of the budget. */
