@@ -103,6 +103,9 @@ public final class BlockHasher {
 
     /** Digest of the remaining bytes of {@code block} (its position is left unchanged) into {@code out[0..digestSize)}. */
     public void digest(ByteBuffer block, byte[] out) {
+        if (out.length < digestSize) {
+            throw new IllegalArgumentException("digest output needs " + digestSize + " bytes, got " + out.length);
+        }
         if (openssl != null) {
             MemorySegment data = MemorySegment.ofBuffer(block);
             MemorySegment ctx = contexts.poll();
