@@ -619,6 +619,12 @@ public final class VerityTarget implements Target {
         return false;
     }
 
+    /** As the kernel's verity_io_hints: nothing smaller than a data block can be read, so that is the device's block. */
+    @Override
+    public int logicalBlockSize() {
+        return dataBlockSize;
+    }
+
     @Override
     public String status() {
         return (hashFailed ? "C" : "V") + (fec == null ? " -" : " " + fecCorrected.get());

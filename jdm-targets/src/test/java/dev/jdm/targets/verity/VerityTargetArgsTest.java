@@ -83,6 +83,7 @@ class VerityTargetArgsTest {
             assertEquals(line(base() + " 11 restart_on_corruption ignore_zero_blocks check_at_most_once use_fec_from_device "
                     + hash + " fec_blocks 259 fec_start 200 fec_roots 2"), dm.table("v", false).get(0).format());
             assertEquals("0 2048 verity V 0", dm.status("v", false).get(0).format());
+            assertEquals(4096, dm.device("v").logicalBlockSize(), "the data block size, as the kernel's io_hints");
         }
         try (DeviceMapper dm = DeviceMapper.create()) {
             dm.create("v", null, line(base().replace(" 0a0b", " -")), true);
