@@ -186,4 +186,23 @@ class VerityTargetReadTest {
             assertEquals("0 2400 verity V -", status(dm));
         }
     }
+
+    @Test
+    void ioErrorsOfTheDataDeviceFollowTheErrorMode() throws Exception {
+        String onErrorTarget = "0 2400 verity 1 /dev/mapper/bad " + hash + " 4096 4096 300 1 sha256 " + root + " 1234";
+        for (String mode : new String[]{"", " 1 restart_on_error", " 1 panic_on_error"}) {
+            try (DeviceMapper dm = DeviceMapper.create()) {
+                dm.create("bad", null, "0 2400 error", true);
+                dm.create("v", null, onErrorTarget + mode, true);
+                MappedDevice md = dm.device("v");
+                BlockIoException e = assertThrows(BlockIoException.class, () -> read(md, 0, 1));
+                assertEquals(Errno.EIO, e.errno());
+                assertEquals(mode.isEmpty() ? 0 : 1, dm.info("v").eventNumber(), mode);
+                BlockIoException again = assertThrows(BlockIoException.class, () -> read(md, 1, 1));
+                assertEquals(mode.contains("panic") ? "verity: device stopped after an I/O error (panic mode)" : e.getMessage(),
+                        again.getMessage(), mode);
+                assertEquals("0 2400 verity V -", status(dm), "an I/O error is not a corruption");
+            }
+        }
+    }
 }

@@ -122,7 +122,8 @@ public final class VerityTarget implements Target {
     private final ConcurrentHashMap<Long, CompletableFuture<byte[]>> loading = new ConcurrentHashMap<>();
 
     private volatile boolean hashFailed;
-    private volatile boolean stopped;
+    /** Why a panic mode stopped the device, or null while it runs. */
+    private volatile String stoppedBy;
     private final AtomicInteger corruptedErrs = new AtomicInteger();
     private final AtomicLong fecCorrected = new AtomicLong();
 
@@ -330,8 +331,9 @@ public final class VerityTarget implements Target {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        if (stopped) {
-            throw new BlockIoException(Errno.EIO, "verity: device stopped after corruption (panic mode)");
+        String stop = stoppedBy;
+        if (stop != null) {
+            throw new BlockIoException(Errno.EIO, "verity: device stopped after " + stop + " (panic mode)");
         }
         int length = dst.remaining();
         if (offset % dataBlockSize != 0 || length % dataBlockSize != 0) {
@@ -390,7 +392,7 @@ public final class VerityTarget implements Target {
 
     private IOException ioError(IOException e) {
         if (errorMode == ErrorMode.PANIC) {
-            stopped = true;
+            stoppedBy = "an I/O error";
         }
         if (errorMode != ErrorMode.NONE) {
             context.raiseEvent();
@@ -541,7 +543,7 @@ public final class VerityTarget implements Target {
         return switch (mode) {
             case LOGGING -> false;
             case PANIC -> {
-                stopped = true;
+                stoppedBy = "corruption";
                 yield true;
             }
             case EIO, RESTART -> true;
