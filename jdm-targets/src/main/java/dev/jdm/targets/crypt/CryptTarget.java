@@ -109,7 +109,7 @@ public final class CryptTarget implements Target {
         checkIvMode(args, ivMode);
         key = decodeKey(args.get(KEY_ARG), -1, KEY_ARGUMENT);
         try {
-            keyExtra = keyExtra(args, ivMode, key.length);
+            keyExtra = keyExtra(ivMode, key.length);
             subkeySize = checkKeyLayout(key.length);
             ivGenerator = ivGenerator(ivMode);
             keyValid = true;
@@ -122,6 +122,9 @@ public final class CryptTarget implements Target {
             device = ctx.device(args, 3, startSector, ctx.length());
         } catch (TargetException | RuntimeException e) {
             Arrays.fill(key, (byte) 0);
+            if (ivGenerator != null) {
+                ivGenerator.wipe();
+            }
             throw e;
         }
         startByte = startSector << 9;
@@ -213,7 +216,7 @@ public final class CryptTarget implements Target {
     }
 
     /** How many trailing key bytes feed the IV generator rather than the cipher (dm-crypt's key_extra_size). */
-    private int keyExtra(Args args, String ivMode, int keySize) throws TargetException {
+    private int keyExtra(String ivMode, int keySize) throws TargetException {
         if ("tcw".equals(ivMode)) {
             int extra = algorithm.ivSize() + TcwIv.WHITENING_SIZE;
             if (keySize <= extra) {
