@@ -30,17 +30,22 @@ public final class CoreIoMain {
     }
 
     public static void main(String[] args) throws Exception {
-        Options options = new OptionsBuilder()
-                .parent(new CommandLineOptions(args))
-                .include(CoreIoBenchmark.class.getName())
-                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED")
-                .build();
+        CommandLineOptions commandLine = new CommandLineOptions(args);
+        OptionsBuilder builder = new OptionsBuilder();
+        builder.parent(commandLine).jvmArgsAppend("--enable-native-access=ALL-UNNAMED");
+        if (commandLine.getIncludes().isEmpty()) {
+            builder.include(CoreIoBenchmark.class.getName());
+        }
+        Options options = builder.build();
         Collection<RunResult> results = new Runner(options).run();
 
         // "linear randomRead4K" -> "plain"/"jdm" -> measurement
         Map<String, Map<String, Measured>> cases = new TreeMap<>();
         for (RunResult r : results) {
             String benchmark = r.getParams().getBenchmark();
+            if (!benchmark.startsWith(CoreIoBenchmark.class.getName() + ".")) {
+                continue; // an include pattern given on the command line also matched other benchmarks
+            }
             String key = r.getParams().getParam("layout") + " " + benchmark.substring(benchmark.lastIndexOf('.') + 1);
             long ops = 0;
             long cpu = 0;
