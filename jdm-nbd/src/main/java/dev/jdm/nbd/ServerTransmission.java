@@ -121,13 +121,13 @@ final class ServerTransmission {
             if (r.type() == Nbd.CMD_DISC) {
                 return null; // No reply; requests in flight finish before the socket closes.
             }
-            String invalid = validate(r);
+            Refusal refusal = validate(r);
             boolean hasPayload = r.type() == Nbd.CMD_WRITE;
-            if (invalid != null) {
+            if (refusal != null) {
                 if (hasPayload) {
                     in.skip(r.length());
                 }
-                reply(errorReply(r, errorFor(r, invalid), invalid));
+                reply(errorReply(r, refusal.error(), refusal.message()));
                 continue;
             }
             int cost = (int) Math.max(REQUEST_COST, isDataCommand(r) ? r.length() : 0);
@@ -165,62 +165,57 @@ final class ServerTransmission {
         ALLOWED_FLAGS[Nbd.CMD_BLOCK_STATUS] = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_REQ_ONE;
     }
 
-    /** Why the request cannot be served, or null. The error code follows from {@link #errorFor}. */
-    private String validate(Wire.Request r) {
+    /** Why a request is refused: the NBD error the spec asks for and a message for the human. */
+    private record Refusal(int error, String message) {
+        static Refusal invalid(String message) {
+            return new Refusal(Nbd.EINVAL, message);
+        }
+    }
+
+    /** Why the request cannot be served, or null. */
+    private Refusal validate(Wire.Request r) {
         int type = r.type();
         if (type >= ALLOWED_FLAGS.length || type == Nbd.CMD_DISC) {
-            return "unknown command " + type;
+            return Refusal.invalid("unknown command " + type);
         }
         int allowed = ALLOWED_FLAGS[type];
         if (type == Nbd.CMD_READ && !session.structured()) {
             allowed &= ~Nbd.CMD_FLAG_DF;
         }
         if ((r.flags() & ~allowed) != 0) {
-            return String.format("flags 0x%x are not valid for command %d", r.flags() & ~allowed, type);
+            return Refusal.invalid(String.format("flags 0x%x are not valid for command %d", r.flags() & ~allowed, type));
         }
-        boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
         if (type == Nbd.CMD_READ && r.length() > Nbd.MAX_PAYLOAD) {
-            return "read of " + r.length() + " bytes exceeds the maximum payload of " + Nbd.MAX_PAYLOAD;
+            return new Refusal(Nbd.EOVERFLOW, "read of " + r.length() + " bytes exceeds the maximum payload of " + Nbd.MAX_PAYLOAD);
         }
         if (type == Nbd.CMD_WRITE && r.length() > Nbd.MAX_PAYLOAD) {
-            return "write of " + r.length() + " bytes exceeds the maximum payload of " + Nbd.MAX_PAYLOAD;
+            return Refusal.invalid("write of " + r.length() + " bytes exceeds the maximum payload of " + Nbd.MAX_PAYLOAD);
         }
+        boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
         if (writes && (session.transmissionFlags() & Nbd.FLAG_READ_ONLY) != 0) {
-            return "export is read-only";
+            return new Refusal(Nbd.EPERM, "export is read-only");
         }
         if (type == Nbd.CMD_TRIM && (session.transmissionFlags() & Nbd.FLAG_SEND_TRIM) == 0) {
-            return "trim is not supported by this export";
+            return Refusal.invalid("trim is not supported by this export");
         }
         if (type == Nbd.CMD_FLUSH) {
-            return r.offset() != 0 || r.length() != 0 ? "flush must have zero offset and length" : null;
+            return r.offset() != 0 || r.length() != 0 ? Refusal.invalid("flush must have zero offset and length") : null;
         }
         if (type == Nbd.CMD_BLOCK_STATUS) {
             if (!session.blockStatus()) {
-                return "no metadata context was negotiated";
+                return Refusal.invalid("no metadata context was negotiated");
             }
             if (r.length() == 0) {
-                return "block status of zero bytes";
+                return Refusal.invalid("block status of zero bytes");
             }
         }
         if (r.offset() < 0 || r.offset() > size || r.length() > size - r.offset()) {
-            return "range of " + r.length() + " bytes at " + Long.toUnsignedString(r.offset())
-                    + " is beyond the end of the export (" + size + " bytes)";
+            // The spec: ENOSPC for writes past the end, EINVAL for everything else.
+            boolean write = type == Nbd.CMD_WRITE || type == Nbd.CMD_WRITE_ZEROES;
+            return new Refusal(write ? Nbd.ENOSPC : Nbd.EINVAL, "range of " + r.length() + " bytes at "
+                    + Long.toUnsignedString(r.offset()) + " is beyond the end of the export (" + size + " bytes)");
         }
         return null;
-    }
-
-    /** The spec's error for each refusal: EOVERFLOW for large reads, EPERM for read-only, ENOSPC for writes past the end. */
-    private int errorFor(Wire.Request r, String why) {
-        if (why.startsWith("read of")) {
-            return Nbd.EOVERFLOW;
-        }
-        if (why.equals("export is read-only")) {
-            return Nbd.EPERM;
-        }
-        if (why.startsWith("range") && (r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_WRITE_ZEROES)) {
-            return Nbd.ENOSPC;
-        }
-        return Nbd.EINVAL;
     }
 
     // ---- execution --------------------------------------------------------------------------------
