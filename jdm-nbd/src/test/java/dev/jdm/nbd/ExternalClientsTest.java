@@ -187,7 +187,7 @@ class ExternalClientsTest {
         Tool engines = Tool.run("fio", "fio", "--enghelp");
         assertTrue(engines.out().contains("nbd"), "Debian's fio must have the nbd ioengine: " + engines.out());
         Tool fio = Tool.run("fio", "fio", "--name=verify", "--ioengine=nbd", "--uri=" + served.uri("disk"), "--rw=randwrite",
-                "--bs=4k", "--iodepth=32", "--size=" + SIZE, "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
+                "--bs=4k", "--iodepth=32", "--size=" + SIZE, "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
                 "--output-format=json").ok();
         JsonNode job = JSON.readTree(fio.out().substring(fio.out().indexOf('{'))).get("jobs").get(0);
         assertEquals(0, job.get("error").asInt());
