@@ -1,20 +1,27 @@
 package dev.jdm.cli;
 
+import dev.jdm.daemon.Attachments;
 import dev.jdm.daemon.JdmDaemon;
+import dev.jdm.nbd.NbdServer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code jdm daemon}: runs the daemon in the foreground until SIGTERM or SIGINT. */
 @Command(name = "daemon", description = {
         "Runs the jdm daemon in the foreground (until SIGTERM or SIGINT).",
         "It restores the devices of the state folder (on the first start it creates disk0, a sparse 1 GiB",
-        "file DATA/disk0.img mapped by a linear table) and serves the control socket."})
+        "file DATA/disk0.img mapped by a linear table), serves the control socket, and exports every",
+        "device over NBD under its name (Unix socket DATA/nbd.sock and TCP 127.0.0.1:10809)."})
 final class DaemonCommand implements Callable<Integer> {
     @ParentCommand
     JdmCommand root;
@@ -24,6 +31,32 @@ final class DaemonCommand implements Callable<Integer> {
 
     @Option(names = "--state-dir", paramLabel = "DIR", description = "The state folder (default: DATA/state).")
     Path stateDir;
+
+    @Option(names = "--nbd-socket", paramLabel = "PATH", description = "The NBD Unix socket (default: DATA/nbd.sock).")
+    Path nbdSocket;
+
+    @Option(names = "--nbd-port", paramLabel = "N", description = "The NBD TCP port (default: 10809; 0 = no TCP listener).")
+    int nbdPort = 10809;
+
+    @Option(names = "--no-nbd-tcp", description = "No NBD TCP listener (the Unix socket only).")
+    boolean noNbdTcp;
+
+    @Option(names = "--nbd-host", paramLabel = "ADDR",
+            description = "The address the NBD TCP listener binds (default: 127.0.0.1; others only when asked).")
+    String nbdHost;
+
+    @Option(names = "--tls", paramLabel = "off|on|require",
+            description = "NBD TLS, as nbdkit --tls: off (default), on (offered), require (refused without).")
+    NbdServer.TlsMode tls = NbdServer.TlsMode.OFF;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "The TLS private key (unencrypted PKCS#8 PEM).")
+    Path tlsKey;
+
+    @Option(names = "--tls-cert", paramLabel = "PEM", description = "The TLS certificate chain (PEM).")
+    Path tlsCert;
+
+    @Spec
+    CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
@@ -36,10 +69,25 @@ final class DaemonCommand implements Callable<Integer> {
         if (stateDir != null) {
             config = config.withStateDir(stateDir);
         }
+        if (tls != NbdServer.TlsMode.OFF && (tlsKey == null || tlsCert == null)) {
+            throw new ParameterException(spec.commandLine(), "--tls " + tls.name().toLowerCase(Locale.ROOT) + " needs --tls-key and --tls-cert");
+        }
+        if (nbdPort < 0 || nbdPort > 65535) {
+            throw new ParameterException(spec.commandLine(), "--nbd-port must be 0..65535, not " + nbdPort);
+        }
+        Path nbdUnix = (nbdSocket != null ? nbdSocket : dataDir.resolve("nbd.sock")).toAbsolutePath();
+        boolean tcp = !noNbdTcp && nbdPort != 0;
+        NbdServer.Config nbd = NbdServer.Config.unix(nbdUnix).withTcp(nbdHost, tcp ? nbdPort : -1).withTls(tls, tlsKey, tlsCert);
+        JdmDaemon.Export nbdExport = dm -> {
+            NbdServer server = new NbdServer(dm, nbd);
+            server.start();
+            System.err.println("jdm daemon: NBD on " + nbdUnix + (tcp ? " and " + server.tcpAddress() : "")
+                    + (tls == NbdServer.TlsMode.OFF ? "" : ", TLS " + tls.name().toLowerCase(Locale.ROOT)));
+            return server;
+        };
+        Attachments attachments = new Attachments(nbdUnix, dataDir.resolve("attach"), System.err);
         try {
-            // The export servers (NBD) the daemon starts; none are wired in yet.
-            List<JdmDaemon.Export> exports = List.of();
-            JdmDaemon.runUntilStopped(config, exports);
+            JdmDaemon.runUntilStopped(config, List.of(nbdExport), attachments);
         } catch (IOException e) {
             System.err.println("jdm: daemon failed: " + e.getMessage());
             return 1;

@@ -21,6 +21,7 @@ import java.nio.file.Path;
                 QueryCommands.Info.class, QueryCommands.Deps.class, QueryCommands.Ls.class,
                 QueryCommands.Status.class, QueryCommands.Table.class, QueryCommands.Wait.class,
                 QueryCommands.Targets.class, QueryCommands.Version.class,
+                AttachCommands.Attach.class, AttachCommands.Detach.class, AttachCommands.Attachments.class,
         })
 public final class JdmCommand {
     static final String SOCKET_ENV = "JDM_SOCKET";

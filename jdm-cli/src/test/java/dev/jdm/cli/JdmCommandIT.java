@@ -53,7 +53,8 @@ class JdmCommandIT {
     }
 
     private Process startDaemonProcess() throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "daemon", "--data-dir", data.toString())
+        // No NBD TCP listener: port 10809 may be taken by another daemon on this machine.
+        ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "daemon", "--data-dir", data.toString(), "--no-nbd-tcp")
                 .redirectOutput(dir.resolve("daemon.out").toFile()).redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile()));
         environment(pb.environment());
         Process p = pb.start();

@@ -10,12 +10,14 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.TargetType;
+import dev.jdm.nbd.Attach;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,11 +35,18 @@ public final class ControlService {
     private final StateStore store;
     private final String version;
     private final ReentrantLock changes = new ReentrantLock();
+    /** Null when the daemon has no NBD socket to attach from. */
+    private final Attachments attachments;
 
     public ControlService(DeviceMapper dm, StateStore store, String version) {
+        this(dm, store, version, null);
+    }
+
+    public ControlService(DeviceMapper dm, StateStore store, String version, Attachments attachments) {
         this.dm = dm;
         this.store = store;
         this.version = version;
+        this.attachments = attachments;
     }
 
     /** One request line in, one reply object out; never throws. */
@@ -72,7 +81,7 @@ public final class ControlService {
             case "clear" -> change(() -> dm.clear(device(req, op)));
             case "suspend" -> change(() -> dm.suspend(device(req, op), Protocol.flag(req, op, "noflush")));
             case "resume" -> change(() -> dm.resume(device(req, op)));
-            case "remove" -> change(() -> dm.remove(device(req, op), Protocol.flag(req, op, "force"), Protocol.flag(req, op, "deferred")));
+            case "remove" -> change(() -> remove(device(req, op), Protocol.flag(req, op, "force"), Protocol.flag(req, op, "deferred")));
             case "remove_all" -> removeAll(req);
             case "rename" -> rename(req);
             case "info" -> Protocol.ok().set("info", Protocol.info(dm.info(device(req, op))));
@@ -84,6 +93,9 @@ public final class ControlService {
             case "wait" -> Protocol.ok().set("info", Protocol.info(dm.waitEvent(device(req, op),
                     Protocol.number(req, op, "eventNr", 0), Protocol.number(req, op, "timeout", -1))));
             case "targets" -> targets();
+            case "attach" -> attach(device(req, op));
+            case "detach" -> change(() -> attachments(op).detach(device(req, op)));
+            case "attachments" -> listAttachments();
             default -> throw new DmException(Errno.EINVAL, "unknown op \"" + op + "\"");
         };
     }
@@ -173,6 +185,49 @@ public final class ControlService {
         }
     }
 
+    /** An attached device is in use by its block device: only --force removes it, detaching it first. */
+    private void remove(String name, boolean force, boolean deferred) throws DmException {
+        if (attachments != null && attachments.isAttached(name)) {
+            if (!force) {
+                throw new DmException(Errno.EBUSY, "device " + name + " is attached: detach it first (or remove --force)");
+            }
+            attachments.detach(name);
+        }
+        dm.remove(name, force, deferred);
+    }
+
+    private Attachments attachments(String op) throws DmException {
+        if (attachments == null) {
+            throw new DmException(Errno.EOPNOTSUPP, op + ": this daemon serves no NBD socket to attach from");
+        }
+        return attachments;
+    }
+
+    private ObjectNode attach(String name) throws DmException {
+        Attachments a = attachments("attach");
+        changes.lock();
+        try {
+            dm.info(name); // ENXIO for a device that does not exist, before any helper starts.
+            return Protocol.ok().set("attachment", attachment(a.attach(name)));
+        } finally {
+            changes.unlock();
+        }
+    }
+
+    private ObjectNode listAttachments() {
+        ObjectNode reply = Protocol.ok();
+        ArrayNode list = reply.putArray("attachments");
+        if (attachments != null) {
+            attachments.list().forEach(a -> list.add(attachment(a)));
+        }
+        return reply;
+    }
+
+    private static ObjectNode attachment(Attach.Attachment a) {
+        return Protocol.JSON.createObjectNode().put("name", a.exportName()).put("device", a.device().toString())
+                .put("method", a.method().name().toLowerCase(Locale.ROOT));
+    }
+
     private ObjectNode rename(JsonNode req) throws DmException {
         String op = "rename";
         String name = device(req, op);
@@ -180,6 +235,10 @@ public final class ControlService {
         String newUuid = Protocol.optionalText(req, op, "setUuid");
         if ((newName == null) == (newUuid == null)) {
             throw new DmException(Errno.EINVAL, "rename: give exactly one of \"newName\" and \"setUuid\"");
+        }
+        if (newName != null && attachments != null && attachments.isAttached(name)) {
+            // The attachment is recorded under the export's name, which a rename would change.
+            throw new DmException(Errno.EBUSY, "device " + name + " is attached: detach it before renaming");
         }
         return change(() -> {
             if (newName != null) {
@@ -196,6 +255,9 @@ public final class ControlService {
         try {
             ObjectNode reply = Protocol.ok();
             ArrayNode failed = reply.putArray("failed");
+            if (force && attachments != null) {
+                attachments.close();
+            }
             dm.removeAll(force).forEach(failed::add);
             return reply;
         } finally {
@@ -213,6 +275,9 @@ public final class ControlService {
             } catch (DmException e) {
                 // Removed between the listing and this look: leave it out, as if listed a moment later.
                 continue;
+            }
+            if (attachments != null) {
+                attachments.deviceOf(info.name()).ifPresent(dev -> n.put("attachedAs", dev.toString()));
             }
             devices.add(n);
         }

@@ -59,6 +59,7 @@ public final class JdmDaemon implements AutoCloseable {
     private final StateStore store;
     private final FileChannel lockFile;
     private final List<AutoCloseable> runningExports = new ArrayList<>();
+    private Attachments attachments;
     private ControlServer control;
     private boolean closed;
 
@@ -75,6 +76,14 @@ public final class JdmDaemon implements AutoCloseable {
     }
 
     public static JdmDaemon start(Config config, PrintStream log, List<Export> exports) throws IOException {
+        return start(config, log, exports, null);
+    }
+
+    /**
+     * Starts with export servers and, when {@code attachments} is not null, the attach ops: the
+     * daemon detaches what an earlier daemon left attached, and everything it attached when it stops.
+     */
+    public static JdmDaemon start(Config config, PrintStream log, List<Export> exports, Attachments attachments) throws IOException {
         Path data = config.dataDir().toAbsolutePath();
         Path socketDir = config.socket().toAbsolutePath().getParent();
         // The control socket lives in these: folders the daemon makes are for its user alone. One
@@ -116,7 +125,11 @@ public final class JdmDaemon implements AutoCloseable {
             for (Export e : exports) {
                 daemon.runningExports.add(e.start(dm));
             }
-            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, store, version()));
+            if (attachments != null) {
+                attachments.detachLeftovers();
+                daemon.attachments = attachments;
+            }
+            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, store, version(), attachments));
             log.println("jdm daemon: control socket " + daemon.control.path() + ", state folder " + config.stateDir().toAbsolutePath());
             return daemon;
         } catch (IOException | RuntimeException e) {
@@ -197,6 +210,10 @@ public final class JdmDaemon implements AutoCloseable {
         if (control != null) {
             control.close();
         }
+        // Block devices first: they are clients of the exports.
+        if (attachments != null) {
+            attachments.close();
+        }
         for (AutoCloseable e : runningExports.reversed()) {
             try {
                 e.close();
@@ -212,7 +229,12 @@ public final class JdmDaemon implements AutoCloseable {
 
     /** Runs until SIGTERM/SIGINT (the shutdown hook closes the daemon). */
     public static void runUntilStopped(Config config, List<Export> exports) throws IOException, InterruptedException {
-        JdmDaemon daemon = start(config, System.err, exports);
+        runUntilStopped(config, exports, null);
+    }
+
+    /** Runs until SIGTERM/SIGINT with the attach ops (see {@link #start(Config, PrintStream, List, Attachments)}). */
+    public static void runUntilStopped(Config config, List<Export> exports, Attachments attachments) throws IOException, InterruptedException {
+        JdmDaemon daemon = start(config, System.err, exports, attachments);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {

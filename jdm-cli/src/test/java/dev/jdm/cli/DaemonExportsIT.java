@@ -1,0 +1,125 @@
+package dev.jdm.cli;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** One real daemon process: its NBD exports (Unix socket and TCP) and attach/detach, driven by the real tools. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DaemonExportsIT {
+    Path dir;
+    JdmSession s;
+    int tcpPort;
+
+    @BeforeAll
+    void startDaemon(@TempDir Path dir) throws Exception {
+        this.dir = dir;
+        try (ServerSocket probe = new ServerSocket(0)) {
+            tcpPort = probe.getLocalPort();
+        }
+        s = new JdmSession(dir, "--nbd-port", Integer.toString(tcpPort));
+    }
+
+    @AfterAll
+    void stopDaemon() throws Exception {
+        s.close();
+    }
+
+    private String unixUri(String export) {
+        return "nbd+unix:///" + export + "?socket=" + s.data.resolve("nbd.sock");
+    }
+
+    private Path image(String name, long bytes) throws IOException {
+        Path p = dir.resolve(name);
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(bytes);
+        }
+        return p;
+    }
+
+    private static byte[] pattern(int bytes, long seed) {
+        byte[] b = new byte[bytes];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void defaultDeviceIsExportedOnTheUnixSocketAndTcp() throws Exception {
+        Tools.require("nbdinfo", "libnbd-bin");
+        assertEquals("1073741824\n", s.ok("nbdinfo", "--size", unixUri("disk0")));
+        assertEquals("1073741824\n", s.ok("nbdinfo", "--size", "nbd://127.0.0.1:" + tcpPort + "/disk0"));
+        assertTrue(s.daemonLog().contains("jdm daemon: NBD on " + s.data.resolve("nbd.sock").toAbsolutePath()
+                + " and /127.0.0.1:" + tcpPort + "\n"), s.daemonLog());
+    }
+
+    @Test
+    void nbdcopyInAndOutThroughTheDaemon() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path backing = image("copy.img", 4 << 20);
+        // Two targets, so the copy crosses a target boundary.
+        s.ok("jdm", "create", "copy", "--table", "0 4096 linear " + backing + " 4096\n4096 4096 linear " + backing + " 0");
+        byte[] data = pattern(4 << 20, 1);
+        Path in = dir.resolve("in.bin");
+        Files.write(in, data);
+        s.ok("nbdcopy", in.toString(), unixUri("copy"));
+        Path out = dir.resolve("out.bin");
+        s.ok("nbdcopy", unixUri("copy"), out.toString());
+        assertArrayEquals(data, Files.readAllBytes(out));
+        byte[] onDisk = Files.readAllBytes(backing);
+        assertArrayEquals(Arrays.copyOfRange(data, 0, 2 << 20), Arrays.copyOfRange(onDisk, 2 << 20, 4 << 20));
+        assertArrayEquals(Arrays.copyOfRange(data, 2 << 20, 4 << 20), Arrays.copyOfRange(onDisk, 0, 2 << 20));
+        s.ok("jdm", "remove", "copy");
+    }
+
+    @Test
+    void attachWriteDetach() throws Exception {
+        Tools.require("root".equals(System.getProperty("user.name")), "attach needs root (loop devices, FUSE mounts)");
+        Tools.require(Files.exists(Path.of("/dev/fuse")), "attach needs /dev/fuse");
+        Tools.require(Files.exists(Path.of("/dev/loop-control")), "attach needs loop devices (/dev/loop-control)");
+        Tools.require("nbdfuse", "nbdfuse");
+        Tools.require("fusermount3", "fuse3");
+        Tools.require("losetup", "mount");
+        Path backing = image("att.img", 1 << 20);
+        s.ok("jdm", "create", "att", "--table", "0 2048 linear " + backing + " 0");
+
+        String device = s.ok("jdm", "attach", "att").strip();
+        assertTrue(device.matches("/dev/(loop|nbd)\\d+"), device);
+        assertEquals("att\t" + device + "\n", s.ok("jdm", "attachments"));
+        assertTrue(s.ok("jdm", "ls", "--json").contains("\"attachedAs\" : \"" + device + "\""));
+        assertEquals(new JdmSession.Result(1, "", "jdm: attach att failed: device att is already attached as " + device + "\n"),
+                s.jdm("attach", "att"));
+
+        byte[] data = pattern(64 << 10, 2);
+        Path in = dir.resolve("att-in.bin");
+        Files.write(in, data);
+        s.ok("dd", "if=" + in, "of=" + device, "bs=64k", "seek=3", "oflag=direct", "status=none");
+        assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(backing), 3 * (64 << 10), 4 * (64 << 10)));
+
+        assertEquals(new JdmSession.Result(1, "", "jdm: remove att failed: device att is attached: detach it first (or remove --force)\n"),
+                s.jdm("remove", "att"));
+        s.ok("jdm", "detach", "att");
+        assertEquals("", s.ok("jdm", "attachments"));
+        assertEquals(new JdmSession.Result(1, "", "jdm: detach att failed: device att is not attached\n"), s.jdm("detach", "att"));
+        assertTrue(!s.ok("losetup", "-a").contains(device + ":"), "the loop device is gone");
+
+        // remove --force detaches first.
+        String again = s.ok("jdm", "attach", "att").strip();
+        s.ok("jdm", "remove", "--force", "att");
+        assertEquals("", s.ok("jdm", "attachments"));
+        assertTrue(!s.ok("losetup", "-a").contains(again + ":"), "the loop device is gone");
+    }
+}

@@ -1,0 +1,103 @@
+package dev.jdm.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A daemon process started with the real {@code ./jdm daemon}, and commands run against it (any command line). */
+final class JdmSession implements AutoCloseable {
+    static final Path REPO = Path.of(System.getenv("JDM_BUILD_DIR")).toAbsolutePath().getParent().getParent();
+    static final Path LAUNCHER = REPO.resolve("jdm");
+
+    record Result(int exit, String out, String err) {
+    }
+
+    final Path dir;
+    final Path data;
+    final Path socket;
+    private final Process daemon;
+
+    /** Starts {@code jdm daemon --data-dir DIR/data OPTIONS...} and waits until its control socket answers. */
+    JdmSession(Path dir, String... daemonOptions) throws Exception {
+        this.dir = dir;
+        this.data = dir.resolve("data");
+        this.socket = data.resolve("jdm.sock");
+        List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString(), "daemon", "--data-dir", data.toString()));
+        cmd.addAll(List.of(daemonOptions));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("daemon.out").toFile())
+                .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile()));
+        pb.environment().put("JDM_SOCKET", socket.toString());
+        daemon = pb.start();
+        // Starting a JVM takes a while on a busy machine; wait for the socket to answer, however long.
+        while (jdm("version").exit() != 0) {
+            assertTrue(daemon.isAlive(), () -> "the daemon died: " + daemonLog());
+            Thread.sleep(100);
+        }
+    }
+
+    String daemonLog() {
+        return read(dir.resolve("daemon.log"));
+    }
+
+    /** {@code ./jdm ARGS...} against this daemon. */
+    Result jdm(String... args) throws IOException, InterruptedException {
+        return jdmWithInput(null, args);
+    }
+
+    Result jdmWithInput(String stdin, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
+        cmd.addAll(List.of(args));
+        return exec(stdin, cmd);
+    }
+
+    /** Any command, in the session's folder, with the session's JDM_SOCKET. */
+    Result exec(String stdin, List<String> cmd) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
+        pb.environment().put("JDM_SOCKET", socket.toString());
+        pb.environment().put("LC_ALL", "C");
+        Path out = Files.createTempFile(dir, "out", ".txt");
+        Path err = Files.createTempFile(dir, "err", ".txt");
+        pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+        Process p = pb.start();
+        if (stdin != null) {
+            p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
+        p.getOutputStream().close();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " did not finish");
+        Result r = new Result(p.exitValue(), read(out), read(err));
+        Files.delete(out);
+        Files.delete(err);
+        return r;
+    }
+
+    /** Runs a command that must succeed with nothing on stderr; its stdout. */
+    String ok(String... cmd) throws IOException, InterruptedException {
+        Result r = cmd[0].equals("jdm") ? jdm(List.of(cmd).subList(1, cmd.length).toArray(String[]::new)) : exec(null, List.of(cmd));
+        assertEquals(new Result(0, r.out(), ""), r, String.join(" ", cmd));
+        return r.out();
+    }
+
+    static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return "(unreadable: " + e.getMessage() + ")";
+        }
+    }
+
+    /** Stops the daemon the way a user does (SIGTERM), so it detaches what it attached. */
+    @Override
+    public void close() throws InterruptedException {
+        daemon.destroy();
+        if (!daemon.waitFor(60, TimeUnit.SECONDS)) {
+            daemon.destroyForcibly();
+        }
+    }
+}
