@@ -12,6 +12,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -121,5 +122,52 @@ class DaemonExportsIT {
         s.ok("jdm", "remove", "--force", "att");
         assertEquals("", s.ok("jdm", "attachments"));
         assertTrue(!s.ok("losetup", "-a").contains(again + ":"), "the loop device is gone");
+    }
+
+    @Test
+    void luksFormatOpenWriteCloseAgainstCryptsetup() throws Exception {
+        Tools.require("cryptsetup", "cryptsetup-bin");
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path vol = image("vol.img", 32 << 20);
+        Path key = dir.resolve("key");
+        Files.writeString(key, "first secret");
+        String volume = vol.toString();
+        s.ok("jdm", "luks", "format", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--uuid",
+                "0b8e7d3c-1f2a-4b5c-8d9e-0a1b2c3d4e5f", "-d", key.toString(), volume);
+        assertEquals(s.ok("cryptsetup", "luksDump", volume), s.ok("jdm", "luks", "dump", volume));
+        assertTrue(s.ok("jdm", "luks", "dump", "--dump-json-metadata", volume).contains("\"type\":\"pbkdf2\""));
+
+        s.ok("jdm", "luks", "open", "-d", key.toString(), volume, "secret");
+        assertEquals("CRYPT-LUKS2-0b8e7d3c1f2a4b5c8d9e0a1b2c3d4e5f-secret\n", s.ok("jdm", "info", "-c", "--noheadings", "-o", "uuid", "secret"));
+        // The table line as cryptsetup builds it; KeyHiding prints the key as zeroes.
+        assertEquals("0 32768 crypt aes-xts-plain64 " + "0".repeat(128) + " 0 " + vol + " 32768 1 sector_size:4096\n",
+                s.ok("jdm", "table", "secret"));
+        byte[] data = pattern(1 << 20, 3);
+        Path in = dir.resolve("plain.bin");
+        Files.write(in, data);
+        s.ok("nbdcopy", in.toString(), unixUri("secret"));
+        s.ok("jdm", "luks", "close", "secret");
+        byte[] onDisk = Arrays.copyOfRange(Files.readAllBytes(vol), 16 << 20, (16 << 20) + (1 << 20));
+        assertTrue(!Arrays.equals(data, onDisk), "the data area holds ciphertext");
+
+        // Passphrases piped on standard input: the first line, then the new one.
+        assertEquals(new JdmSession.Result(0, "Key slot 1 created.\n", ""),
+                s.jdmWithInput("first secret\nsecond secret\n", "luks", "add-key", "--pbkdf-force-iterations", "1000", "--pbkdf", "pbkdf2", volume));
+        assertEquals(new JdmSession.Result(0, "", ""),
+                s.exec("second secret\n", List.of("cryptsetup", "open", "--test-passphrase", "--key-slot", "1", volume)));
+        assertEquals(new JdmSession.Result(0, "Key slot 0 changed.\n", ""),
+                s.jdmWithInput("first secret\nthird secret\n", "luks", "change-key", "--pbkdf-force-iterations", "1000", "--pbkdf", "pbkdf2", volume));
+        assertEquals(new JdmSession.Result(1, "", "jdm: No key available with this passphrase.\n"),
+                s.jdmWithInput("first secret\n", "luks", "test-passphrase", volume));
+        assertEquals(new JdmSession.Result(0, "Key slot 0 unlocked.\n", ""), s.jdmWithInput("third secret\n", "luks", "test-passphrase", volume));
+        assertEquals(new JdmSession.Result(0, "Key slot 1 removed.\n", ""), s.jdmWithInput("second secret\n", "luks", "remove-key", volume));
+        assertEquals(s.ok("cryptsetup", "luksDump", volume), s.ok("jdm", "luks", "dump", volume));
+
+        // The same volume opened again reads back what went in.
+        s.jdmWithInput("third secret\n", "luks", "open", volume, "secret");
+        Path out = dir.resolve("plain-out.bin");
+        s.ok("nbdcopy", unixUri("secret") , out.toString());
+        assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(out), 1 << 20));
+        s.ok("jdm", "luks", "close", "secret");
     }
 }
