@@ -1,0 +1,166 @@
+package dev.jdm.pdata;
+
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads and writes 4 KiB metadata blocks over a {@link BlockDevice} through a bounded LRU cache. A dirty block
+ * that falls out of the cache is written where it is (it always lives at a shadow location no committed
+ * superblock references, so that is safe); {@link #flushDirty} writes the rest. All methods are synchronized:
+ * one lock guards the cache, which is as fine-grained as the single-writer transaction manager needs.
+ */
+public final class BlockManager implements AutoCloseable {
+    private final BlockDevice device;
+    private final long nrBlocks;
+    private final int cacheBlocks;
+    private final LinkedHashMap<Long, Block> cache = new LinkedHashMap<>(16, 0.75f, true);
+    private long reads;
+    private long writes;
+
+    public BlockManager(BlockDevice device, int cacheBlocks) {
+        if (cacheBlocks < 16) {
+            throw new IllegalArgumentException("cache must hold at least 16 blocks, not " + cacheBlocks);
+        }
+        this.device = device;
+        this.nrBlocks = device.size() / Block.SIZE;
+        this.cacheBlocks = cacheBlocks;
+    }
+
+    public long nrBlocks() {
+        return nrBlocks;
+    }
+
+    public BlockDevice device() {
+        return device;
+    }
+
+    /** Reads and validates a block of the given type (from the cache when it is there). */
+    public synchronized Block read(long location, BlockType type) throws IOException {
+        Block cached = cache.get(location);
+        if (cached != null) {
+            if (cached.type() != type) {
+                throw new MetadataException(Errno.EIO, String.format(
+                        "block %d is a %s, not a %s", location, cached.type().label(), type.label()));
+            }
+            return cached;
+        }
+        checkRange(location);
+        ByteBuffer buf = ByteBuffer.allocate(Block.SIZE);
+        device.read(location * Block.SIZE, buf);
+        reads++;
+        Block block = new Block(location, type, buf.clear());
+        block.validate();
+        put(block);
+        return block;
+    }
+
+    /** A zeroed block at a location the caller has just allocated; it is dirty. */
+    public synchronized Block create(long location, BlockType type) throws IOException {
+        checkRange(location);
+        cache.remove(location);
+        Block block = new Block(location, type, ByteBuffer.allocate(Block.SIZE));
+        block.dirty = true;
+        put(block);
+        return block;
+    }
+
+    /** A copy of {@code source}'s bytes at a new location, dirty (the heart of shadowing). */
+    public synchronized Block copy(Block source, long location) throws IOException {
+        Block block = create(location, source.type());
+        block.data().put(0, source.data(), 0, Block.SIZE);
+        return block;
+    }
+
+    public synchronized void markDirty(Block block) {
+        block.dirty = true;
+    }
+
+    /** Forgets a block (freed, or the transaction was aborted) without writing it. */
+    public synchronized void forget(long location) {
+        cache.remove(location);
+    }
+
+    /** Writes every dirty block except {@code except} (the superblock), then flushes the device. */
+    public synchronized void flushDirty(long except) throws IOException {
+        List<Block> dirty = new ArrayList<>();
+        for (Block b : cache.values()) {
+            if (b.dirty && b.location() != except) {
+                dirty.add(b);
+            }
+        }
+        dirty.sort((a, b) -> Long.compare(a.location(), b.location()));
+        for (Block b : dirty) {
+            writeOut(b);
+        }
+        device.flush();
+    }
+
+    /** Writes one block now and flushes (the superblock at the end of a commit). */
+    public synchronized void writeAndFlush(Block block) throws IOException {
+        writeOut(block);
+        device.flush();
+    }
+
+    /** Drops every cached block, dirty or not (abort: the next reads come from disk). */
+    public synchronized void dropAll() {
+        cache.clear();
+    }
+
+    public synchronized long reads() {
+        return reads;
+    }
+
+    public synchronized long writes() {
+        return writes;
+    }
+
+    private void writeOut(Block b) throws IOException {
+        b.seal();
+        device.write(b.location() * Block.SIZE, b.data().duplicate().clear(), false);
+        writes++;
+        b.dirty = false;
+    }
+
+    private void put(Block block) {
+        cache.put(block.location(), block);
+        if (cache.size() <= cacheBlocks) {
+            return;
+        }
+        Iterator<Map.Entry<Long, Block>> it = cache.entrySet().iterator();
+        while (cache.size() > cacheBlocks && it.hasNext()) {
+            Block eldest = it.next().getValue();
+            if (eldest == block || eldest.location() == 0) {
+                continue; // the block just handed out, and the superblock, stay
+            }
+            if (eldest.dirty) {
+                try {
+                    writeOut(eldest);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+            it.remove();
+        }
+    }
+
+    private void checkRange(long location) throws MetadataException {
+        if (location < 0 || location >= nrBlocks) {
+            throw new MetadataException(Errno.EIO, String.format(
+                    "block %d is beyond the end of the metadata device (%d blocks)", location, nrBlocks));
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        dropAll();
+    }
+}

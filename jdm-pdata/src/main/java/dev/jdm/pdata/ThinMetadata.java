@@ -1,0 +1,365 @@
+package dev.jdm.pdata;
+
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Collections;
+import java.util.HashSet;
+
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * Thin-pool metadata in the kernel's format (dm-thin-metadata.c): a superblock at block 0, a details tree
+ * (device id → {@link Details}) and a two-level mapping tree (device id → root of that device's tree of
+ * virtual block → {@code (data block << 24) | time}), with a metadata and a data space map. A snapshot shares
+ * its origin's tree (one reference count changes); writes afterwards shadow only the paths they touch.
+ * Changes are private until {@link #commit()}; closing without committing abandons them.
+ */
+public final class ThinMetadata implements AutoCloseable {
+    public static final long MAGIC = 27022010L;
+    public static final int SUPERBLOCK_VERSION = 2;
+    public static final int NEEDS_CHECK = 1;
+    public static final long MAX_DEVICE_ID = (1L << 24) - 1;
+    private static final int DETAILS_SIZE = 24;
+
+    /** Per-device details as the details tree stores them. */
+    public record Details(long mappedBlocks, long transactionId, int creationTime, int snapshottedTime) {
+        byte[] encode() {
+            return ByteBuffer.allocate(DETAILS_SIZE).order(ByteOrder.LITTLE_ENDIAN).putLong(mappedBlocks)
+                    .putLong(transactionId).putInt(creationTime).putInt(snapshottedTime).array();
+        }
+
+        static Details decode(byte[] b) {
+            ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+            return new Details(bb.getLong(), bb.getLong(), bb.getInt(), bb.getInt());
+        }
+    }
+
+    /** A mapped virtual block: where its data lives and the snapshot time it was written at. */
+    public record Mapping(long dataBlock, int time) {
+        public long encode() {
+            return dataBlock << 24 | (time & 0xFFFFFFL);
+        }
+
+        public static Mapping decode(long v) {
+            return new Mapping(v >>> 24, (int) (v & 0xFFFFFF));
+        }
+    }
+
+    @FunctionalInterface
+    public interface MappingVisitor {
+        void mapping(long virtualBlock, Mapping mapping) throws IOException;
+    }
+
+    private final BlockManager bm;
+    private final TransactionManager tm;
+    private final SpaceMap metadataSm;
+    private final SpaceMap dataSm;
+    private final BTree deviceTrees;
+    private final BTree mappingTree;
+    private final BTree detailsTree;
+    private final int dataBlockSize;
+    private final TreeMap<Long, Details> details = new TreeMap<>();
+    private final Set<Long> changedDetails = new HashSet<>();
+    private int flags;
+    private int version;
+    private int time;
+    private long transactionId;
+    private long mappingRoot;
+    private long detailsRoot;
+
+    private ThinMetadata(BlockManager bm, SpaceMap metadataSm, SpaceMap dataSm, int dataBlockSize) {
+        this.bm = bm;
+        this.tm = new TransactionManager(bm, metadataSm);
+        this.metadataSm = metadataSm;
+        this.dataSm = dataSm;
+        this.dataBlockSize = dataBlockSize;
+        this.deviceTrees = new BTree(tm, new ValueType() {
+            @Override
+            public int size() {
+                return 8;
+            }
+
+            @Override
+            public void inc(byte[] v) {
+                dataSm.inc(Mapping.decode(BTree.le64(v)).dataBlock());
+            }
+
+            @Override
+            public void dec(byte[] v) {
+                dataSm.dec(Mapping.decode(BTree.le64(v)).dataBlock());
+            }
+        });
+        this.mappingTree = new BTree(tm, new ValueType() {
+            @Override
+            public int size() {
+                return 8;
+            }
+
+            @Override
+            public void inc(byte[] v) {
+                tm.inc(BTree.le64(v));
+            }
+
+            @Override
+            public void dec(byte[] v) throws IOException {
+                deviceTrees.delete(BTree.le64(v));
+            }
+        });
+        this.detailsTree = new BTree(tm, () -> DETAILS_SIZE);
+    }
+
+    /** Writes empty metadata over the device (whatever it held) and commits it. */
+    public static ThinMetadata format(BlockDevice device, int dataBlockSizeSectors, long nrDataBlocks, int cacheBlocks)
+            throws IOException {
+        if (dataBlockSizeSectors < 128 || dataBlockSizeSectors % 128 != 0) {
+            throw new MetadataException(Errno.EINVAL, "data block size " + dataBlockSizeSectors
+                    + " sectors is not a multiple of 128 (64 KiB)");
+        }
+        BlockManager bm = new BlockManager(device, cacheBlocks);
+        SpaceMap msm = new SpaceMap(Math.min(bm.nrBlocks(), SpaceMap.METADATA_MAX_BLOCKS));
+        msm.set(0, 1); // the superblock
+        ThinMetadata md = new ThinMetadata(bm, msm, new SpaceMap(nrDataBlocks), dataBlockSizeSectors);
+        md.version = SUPERBLOCK_VERSION;
+        md.mappingRoot = md.mappingTree.create();
+        md.detailsRoot = md.detailsTree.create();
+        md.commit();
+        return md;
+    }
+
+    /** Opens and validates existing metadata; nothing is written until the caller changes and commits. */
+    public static ThinMetadata open(BlockDevice device, int cacheBlocks) throws IOException {
+        if (device.size() < Block.SIZE) {
+            throw new MetadataException(Errno.EINVAL, "metadata device of " + device.size()
+                    + " bytes is smaller than one 4096-byte block");
+        }
+        BlockManager bm = new BlockManager(device, cacheBlocks);
+        ByteBuffer sb = bm.read(0, BlockType.THIN_SUPERBLOCK).data();
+        long magic = sb.getLong(32);
+        if (magic != MAGIC) {
+            throw new MetadataException(Errno.EILSEQ, "bad magic in thin superblock: " + magic + ", expected " + MAGIC);
+        }
+        int incompat = sb.getInt(360);
+        if (incompat != 0) {
+            throw new MetadataException(Errno.EINVAL, String.format("unsupported incompat features 0x%x", incompat));
+        }
+        long metadataBlocks = sb.getLong(192);
+        if (metadataBlocks > bm.nrBlocks()) {
+            throw new MetadataException(Errno.EINVAL, "metadata device is truncated: " + bm.nrBlocks()
+                    + " blocks, the metadata space map covers " + metadataBlocks);
+        }
+        SpaceMap msm = SpaceMap.readMetadata(bm, sb.slice(192, 32).order(ByteOrder.LITTLE_ENDIAN));
+        ThinMetadata md = new ThinMetadata(bm, msm, null, sb.getInt(336));
+        SpaceMap dsm = SpaceMap.readDisk(md.tm, sb.slice(64, 32).order(ByteOrder.LITTLE_ENDIAN));
+        md = new ThinMetadata(bm, msm, dsm, sb.getInt(336));
+        md.flags = sb.getInt(4);
+        md.version = sb.getInt(40);
+        md.time = sb.getInt(44);
+        md.transactionId = sb.getLong(48);
+        md.mappingRoot = sb.getLong(320);
+        md.detailsRoot = sb.getLong(328);
+        ThinMetadata opened = md;
+        md.detailsTree.walk(md.detailsRoot, (id, v) -> opened.details.put(id, Details.decode(v)));
+        return md;
+    }
+
+    public int dataBlockSize() {
+        return dataBlockSize;
+    }
+
+    public long nrDataBlocks() {
+        return dataSm.nrBlocks();
+    }
+
+    public int time() {
+        return time;
+    }
+
+    public long transactionId() {
+        return transactionId;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    public boolean needsCheck() {
+        return (flags & NEEDS_CHECK) != 0;
+    }
+
+    public SpaceMap dataSpaceMap() {
+        return dataSm;
+    }
+
+    public SpaceMap metadataSpaceMap() {
+        return metadataSm;
+    }
+
+    public BlockManager blockManager() {
+        return bm;
+    }
+
+    public SortedMap<Long, Details> devices() {
+        return Collections.unmodifiableSortedMap(details);
+    }
+
+    public Details details(long id) throws MetadataException {
+        Details d = details.get(id);
+        if (d == null) {
+            throw new MetadataException(Errno.ENOENT, "thin device " + id + " does not exist");
+        }
+        return d;
+    }
+
+    /** Compare-and-swap of the userspace transaction id, as the pool's set_transaction_id message does. */
+    public void setTransactionId(long expected, long value) throws MetadataException {
+        if (expected != transactionId) {
+            throw new MetadataException(Errno.EINVAL, "transaction id is " + transactionId + ", not " + expected);
+        }
+        transactionId = value;
+    }
+
+    public void createThin(long id) throws IOException {
+        checkNew(id);
+        long root = deviceTrees.create();
+        mappingRoot = mappingTree.insert(mappingRoot, id, BTree.le64(root));
+        putDetails(id, new Details(0, transactionId, time, time));
+    }
+
+    /** A snapshot shares the origin's mapping tree: one reference count changes, whatever its size. */
+    public void createSnapshot(long id, long originId) throws IOException {
+        checkNew(id);
+        Details origin = details(originId);
+        long originRoot = deviceRoot(originId);
+        tm.inc(originRoot);
+        mappingRoot = mappingTree.insert(mappingRoot, id, BTree.le64(originRoot));
+        time++;
+        putDetails(originId, new Details(origin.mappedBlocks(), origin.transactionId(), origin.creationTime(), time));
+        putDetails(id, new Details(origin.mappedBlocks(), transactionId, time, time));
+    }
+
+    /** Deletes a device; blocks and data only it referenced are released. */
+    public void deleteDevice(long id) throws IOException {
+        details(id);
+        mappingRoot = mappingTree.remove(mappingRoot, id);
+        detailsRoot = detailsTree.remove(detailsRoot, id);
+        details.remove(id);
+        changedDetails.remove(id);
+    }
+
+    /** A free data block (free at the last commit too), with reference count 1 that a mapping will own. */
+    public long allocateDataBlock() throws IOException {
+        return dataSm.allocate();
+    }
+
+    public Mapping lookup(long id, long virtualBlock) throws IOException {
+        byte[] v = deviceTrees.lookup(deviceRoot(id), virtualBlock);
+        return v == null ? null : Mapping.decode(BTree.le64(v));
+    }
+
+    /**
+     * Maps a virtual block to a data block the caller owns a reference to (from {@link #allocateDataBlock}),
+     * stamped with the current time; a previous mapping's data block loses its reference.
+     */
+    public void insert(long id, long virtualBlock, long dataBlock) throws IOException {
+        Details d = details(id);
+        if (dataBlock < 0 || dataBlock >= dataSm.nrBlocks()) {
+            throw new MetadataException(Errno.EINVAL, "data block " + dataBlock + " is beyond the pool's "
+                    + dataSm.nrBlocks() + " blocks");
+        }
+        long root = deviceRoot(id);
+        boolean existed = deviceTrees.lookup(root, virtualBlock) != null;
+        long newRoot = deviceTrees.insert(root, virtualBlock, BTree.le64(new Mapping(dataBlock, time).encode()));
+        mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
+        if (!existed) {
+            putDetails(id, new Details(d.mappedBlocks() + 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
+        }
+    }
+
+    /** Unmaps a virtual block; returns whether it was mapped. */
+    public boolean remove(long id, long virtualBlock) throws IOException {
+        Details d = details(id);
+        long root = deviceRoot(id);
+        if (deviceTrees.lookup(root, virtualBlock) == null) {
+            return false;
+        }
+        long newRoot = deviceTrees.remove(root, virtualBlock);
+        mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
+        putDetails(id, new Details(d.mappedBlocks() - 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
+        return true;
+    }
+
+    /** Visits the device's mappings with from <= virtual block < to, in order. */
+    public void mappings(long id, long from, long to, MappingVisitor visitor) throws IOException {
+        deviceTrees.walk(deviceRoot(id), from, to, (k, v) -> visitor.mapping(k, Mapping.decode(BTree.le64(v))));
+    }
+
+    public void mappings(long id, MappingVisitor visitor) throws IOException {
+        mappings(id, 0, -1L, visitor);
+    }
+
+    /** Root of the device's mapping tree (for inspection: sharing between snapshots shows as equal roots). */
+    public long deviceRoot(long id) throws IOException {
+        byte[] v = mappingTree.lookup(mappingRoot, id);
+        if (v == null) {
+            throw new MetadataException(Errno.ENOENT, "thin device " + id + " does not exist");
+        }
+        return BTree.le64(v);
+    }
+
+    /** The tree type of per-device mapping trees (for walking leaves, e.g. to recount data references). */
+    public BTree deviceTrees() {
+        return deviceTrees;
+    }
+
+    /** Makes every change since the last commit durable, atomically. */
+    public void commit() throws IOException {
+        for (long id : changedDetails) {
+            detailsRoot = detailsTree.insert(detailsRoot, id, details.get(id).encode());
+        }
+        changedDetails.clear();
+        byte[] dataRoot = dataSm.writeDisk(tm);
+        byte[] metadataRoot = metadataSm.writeMetadata(tm);
+        Block sb = bm.create(0, BlockType.THIN_SUPERBLOCK);
+        ByteBuffer d = sb.data();
+        d.putInt(4, flags);
+        d.putLong(32, MAGIC);
+        d.putInt(40, version);
+        d.putInt(44, time);
+        d.putLong(48, transactionId);
+        d.put(64, dataRoot);
+        d.put(192, metadataRoot);
+        d.putLong(320, mappingRoot);
+        d.putLong(328, detailsRoot);
+        d.putInt(336, dataBlockSize);
+        d.putInt(340, Block.SIZE / 512);
+        d.putLong(344, metadataSm.nrBlocks());
+        tm.commit(sb);
+    }
+
+    private void checkNew(long id) throws MetadataException {
+        if (id < 0 || id > MAX_DEVICE_ID) {
+            throw new MetadataException(Errno.EINVAL, "thin device id " + id + " is out of range (0.." + MAX_DEVICE_ID + ")");
+        }
+        if (details.containsKey(id)) {
+            throw new MetadataException(Errno.EEXIST, "thin device " + id + " already exists");
+        }
+    }
+
+    private void putDetails(long id, Details d) {
+        details.put(id, d);
+        changedDetails.add(id);
+    }
+
+    /** Abandons uncommitted changes. */
+    @Override
+    public void close() throws IOException {
+        bm.close();
+    }
+
+}

@@ -1,0 +1,96 @@
+package dev.jdm.pdata;
+
+import dev.jdm.core.io.BlockDevice;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Simulates a power cut: after {@code cutAfter} writes every further write and flush is silently dropped.
+ * With {@code loseUnflushed}, writes sit in a volatile cache until a flush, and the cut also loses them.
+ */
+final class CrashingDevice implements BlockDevice {
+    private final BlockDevice inner;
+    private final int cutAfter;
+    private final boolean loseUnflushed;
+    private final Map<Long, byte[]> volatileCache = new LinkedHashMap<>();
+    int writes;
+
+    CrashingDevice(BlockDevice inner, int cutAfter, boolean loseUnflushed) {
+        this.inner = inner;
+        this.cutAfter = cutAfter;
+        this.loseUnflushed = loseUnflushed;
+    }
+
+    private boolean cut() {
+        return writes >= cutAfter;
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        if (cut()) {
+            writes++;
+            return;
+        }
+        writes++;
+        if (loseUnflushed) {
+            byte[] b = new byte[src.remaining()];
+            src.get(b);
+            volatileCache.put(offset, b);
+        } else {
+            inner.write(offset, src, fua);
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (cut()) {
+            return;
+        }
+        for (var e : volatileCache.entrySet()) {
+            inner.write(e.getKey(), ByteBuffer.wrap(e.getValue()), false);
+        }
+        volatileCache.clear();
+        inner.flush();
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        byte[] pending = volatileCache.get(offset);
+        if (pending != null && pending.length == dst.remaining()) {
+            dst.put(pending);
+        } else {
+            inner.read(offset, dst);
+        }
+    }
+
+    @Override
+    public String id() {
+        return inner.id();
+    }
+
+    @Override
+    public long size() {
+        return inner.size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return false;
+    }
+
+    @Override
+    public void discard(long offset, long length) {
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) {
+        throw new UnsupportedOperationException("metadata is written block by block");
+    }
+
+    @Override
+    public void close() {
+    }
+}
