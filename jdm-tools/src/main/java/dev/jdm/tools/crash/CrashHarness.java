@@ -175,20 +175,36 @@ public final class CrashHarness {
             try (NbdServer server = new NbdServer(dm, NbdServer.Config.unix(workDir.resolve("nbd.sock")))) {
                 server.start();
                 Attach.Attachment attachment = Attach.attach(DEVICE_NAME, workDir.resolve("nbd.sock"), attachDir);
+                IOException workloadFailure = runWorkload(new AttachedSession(dm, attachment.device()));
                 try {
-                    workload.run(new AttachedSession(dm, attachment.device()));
-                } catch (IOException | RuntimeException e) {
-                    throw e;
-                } catch (Exception e) {
-                    throw new IOException("the workload failed: " + e.getMessage(), e);
-                } finally {
                     Attach.detach(attachment, attachDir);
+                } catch (IOException e) {
+                    // A workload that failed half-way may have left the device mounted: its own error says why.
+                    if (workloadFailure == null) {
+                        throw e;
+                    }
+                    workloadFailure.addSuppressed(e);
+                }
+                if (workloadFailure != null) {
+                    throw workloadFailure;
                 }
             }
             // Removing the device logs what still waits for a flush and the end mark.
             dm.remove(DEVICE_NAME, false, false);
         } catch (DmException e) {
             throw new IOException("log-writes device: " + e.getMessage(), e);
+        }
+    }
+
+    /** Runs the workload and returns its failure, if any, so the device can be detached first. */
+    private IOException runWorkload(Workload.Session session) {
+        try {
+            workload.run(session);
+            return null;
+        } catch (IOException e) {
+            return e;
+        } catch (Exception e) {
+            return new IOException("the workload failed: " + e, e);
         }
     }
 
