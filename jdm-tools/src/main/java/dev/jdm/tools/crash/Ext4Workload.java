@@ -76,9 +76,14 @@ public final class Ext4Workload implements Workload {
         Command.run(List.of("mount", "-t", "ext4", device, mnt.toString())).orThrow();
         try {
             writeFiles(session, mnt);
-        } finally {
-            Command.run(List.of("umount", mnt.toString())).orThrow();
+        } catch (IOException | RuntimeException e) {
+            Command umount = Command.run(List.of("umount", mnt.toString()));
+            if (!umount.succeeded()) {
+                e.addSuppressed(new IOException("umount " + mnt + ": " + umount.output()));
+            }
+            throw e;
         }
+        Command.run(List.of("umount", mnt.toString())).orThrow();
     }
 
     private void writeFiles(Session session, Path mnt) throws IOException {
