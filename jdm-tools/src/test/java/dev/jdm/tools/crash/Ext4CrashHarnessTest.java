@@ -1,6 +1,7 @@
 package dev.jdm.tools.crash;
 
 import dev.jdm.core.testing.ExternalTools;
+import dev.jdm.nbd.Attach;
 import dev.jdm.targets.logwrites.LogEntry;
 import dev.jdm.targets.logwrites.LogReplay;
 import org.junit.jupiter.api.BeforeEach;
@@ -20,13 +21,16 @@ import java.util.Optional;
 import java.util.stream.LongStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The harness end to end through the kernel: ext4 on a log-writes device attached over NBD (nbdfuse +
  * loop), files written with fsync and marked, the log replayed point by point onto a scratch image,
  * e2fsck and the file contents checked at every point. Then the same workload with one file marked
- * durable without its fsync, which the harness must report at the first point after that mark.
+ * durable without its fsync, which the harness must report at the first point after that mark; an
+ * e2fsck failure (a wiped super block magic) reported with e2fsck's words; and a workload that throws.
  */
 @Timeout(300)
 class Ext4CrashHarnessTest {
@@ -172,5 +176,22 @@ class Ext4CrashHarnessTest {
         assertEquals("corrupt at 3, then e2fsck", failure.check());
         assertTrue(failure.output().startsWith("journal recovery (e2fsck -E journal_only -p) exited 8:\n"), failure.output());
         assertTrue(failure.output().contains("Bad magic number in super-block"), failure.output());
+    }
+    @Test
+    void aFailingWorkloadIsReportedAndItsDeviceIsDetachedAnyway() throws Exception {
+        Path work = dir.resolve("work");
+        List<Path> devices = new ArrayList<>();
+        CrashHarness harness = CrashHarness.builder().workDir(work).size(SIZE).workload(session -> {
+            devices.add(session.device());
+            throw new IllegalStateException("boom");
+        }).build();
+
+        IOException e = assertThrows(IOException.class, harness::run);
+
+        assertEquals("the workload failed: java.lang.IllegalStateException: boom", e.getMessage());
+        assertEquals(0, e.getSuppressed().length, "detaching worked");
+        assertEquals(Optional.empty(), Attach.find(CrashHarness.DEVICE_NAME, work.resolve("attach")));
+        String loops = new String(new ProcessBuilder("losetup", "-a").start().getInputStream().readAllBytes());
+        assertFalse(loops.contains(devices.getFirst() + ":"), loops);
     }
 }
