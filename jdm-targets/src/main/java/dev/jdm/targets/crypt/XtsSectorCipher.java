@@ -61,7 +61,8 @@ final class XtsSectorCipher implements SectorCipher {
         }
         int partial = len % B;
         int bulk = partial == 0 ? len : len - partial - B; // stealing handles the last whole block itself
-        tweakAndWhiten(iv, len - partial + (partial == 0 ? 0 : B), src, srcOff, bulk);
+        fillTweaks(iv, len - partial + (partial == 0 ? 0 : B));
+        Bytes.xor(src, srcOff, tweaks, 0, scratch, 0, bulk);
         if (encrypting) {
             data.encrypt(scratch, 0, dst, dstOff, bulk);
         } else {
@@ -102,42 +103,28 @@ final class XtsSectorCipher implements SectorCipher {
     }
 
     /**
-     * Fills {@code tweaks} with T_0 = E_K2(iv), T_j+1 = T_j * x for {@code tweakBytes / 16} blocks,
-     * and in the same pass {@code scratch = buf xor T} over the first {@code bulk} bytes. Doubling one
-     * tweak after the other is a chain of dependent shifts; past the first eight, T_j = T_j-8 * x^8
-     * instead (a shift by a byte and a table lookup for the reduction), which leaves eight independent
-     * chains for the CPU to run side by side.
+     * T_0 = E_K2(iv), T_j+1 = T_j * x, for {@code bytes / 16} blocks. Doubling one tweak after the
+     * other is a chain of dependent shifts; past the first eight, T_j = T_j-8 * x^8 instead (a shift
+     * by a byte and a table lookup for the reduction), which leaves eight independent chains for the
+     * CPU to run side by side. The XOR with the data is a separate loop, which the JIT vectorises.
      */
-    private void tweakAndWhiten(byte[] iv, int tweakBytes, byte[] buf, int off, int bulk) {
+    private void fillTweaks(byte[] iv, int bytes) {
         tweak.encrypt(iv, 0, tweaks, 0, B);
         long lo = Bytes.getLongLE(tweaks, 0);
         long hi = Bytes.getLongLE(tweaks, 8);
-        int serial = Math.min(tweakBytes, LANES * B);
-        for (int i = 0; i < serial; i += B) {
-            if (i > 0) {
-                long carry = hi >> 63; // all ones when bit 127 is set
-                hi = (hi << 1) | (lo >>> 63);
-                lo = (lo << 1) ^ (carry & GF_128_FEEDBACK);
-                Bytes.putLongLE(tweaks, i, lo);
-                Bytes.putLongLE(tweaks, i + 8, hi);
-            }
-            whiten(buf, off, bulk, i, lo, hi);
+        int serial = Math.min(bytes, LANES * B);
+        for (int i = B; i < serial; i += B) {
+            long carry = hi >> 63; // all ones when bit 127 is set
+            hi = (hi << 1) | (lo >>> 63);
+            lo = (lo << 1) ^ (carry & GF_128_FEEDBACK);
+            Bytes.putLongLE(tweaks, i, lo);
+            Bytes.putLongLE(tweaks, i + 8, hi);
         }
-        for (int i = serial; i < tweakBytes; i += B) {
+        for (int i = serial; i < bytes; i += B) {
             long l = Bytes.getLongLE(tweaks, i - LANES * B);
             long h = Bytes.getLongLE(tweaks, i - LANES * B + 8);
-            long tlo = (l << 8) ^ TIMES_X8_REDUCTION[(int) (h >>> 56)];
-            long thi = (h << 8) | (l >>> 56);
-            Bytes.putLongLE(tweaks, i, tlo);
-            Bytes.putLongLE(tweaks, i + 8, thi);
-            whiten(buf, off, bulk, i, tlo, thi);
-        }
-    }
-
-    private void whiten(byte[] buf, int off, int bulk, int i, long lo, long hi) {
-        if (i < bulk) {
-            Bytes.putLongLE(scratch, i, Bytes.getLongLE(buf, off + i) ^ lo);
-            Bytes.putLongLE(scratch, i + 8, Bytes.getLongLE(buf, off + i + 8) ^ hi);
+            Bytes.putLongLE(tweaks, i, (l << 8) ^ TIMES_X8_REDUCTION[(int) (h >>> 56)]);
+            Bytes.putLongLE(tweaks, i + 8, (h << 8) | (l >>> 56));
         }
     }
 
