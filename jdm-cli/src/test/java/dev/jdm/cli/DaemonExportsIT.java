@@ -170,4 +170,65 @@ class DaemonExportsIT {
         assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(out), 1 << 20));
         s.ok("jdm", "luks", "close", "secret");
     }
+
+    @Test
+    void verityFormatLikeVeritysetupOpenReadVerify() throws Exception {
+        Tools.require("veritysetup", "cryptsetup-bin");
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path data = dir.resolve("vdata.img");
+        Files.write(data, pattern(1 << 20, 4));
+        String[] layout = {"--salt", "00ff11", "--uuid", "33b3dfc6-5aff-4984-9416-fbe71f3a937b"};
+        String ours = s.ok(concat(List.of("jdm", "verity", "format"), layout, data.toString(), dir.resolve("vhash.img").toString()));
+        String theirs = s.ok(concat(List.of("veritysetup", "format"), layout, data.toString(), dir.resolve("vhash2.img").toString()));
+        assertEquals(theirs.replace("vhash2.img", "vhash.img"), ours);
+        assertArrayEquals(Files.readAllBytes(dir.resolve("vhash2.img")), Files.readAllBytes(dir.resolve("vhash.img")));
+        String root = ours.lines().filter(l -> l.startsWith("Root hash:")).findFirst().orElseThrow().split("\t")[1];
+        assertEquals(new JdmSession.Result(0, "", ""), s.jdm("verity", "verify", data.toString(), dir.resolve("vhash.img").toString(), root));
+        assertTrue(s.ok("jdm", "verity", "dump", "--json", dir.resolve("vhash.img").toString()).contains("\"Salt\" : \"00ff11\""));
+
+        s.ok("jdm", "verity", "open", data.toString(), "ver", dir.resolve("vhash.img").toString(), root);
+        assertEquals("0 2048 verity 1 " + data + " " + dir.resolve("vhash.img") + " 4096 4096 256 1 sha256 " + root + " 00ff11\n",
+                s.ok("jdm", "table", "ver"));
+        Path out = dir.resolve("vout.bin");
+        s.ok("nbdcopy", unixUri("ver"), out.toString());
+        assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(out));
+        s.ok("jdm", "verity", "close", "ver");
+
+        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+            f.seek(100_000);
+            f.write('X');
+        }
+        assertEquals(new JdmSession.Result(1, "", "jdm: Verification failed at position 98304.\n"),
+                s.jdm("verity", "verify", data.toString(), dir.resolve("vhash.img").toString(), root));
+    }
+
+    @Test
+    void integrityFormatDumpOpenWrite() throws Exception {
+        Tools.require("integritysetup", "cryptsetup-bin");
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path dev = image("idev.img", 16 << 20);
+        assertEquals("Formatted with tag size of the digest, provided data sectors 32328.\n", s.ok("jdm", "integrity", "format", dev.toString()));
+        // integritysetup ends the flags line with a space.
+        assertEquals(s.ok("integritysetup", "dump", dev.toString()).replace("fix_hmac \n", "fix_hmac\n"), s.ok("jdm", "integrity", "dump", dev.toString()));
+        assertTrue(s.ok("jdm", "integrity", "dump", "--json", dev.toString()).contains("\"provided_data_sectors\" : \"32328\""));
+        s.ok("jdm", "integrity", "open", dev.toString(), "integ");
+        assertEquals("0 32328 integrity 0 32328 -\n", s.ok("jdm", "status", "integ"));
+        byte[] data = pattern(1 << 20, 5);
+        Path in = dir.resolve("iin.bin");
+        Files.write(in, data);
+        s.ok("nbdcopy", in.toString(), unixUri("integ"));
+        s.ok("jdm", "integrity", "close", "integ");
+        s.ok("jdm", "integrity", "open", dev.toString(), "integ");
+        Path out = dir.resolve("iout.bin");
+        s.ok("nbdcopy", unixUri("integ"), out.toString());
+        assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(out), 1 << 20));
+        s.ok("jdm", "integrity", "close", "integ");
+    }
+
+    private static String[] concat(List<String> head, String[] middle, String... tail) {
+        List<String> all = new java.util.ArrayList<>(head);
+        all.addAll(List.of(middle));
+        all.addAll(List.of(tail));
+        return all.toArray(String[]::new);
+    }
 }

@@ -121,15 +121,20 @@ public final class IntegrityTool {
     /** Loads {@code name} over a formatted device, sized from its superblock; returns the table line. */
     public static String open(DeviceMapper dm, String name, Path device, Options o, char mode, boolean readOnly)
             throws IOException, DmException {
+        String table = tableLine(device, o, mode);
+        dm.create(name, null, table, readOnly);
+        return table;
+    }
+
+    /** The table line {@link #open} loads, for a process that has the device created elsewhere (the CLI, by the daemon). */
+    public static String tableLine(Path device, Options o, char mode) throws IOException, DmException {
         IntegritySuperblock sb = readSuperblock(device, o.reservedSectors());
         Options fromDisk = new Options(o.reservedSectors(), o.integrity(), sb.tagSize(), 512 << sb.log2SectorsPerBlock(), 0, 0,
                 o.journalIntegrity(), o.bitmapMode(), sb.has(IntegritySuperblock.FLAG_FIXED_PADDING),
                 sb.has(IntegritySuperblock.FLAG_FIXED_HMAC), o.dataDevice(), false);
         String data = o.dataDevice() != null ? o.dataDevice() : device.toString();
         String meta = o.dataDevice() != null ? device.toString() : null;
-        String table = "0 " + sb.providedDataSectors() + " integrity " + fromDisk.tableArgs(data, meta, mode, false);
-        dm.create(name, null, table, readOnly);
-        return table;
+        return "0 " + sb.providedDataSectors() + " integrity " + fromDisk.tableArgs(data, meta, mode, false);
     }
 
     /** {@code integritysetup dump}: the superblock's fields. */
