@@ -4,7 +4,6 @@ import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -130,7 +129,7 @@ public final class BlockManager implements AutoCloseable {
         b.dirty = false;
     }
 
-    private void put(Block block) {
+    private void put(Block block) throws IOException {
         cache.put(block.location(), block);
         if (cache.size() <= cacheBlocks) {
             return;
@@ -142,11 +141,7 @@ public final class BlockManager implements AutoCloseable {
                 continue; // the block just handed out, and the superblock, stay
             }
             if (eldest.dirty) {
-                try {
-                    writeOut(eldest);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
+                writeOut(eldest);
             }
             it.remove();
         }

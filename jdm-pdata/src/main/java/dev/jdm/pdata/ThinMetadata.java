@@ -154,17 +154,15 @@ public final class ThinMetadata implements AutoCloseable {
                     + " blocks, the metadata space map covers " + metadataBlocks);
         }
         SpaceMap msm = SpaceMap.readMetadata(bm, sb.slice(192, 32).order(ByteOrder.LITTLE_ENDIAN));
-        ThinMetadata md = new ThinMetadata(bm, msm, null, sb.getInt(336));
-        SpaceMap dsm = SpaceMap.readDisk(md.tm, sb.slice(64, 32).order(ByteOrder.LITTLE_ENDIAN));
-        md = new ThinMetadata(bm, msm, dsm, sb.getInt(336));
+        SpaceMap dsm = SpaceMap.readDisk(new TransactionManager(bm, msm), sb.slice(64, 32).order(ByteOrder.LITTLE_ENDIAN));
+        ThinMetadata md = new ThinMetadata(bm, msm, dsm, sb.getInt(336));
         md.flags = sb.getInt(4);
         md.version = sb.getInt(40);
         md.time = sb.getInt(44);
         md.transactionId = sb.getLong(48);
         md.mappingRoot = sb.getLong(320);
         md.detailsRoot = sb.getLong(328);
-        ThinMetadata opened = md;
-        md.detailsTree.walk(md.detailsRoot, (id, v) -> opened.details.put(id, Details.decode(v)));
+        md.detailsTree.walk(md.detailsRoot, (id, v) -> md.details.put(id, Details.decode(v)));
         return md;
     }
 

@@ -8,8 +8,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Simulates a power cut: after {@code cutAfter} writes every further write and flush is silently dropped.
- * With {@code loseUnflushed}, writes sit in a volatile cache until a flush, and the cut also loses them.
+ * Simulates a power cut: the write after the first {@code cutAfter} is not done and fails, as does everything
+ * after it (the writer is dead from then on). With {@code loseUnflushed}, writes sit in a volatile cache until
+ * a flush, and the cut also loses them.
  */
 final class CrashingDevice implements BlockDevice {
     private final BlockDevice inner;
@@ -17,6 +18,7 @@ final class CrashingDevice implements BlockDevice {
     private final boolean loseUnflushed;
     private final Map<Long, byte[]> volatileCache = new LinkedHashMap<>();
     int writes;
+    private boolean dead;
 
     CrashingDevice(BlockDevice inner, int cutAfter, boolean loseUnflushed) {
         this.inner = inner;
@@ -30,9 +32,9 @@ final class CrashingDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        if (cut()) {
-            writes++;
-            return;
+        if (dead || cut()) {
+            dead = true;
+            throw new PowerCut();
         }
         writes++;
         if (loseUnflushed) {
@@ -46,8 +48,8 @@ final class CrashingDevice implements BlockDevice {
 
     @Override
     public void flush() throws IOException {
-        if (cut()) {
-            return;
+        if (dead) {
+            throw new PowerCut();
         }
         for (var e : volatileCache.entrySet()) {
             inner.write(e.getKey(), ByteBuffer.wrap(e.getValue()), false);
@@ -63,6 +65,12 @@ final class CrashingDevice implements BlockDevice {
             dst.put(pending);
         } else {
             inner.read(offset, dst);
+        }
+    }
+
+    static final class PowerCut extends IOException {
+        PowerCut() {
+            super("power cut");
         }
     }
 
