@@ -114,6 +114,11 @@ public final class BlockManager implements AutoCloseable {
         cache.clear();
     }
 
+    /** Blocks held in memory now (never more than the cache size once a call returns). */
+    public synchronized int cachedBlocks() {
+        return cache.size();
+    }
+
     public synchronized long reads() {
         return reads;
     }
