@@ -225,6 +225,42 @@ class DaemonExportsIT {
         s.ok("jdm", "integrity", "close", "integ");
     }
 
+    @Test
+    void logWritesRecordedByTheDaemonListedFoundAndReplayed() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path data = image("ld.img", 1 << 20);
+        Path log = image("ll.img", 4 << 20);
+        Path replayed = image("lr.img", 1 << 20);
+        s.ok("jdm", "create", "lw", "--table", "0 2048 log-writes " + data + " " + log);
+        Path in = dir.resolve("lw-in.bin");
+        Files.write(in, pattern(256 << 10, 6));
+        // One connection, one request at a time, 64 KiB each: four writes in order, then a flush.
+        s.ok("nbdcopy", "--flush", "-C", "1", "-R", "1", "--request-size=65536", in.toString(), unixUri("lw"));
+        s.ok("jdm", "message", "lw", "0", "mark", "done");
+        s.ok("jdm", "remove", "lw");
+
+        assertEquals("""
+                Log version=1, sectorsize=512, entries=7
+                0@2: sector 0, size 65536, flags 0x0(NONE)
+                1@131: sector 128, size 65536, flags 0x0(NONE)
+                2@260: sector 256, size 65536, flags 0x0(NONE)
+                3@389: sector 384, size 65536, flags 0x0(NONE)
+                4@518: sector 0, size 0, flags 0x1(FLUSH)
+                5@519: sector 0, size 0, flags 0x8(MARK) mark "done"
+                6@520: sector 0, size 0, flags 0x8(MARK) mark "dm-log-writes-end"
+                """, s.ok("jdm", "log-writes", "list", log.toString()));
+        assertEquals("7\n", s.ok("jdm", "log-writes", "list", "--num-entries", log.toString()));
+        assertTrue(s.ok("jdm", "log-writes", "list", "--json", log.toString()).contains("\"mark\" : \"done\""));
+        assertEquals("5@519\n", s.ok("jdm", "log-writes", "find", "--end-mark", "done", log.toString()));
+        assertEquals("4@518\n", s.ok("jdm", "log-writes", "find", "--next-flush", log.toString()));
+
+        assertEquals("replaying 0@2: sector 0, size 65536, flags 0x0(NONE)\nreplaying 1@131: sector 128, size 65536, flags 0x0(NONE)\n",
+                s.ok("jdm", "log-writes", "replay", "-v", "--limit", "2", log.toString(), replayed.toString()));
+        assertArrayEquals(Arrays.copyOf(Files.readAllBytes(in), 128 << 10), Arrays.copyOf(Files.readAllBytes(replayed), 128 << 10));
+        s.ok("jdm", "log-writes", "replay", "--end-mark", "done", log.toString(), replayed.toString());
+        assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(replayed));
+    }
+
     private static String[] concat(List<String> head, String[] middle, String... tail) {
         List<String> all = new java.util.ArrayList<>(head);
         all.addAll(List.of(middle));
