@@ -12,6 +12,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Thin-pool metadata in the kernel's format (dm-thin-metadata.c): a superblock at block 0, a details tree
@@ -66,6 +67,8 @@ public final class ThinMetadata implements AutoCloseable {
     private final int dataBlockSize;
     private final TreeMap<Long, Details> details = new TreeMap<>();
     private final Set<Long> changedDetails = new HashSet<>();
+    /** Lookups run concurrently; changes and commit run alone (the kernel's pmd->root_lock). */
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private int flags;
     private int version;
     private int time;
@@ -202,62 +205,86 @@ public final class ThinMetadata implements AutoCloseable {
         return bm;
     }
 
+    /** A copy of every device's details, by id. */
     public SortedMap<Long, Details> devices() {
-        return Collections.unmodifiableSortedMap(details);
+        lock.readLock().lock();
+        try {
+            return Collections.unmodifiableSortedMap(new TreeMap<>(details));
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
-    public Details details(long id) throws MetadataException {
-        Details d = details.get(id);
-        if (d == null) {
-            throw new MetadataException(Errno.ENOENT, "thin device " + id + " does not exist");
-        }
-        return d;
+    public Details details(long id) throws IOException {
+        return read(() -> {
+            Details d = details.get(id);
+            if (d == null) {
+                throw new MetadataException(Errno.ENOENT, "thin device " + id + " does not exist");
+            }
+            return d;
+        });
     }
 
     /** Compare-and-swap of the userspace transaction id, as the pool's set_transaction_id message does. */
-    public void setTransactionId(long expected, long value) throws MetadataException {
-        if (expected != transactionId) {
-            throw new MetadataException(Errno.EINVAL, "transaction id is " + transactionId + ", not " + expected);
-        }
-        transactionId = value;
+    public void setTransactionId(long expected, long value) throws IOException {
+        write(() -> {
+            if (expected != transactionId) {
+                throw new MetadataException(Errno.EINVAL, "transaction id is " + transactionId + ", not " + expected);
+            }
+            transactionId = value;
+            return null;
+        });
     }
 
     public void createThin(long id) throws IOException {
-        checkNew(id);
-        long root = deviceTrees.create();
-        mappingRoot = mappingTree.insert(mappingRoot, id, BTree.le64(root));
-        putDetails(id, new Details(0, transactionId, time, time));
+        write(() -> {
+            checkNew(id);
+            long root = deviceTrees.create();
+            mappingRoot = mappingTree.insert(mappingRoot, id, BTree.le64(root));
+            putDetails(id, new Details(0, transactionId, time, time));
+            return null;
+        });
     }
 
     /** A snapshot shares the origin's mapping tree: one reference count changes, whatever its size. */
     public void createSnapshot(long id, long originId) throws IOException {
-        checkNew(id);
-        Details origin = details(originId);
-        long originRoot = deviceRoot(originId);
-        tm.inc(originRoot);
-        mappingRoot = mappingTree.insert(mappingRoot, id, BTree.le64(originRoot));
-        time++;
-        putDetails(originId, new Details(origin.mappedBlocks(), origin.transactionId(), origin.creationTime(), time));
-        putDetails(id, new Details(origin.mappedBlocks(), transactionId, time, time));
+        write(() -> {
+            checkNew(id);
+            Details origin = details(originId);
+            long originRoot = deviceRoot(originId);
+            tm.inc(originRoot);
+            mappingRoot = mappingTree.insert(mappingRoot, id, BTree.le64(originRoot));
+            time++;
+            putDetails(originId, new Details(origin.mappedBlocks(), origin.transactionId(), origin.creationTime(), time));
+            putDetails(id, new Details(origin.mappedBlocks(), transactionId, time, time));
+            return null;
+        });
     }
 
     /** Deletes a device; blocks and data only it referenced are released. */
     public void deleteDevice(long id) throws IOException {
-        details(id);
-        mappingRoot = mappingTree.remove(mappingRoot, id);
-        detailsRoot = detailsTree.remove(detailsRoot, id);
-        details.remove(id);
-        changedDetails.remove(id);
+        write(() -> {
+            details(id);
+            mappingRoot = mappingTree.remove(mappingRoot, id);
+            detailsRoot = detailsTree.remove(detailsRoot, id);
+            details.remove(id);
+            changedDetails.remove(id);
+            return null;
+        });
     }
 
     /** A free data block (free at the last commit too), with reference count 1 that a mapping will own. */
     public long allocateDataBlock() throws IOException {
-        return dataSm.allocate();
+        return write(() -> {
+            return dataSm.allocate();
+        });
     }
 
     public Mapping lookup(long id, long virtualBlock) throws IOException {
-        byte[] v = deviceTrees.lookup(deviceRoot(id), virtualBlock);
-        return v == null ? null : Mapping.decode(BTree.le64(v));
+        return read(() -> {
+            byte[] v = deviceTrees.lookup(deviceRoot(id), virtualBlock);
+            return v == null ? null : Mapping.decode(BTree.le64(v));
+        });
     }
 
     /**
@@ -265,36 +292,44 @@ public final class ThinMetadata implements AutoCloseable {
      * stamped with the current time; a previous mapping's data block loses its reference.
      */
     public void insert(long id, long virtualBlock, long dataBlock) throws IOException {
-        Details d = details(id);
-        if (dataBlock < 0 || dataBlock >= dataSm.nrBlocks()) {
-            throw new MetadataException(Errno.EINVAL, "data block " + dataBlock + " is beyond the pool's "
-                    + dataSm.nrBlocks() + " blocks");
-        }
-        long root = deviceRoot(id);
-        boolean existed = deviceTrees.lookup(root, virtualBlock) != null;
-        long newRoot = deviceTrees.insert(root, virtualBlock, BTree.le64(new Mapping(dataBlock, time).encode()));
-        mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
-        if (!existed) {
-            putDetails(id, new Details(d.mappedBlocks() + 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
-        }
+        write(() -> {
+            Details d = details(id);
+            if (dataBlock < 0 || dataBlock >= dataSm.nrBlocks()) {
+                throw new MetadataException(Errno.EINVAL, "data block " + dataBlock + " is beyond the pool's "
+                        + dataSm.nrBlocks() + " blocks");
+            }
+            long root = deviceRoot(id);
+            boolean existed = deviceTrees.lookup(root, virtualBlock) != null;
+            long newRoot = deviceTrees.insert(root, virtualBlock, BTree.le64(new Mapping(dataBlock, time).encode()));
+            mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
+            if (!existed) {
+                putDetails(id, new Details(d.mappedBlocks() + 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
+            }
+            return null;
+        });
     }
 
     /** Unmaps a virtual block; returns whether it was mapped. */
     public boolean remove(long id, long virtualBlock) throws IOException {
-        Details d = details(id);
-        long root = deviceRoot(id);
-        if (deviceTrees.lookup(root, virtualBlock) == null) {
-            return false;
-        }
-        long newRoot = deviceTrees.remove(root, virtualBlock);
-        mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
-        putDetails(id, new Details(d.mappedBlocks() - 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
-        return true;
+        return write(() -> {
+            Details d = details(id);
+            long root = deviceRoot(id);
+            if (deviceTrees.lookup(root, virtualBlock) == null) {
+                return false;
+            }
+            long newRoot = deviceTrees.remove(root, virtualBlock);
+            mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
+            putDetails(id, new Details(d.mappedBlocks() - 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
+            return true;
+        });
     }
 
     /** Visits the device's mappings with from <= virtual block < to, in order. */
     public void mappings(long id, long from, long to, MappingVisitor visitor) throws IOException {
-        deviceTrees.walk(deviceRoot(id), from, to, (k, v) -> visitor.mapping(k, Mapping.decode(BTree.le64(v))));
+        read(() -> {
+            deviceTrees.walk(deviceRoot(id), from, to, (k, v) -> visitor.mapping(k, Mapping.decode(BTree.le64(v))));
+            return null;
+        });
     }
 
     public void mappings(long id, MappingVisitor visitor) throws IOException {
@@ -303,11 +338,13 @@ public final class ThinMetadata implements AutoCloseable {
 
     /** Root of the device's mapping tree (for inspection: sharing between snapshots shows as equal roots). */
     public long deviceRoot(long id) throws IOException {
-        byte[] v = mappingTree.lookup(mappingRoot, id);
-        if (v == null) {
-            throw new MetadataException(Errno.ENOENT, "thin device " + id + " does not exist");
-        }
-        return BTree.le64(v);
+        return read(() -> {
+            byte[] v = mappingTree.lookup(mappingRoot, id);
+            if (v == null) {
+                throw new MetadataException(Errno.ENOENT, "thin device " + id + " does not exist");
+            }
+            return BTree.le64(v);
+        });
     }
 
     /** The tree type of per-device mapping trees (for walking leaves, e.g. to recount data references). */
@@ -317,27 +354,53 @@ public final class ThinMetadata implements AutoCloseable {
 
     /** Makes every change since the last commit durable, atomically. */
     public void commit() throws IOException {
-        for (long id : changedDetails) {
-            detailsRoot = detailsTree.insert(detailsRoot, id, details.get(id).encode());
+        write(() -> {
+            for (long id : changedDetails) {
+                detailsRoot = detailsTree.insert(detailsRoot, id, details.get(id).encode());
+            }
+            changedDetails.clear();
+            byte[] dataRoot = dataSm.writeDisk(tm);
+            byte[] metadataRoot = metadataSm.writeMetadata(tm);
+            Block sb = bm.create(0, BlockType.THIN_SUPERBLOCK);
+            ByteBuffer d = sb.data();
+            d.putInt(4, flags);
+            d.putLong(32, MAGIC);
+            d.putInt(40, version);
+            d.putInt(44, time);
+            d.putLong(48, transactionId);
+            d.put(64, dataRoot);
+            d.put(192, metadataRoot);
+            d.putLong(320, mappingRoot);
+            d.putLong(328, detailsRoot);
+            d.putInt(336, dataBlockSize);
+            d.putInt(340, Block.SIZE / 512);
+            d.putLong(344, metadataSm.nrBlocks());
+            tm.commit(sb);
+            return null;
+        });
+    }
+
+    @FunctionalInterface
+    private interface Action<T> {
+        T run() throws IOException;
+    }
+
+    private <T> T read(Action<T> action) throws IOException {
+        lock.readLock().lock();
+        try {
+            return action.run();
+        } finally {
+            lock.readLock().unlock();
         }
-        changedDetails.clear();
-        byte[] dataRoot = dataSm.writeDisk(tm);
-        byte[] metadataRoot = metadataSm.writeMetadata(tm);
-        Block sb = bm.create(0, BlockType.THIN_SUPERBLOCK);
-        ByteBuffer d = sb.data();
-        d.putInt(4, flags);
-        d.putLong(32, MAGIC);
-        d.putInt(40, version);
-        d.putInt(44, time);
-        d.putLong(48, transactionId);
-        d.put(64, dataRoot);
-        d.put(192, metadataRoot);
-        d.putLong(320, mappingRoot);
-        d.putLong(328, detailsRoot);
-        d.putInt(336, dataBlockSize);
-        d.putInt(340, Block.SIZE / 512);
-        d.putLong(344, metadataSm.nrBlocks());
-        tm.commit(sb);
+    }
+
+    private <T> T write(Action<T> action) throws IOException {
+        lock.writeLock().lock();
+        try {
+            return action.run();
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     private void checkNew(long id) throws MetadataException {
