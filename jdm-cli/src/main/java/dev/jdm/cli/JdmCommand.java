@@ -23,6 +23,7 @@ import java.nio.file.Path;
                 QueryCommands.Targets.class, QueryCommands.Version.class,
                 AttachCommands.Attach.class, AttachCommands.Detach.class, AttachCommands.Attachments.class,
                 LuksCommands.class, VerityCommands.class, IntegrityCommands.class, LogWritesCommands.class,
+                CrashTestCommand.class,
         })
 public final class JdmCommand {
     static final String SOCKET_ENV = "JDM_SOCKET";

@@ -261,6 +261,31 @@ class DaemonExportsIT {
         assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(replayed));
     }
 
+    @Test
+    void crashTestPassesTheBuiltInExt4WorkloadAndReportsAFailingCheck() throws Exception {
+        Tools.require("root".equals(System.getProperty("user.name")), "crash-test needs root (loop devices, FUSE mounts)");
+        Tools.require(Files.exists(Path.of("/dev/fuse")), "crash-test needs /dev/fuse");
+        Tools.require(Files.exists(Path.of("/dev/loop-control")), "crash-test needs loop devices (/dev/loop-control)");
+        for (String[] tool : new String[][]{{"nbdfuse", "nbdfuse"}, {"fusermount3", "fuse3"}, {"losetup", "mount"},
+                {"mkfs.ext4", "e2fsprogs"}, {"e2fsck", "e2fsprogs"}, {"debugfs", "e2fsprogs"}}) {
+            Tools.require(tool[0], tool[1]);
+        }
+        JdmSession.Result passed = s.jdm("crash-test", "--work-dir", dir.resolve("crash").toString(), "--size", "32M",
+                "--ext4-files", "2", "--seed", "3");
+        assertEquals(0, passed.exit(), passed.toString());
+        assertTrue(passed.out().matches("\\d+ log entries, \\d+ flush points, (\\d+) of \\1 checked: all consistent\n"), passed.out());
+
+        // A check that fails at every point: the first point fails and the harness stops there.
+        JdmSession.Result failed = s.jdm("crash-test", "--work-dir", dir.resolve("crash2").toString(), "--size", "16M",
+                "--run", "mkfs.ext4 -q -F {}", "--no-fsck", "--check", "test $(stat -c %s $0) -ne 16777216");
+        assertEquals(1, failed.exit(), failed.toString());
+        assertTrue(failed.out().matches("(?s)\\d+ log entries, \\d+ flush points, 1 of \\d+ checked: 1 failed\n"
+                + "FAILED at entry 0 \\(before any mark\\): sh: sh -c test .* exited 1:\n.*"), failed.out());
+        // A workload that fails: the harness cannot run (exit 2).
+        assertEquals(new JdmSession.Result(2, "", "jdm: crash-test failed: sh -c exit 3 failed (exit 3): \n"),
+                s.jdm("crash-test", "--work-dir", dir.resolve("crash3").toString(), "--size", "16M", "--run", "exit 3"));
+    }
+
     private static String[] concat(List<String> head, String[] middle, String... tail) {
         List<String> all = new java.util.ArrayList<>(head);
         all.addAll(List.of(middle));
