@@ -75,6 +75,7 @@ public final class ThinMetadata implements AutoCloseable {
     private long transactionId;
     private long mappingRoot;
     private long detailsRoot;
+    private long heldRoot;
 
     private ThinMetadata(BlockManager bm, SpaceMap metadataSm, SpaceMap dataSm, int dataBlockSize) {
         this.bm = bm;
@@ -165,6 +166,7 @@ public final class ThinMetadata implements AutoCloseable {
         md.transactionId = sb.getLong(48);
         md.mappingRoot = sb.getLong(320);
         md.detailsRoot = sb.getLong(328);
+        md.heldRoot = sb.getLong(56);
         md.detailsTree.walk(md.detailsRoot, (id, v) -> md.details.put(id, Details.decode(v)));
         return md;
     }
@@ -203,6 +205,10 @@ public final class ThinMetadata implements AutoCloseable {
 
     public BlockManager blockManager() {
         return bm;
+    }
+
+    TransactionManager transactionManager() {
+        return tm;
     }
 
     /** A copy of every device's details, by id. */
@@ -336,6 +342,50 @@ public final class ThinMetadata implements AutoCloseable {
         mappings(id, 0, -1L, visitor);
     }
 
+    /** Location of the metadata snapshot (a superblock copy), 0 if none is held. */
+    public long metadataSnapshot() {
+        return heldRoot;
+    }
+
+    /**
+     * Holds a read-only copy of the metadata as of now (thin_dump -m reads it): commits, then copies the
+     * superblock to a new block with the space map roots zeroed, and takes one more reference to the
+     * mapping and details trees, so later changes shadow instead of overwriting them.
+     */
+    public void reserveMetadataSnapshot() throws IOException {
+        write(() -> {
+            if (heldRoot != 0) {
+                throw new MetadataException(Errno.EBUSY, "Pool metadata snapshot already exists: release this before taking another.");
+            }
+            commit();
+            Block copy = tm.newBlock(BlockType.THIN_SUPERBLOCK);
+            copy.data().put(0, bm.read(0, BlockType.THIN_SUPERBLOCK).data(), 0, Block.SIZE);
+            copy.data().put(64, new byte[256]);
+            tm.inc(mappingRoot);
+            tm.inc(detailsRoot);
+            heldRoot = copy.location();
+            commit();
+            return null;
+        });
+    }
+
+    /** Drops the metadata snapshot: its trees lose a reference (what only they held is freed). */
+    public void releaseMetadataSnapshot() throws IOException {
+        write(() -> {
+            if (heldRoot == 0) {
+                throw new MetadataException(Errno.EINVAL, "No pool metadata snapshot found: nothing to release.");
+            }
+            ByteBuffer held = bm.read(heldRoot, BlockType.THIN_SUPERBLOCK).data();
+            long heldMappings = held.getLong(320);
+            long heldDetails = held.getLong(328);
+            mappingTree.delete(heldMappings);
+            detailsTree.delete(heldDetails);
+            tm.dec(heldRoot);
+            heldRoot = 0;
+            return null;
+        });
+    }
+
     /** Root of the device's mapping tree (for inspection: sharing between snapshots shows as equal roots). */
     public long deviceRoot(long id) throws IOException {
         return read(() -> {
@@ -372,6 +422,7 @@ public final class ThinMetadata implements AutoCloseable {
             d.put(192, metadataRoot);
             d.putLong(320, mappingRoot);
             d.putLong(328, detailsRoot);
+            d.putLong(56, heldRoot);
             d.putInt(336, dataBlockSize);
             d.putInt(340, Block.SIZE / 512);
             d.putLong(344, metadataSm.nrBlocks());

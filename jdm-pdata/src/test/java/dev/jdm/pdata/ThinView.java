@@ -28,7 +28,8 @@ final class ThinView {
 
     /**
      * thin_check 0.9.0 does not look at the data space map, so recount it: a data block's count is the number
-     * of distinct leaves that reference it (a leaf shared by snapshots counts once).
+     * of distinct leaves that reference it (a leaf shared by snapshots counts once), the held metadata
+     * snapshot's trees included.
      */
     static void assertDataRefcounts(ThinMetadata md) throws IOException {
         Set<Long> seenLeaves = new HashSet<>();
@@ -41,6 +42,17 @@ final class ThinView {
                     }
                 }
             });
+        }
+        if (md.metadataSnapshot() != 0) {
+            long heldMappings = md.blockManager().read(md.metadataSnapshot(), BlockType.THIN_SUPERBLOCK).data().getLong(320);
+            new BTree(md.transactionManager(), ValueType.LE64).walk(heldMappings, (id, root) ->
+                    md.deviceTrees().leaves(BTree.le64(root), (location, keys, values) -> {
+                        if (seenLeaves.add(location)) {
+                            for (byte[] v : values) {
+                                expected.merge(ThinMetadata.Mapping.decode(BTree.le64(v)).dataBlock(), 1, Integer::sum);
+                            }
+                        }
+                    }));
         }
         SpaceMap sm = md.dataSpaceMap();
         long allocated = 0;
