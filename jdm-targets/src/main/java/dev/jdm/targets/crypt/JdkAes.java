@@ -63,7 +63,8 @@ final class JdkAes implements BlockPrimitive {
 
     @Override
     public void wipe() {
-        // Re-keying with zeroes overwrites the round keys the provider keeps for this instance.
+        // Re-keying with zeroes overwrites the round keys the provider keeps for this instance. The
+        // SecretKeySpec's own copy cannot be zeroed (the JDK offers no public way); it goes with the GC.
         SecretKeySpec zero = new SecretKeySpec(new byte[keyLength], "AES");
         try {
             ecbEncrypt.init(Cipher.ENCRYPT_MODE, zero);
