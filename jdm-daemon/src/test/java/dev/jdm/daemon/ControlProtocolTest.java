@@ -97,6 +97,31 @@ class ControlProtocolTest {
     }
 
     @Test
+    void attachOpsNeedAnNbdSocket() throws IOException {
+        assertEquals(List.of(
+                "{\"ok\":false,\"errno\":\"EOPNOTSUPP\",\"code\":95,\"error\":\"attach: this daemon serves no NBD socket to attach from\"}",
+                "{\"ok\":false,\"errno\":\"EOPNOTSUPP\",\"code\":95,\"error\":\"detach: this daemon serves no NBD socket to attach from\"}",
+                "{\"ok\":true,\"attachments\":[]}"),
+                exchange("{\"op\":\"attach\",\"name\":\"first\"}", "{\"op\":\"detach\",\"name\":\"first\"}", "{\"op\":\"attachments\"}"));
+    }
+
+    @Test
+    void attachRefusalsBeforeAnyHelperRuns() throws IOException {
+        daemon.close();
+        Path data = dir.resolve("data");
+        Attachments attachments = new Attachments(data.resolve("nbd.sock"), data.resolve("attach"), new PrintStream(OutputStream.nullOutputStream()));
+        daemon = JdmDaemon.start(JdmDaemon.Config.defaults(data).withStateDir(dir.resolve("state")),
+                new PrintStream(OutputStream.nullOutputStream()), List.of(), attachments);
+        assertEquals(List.of(
+                "{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"device nope does not exist\"}",
+                "{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"device first is not attached\"}",
+                "{\"ok\":true,\"attachments\":[]}",
+                "{\"ok\":true}"),
+                exchange("{\"op\":\"attach\",\"name\":\"nope\"}", "{\"op\":\"detach\",\"name\":\"first\"}",
+                        "{\"op\":\"attachments\"}", "{\"op\":\"remove\",\"name\":\"first\"}"));
+    }
+
+    @Test
     void engineRefusalsCarryTheirErrno() throws IOException {
         assertEquals("{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"device nope does not exist\"}",
                 one("{\"op\":\"info\",\"name\":\"nope\"}"));
