@@ -9,13 +9,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,91 +22,47 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * process, output compared byte for byte with what dmsetup prints.
  */
 class JdmCommandIT {
-    private static final Path REPO = Path.of(System.getenv("JDM_BUILD_DIR")).toAbsolutePath().getParent().getParent();
-    private static final Path LAUNCHER = REPO.resolve("jdm");
-
     @TempDir
     Path dir;
     Path data;
     Path socket;
-    Process daemon;
-
-    record Result(int exit, String out, String err) {
-    }
+    JdmSession session;
 
     @BeforeEach
     void startDaemon() throws Exception {
-        data = dir.resolve("data");
-        socket = data.resolve("jdm.sock");
-        daemon = startDaemonProcess();
+        session = startSession();
+        data = session.data;
+        socket = session.socket;
     }
 
     @AfterEach
-    void stopDaemon() {
-        if (daemon != null) {
-            daemon.destroyForcibly();
+    void stopDaemon() throws Exception {
+        if (session != null) {
+            session.kill();
         }
     }
 
-    private Process startDaemonProcess() throws Exception {
+    private JdmSession startSession() throws Exception {
         // No NBD TCP listener: port 10809 may be taken by another daemon on this machine.
-        ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "daemon", "--data-dir", data.toString(), "--no-nbd-tcp")
-                .redirectOutput(dir.resolve("daemon.out").toFile()).redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile()));
-        environment(pb.environment());
-        Process p = pb.start();
-        // Starting a JVM takes a while on a busy machine; wait for the socket to answer, however long.
-        while (run("version").exit() != 0) {
-            assertTrue(p.isAlive(), () -> "the daemon died: " + read(dir.resolve("daemon.log")));
-            Thread.sleep(100);
-        }
-        return p;
+        return new JdmSession(dir, "--no-nbd-tcp");
     }
 
-    private void environment(Map<String, String> env) {
-        env.put("JDM_SOCKET", socket.toString());
-        env.put("LC_ALL", "C");
+    private JdmSession.Result run(String... args) throws IOException, InterruptedException {
+        return session.jdm(args);
     }
 
-    private Result run(String... args) throws IOException, InterruptedException {
-        return runWithInput(null, args);
-    }
-
-    private Result runWithInput(String stdin, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
-        environment(pb.environment());
-        Path out = Files.createTempFile(dir, "out", ".txt");
-        Path err = Files.createTempFile(dir, "err", ".txt");
-        pb.redirectOutput(out.toFile()).redirectError(err.toFile());
-        Process p = pb.start();
-        if (stdin != null) {
-            p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
-        }
-        p.getOutputStream().close();
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "jdm " + String.join(" ", args) + " did not finish");
-        Result r = new Result(p.exitValue(), read(out), read(err));
-        Files.delete(out);
-        Files.delete(err);
-        return r;
-    }
-
-    private static String read(Path p) {
-        try {
-            return Files.readString(p);
-        } catch (IOException e) {
-            return "(unreadable: " + e.getMessage() + ")";
-        }
+    private JdmSession.Result runWithInput(String stdin, String... args) throws IOException, InterruptedException {
+        return session.jdmWithInput(stdin, args);
     }
 
     private String ok(String... args) throws Exception {
-        Result r = run(args);
-        assertEquals(new Result(0, r.out(), ""), r, "jdm " + String.join(" ", args));
+        JdmSession.Result r = run(args);
+        assertEquals(new JdmSession.Result(0, r.out(), ""), r, "jdm " + String.join(" ", args));
         return r.out();
     }
 
     private void fails(String expectedErr, String... args) throws Exception {
-        assertEquals(new Result(1, "", expectedErr), run(args), "jdm " + String.join(" ", args));
+        assertEquals(new JdmSession.Result(1, "", expectedErr), run(args), "jdm " + String.join(" ", args));
     }
 
     private Path image(String name, long bytes) throws IOException {
@@ -133,8 +85,8 @@ class JdmCommandIT {
 
         // create: --table, standard input, a table file.
         assertEquals("", ok("create", "base", "-u", "BASE-UUID", "--table", "0 2048 linear " + base + " 0"));
-        Result fromStdin = runWithInput("0 1024 linear /dev/mapper/base 1024\n1024 8 zero\n", "create", "top");
-        assertEquals(new Result(0, "", ""), fromStdin);
+        JdmSession.Result fromStdin = runWithInput("0 1024 linear /dev/mapper/base 1024\n1024 8 zero\n", "create", "top");
+        assertEquals(new JdmSession.Result(0, "", ""), fromStdin);
         assertEquals("", ok("create", "z", "z.table"));
 
         assertEquals("base: 0 2048 linear " + base + " 0\n"
@@ -231,22 +183,19 @@ class JdmCommandIT {
                 + "top" + " ".repeat(14 + 33) + "253   2 L-sw    2\n"
                 + "zz               ZZ-UUID                          253   3 L--w    1\n", infoBefore);
 
-        daemon.destroyForcibly();
-        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(137, daemon.exitValue());
+        assertEquals(137, session.kill());
         assertTrue(Files.exists(socket), "kill -9 leaves the socket file behind");
         fails("jdm: ls failed: no jdm daemon at " + socket + ": start one with `jdm daemon`\n", "ls");
-        assertEquals(new Result(1, "Library version:   jdm 0.1.0-SNAPSHOT\n",
+        assertEquals(new JdmSession.Result(1, "Library version:   jdm 0.1.0-SNAPSHOT\n",
                 "jdm: version failed: no jdm daemon at " + socket + ": start one with `jdm daemon`\n"), run("version"));
 
-        daemon = startDaemonProcess();
+        session = startSession();
         assertEquals(infoBefore, ok("info", "-c", "-o", "name,uuid,major,minor,attr,segments"));
         assertEquals(tableBefore, ok("table"));
         assertEquals("", ok("resume", "top"));
 
         // SIGTERM: a clean stop that keeps the state and removes the socket.
-        daemon.destroy();
-        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS));
+        session.stop();
         assertFalse(Files.exists(socket));
         assertEquals(List.of("dm-1.json", "dm-2.json", "dm-3.json"), Files.list(data.resolve("state")).map(p -> p.getFileName().toString()).sorted().toList());
     }
@@ -256,13 +205,13 @@ class JdmCommandIT {
         assertEquals("Library version:   jdm 0.1.0-SNAPSHOT\nDriver version:    4.48.0 (jdm 0.1.0-SNAPSHOT daemon)\n", ok("version"));
         String targets = ok("targets");
         assertTrue(targets.contains("\nerror            v1.7.0\n") && targets.contains("\nlinear           v1.4.0\n"), targets);
-        Result usage = run("create");
+        JdmSession.Result usage = run("create");
         assertEquals(2, usage.exit());
         assertTrue(usage.err().startsWith("Missing required parameter: 'NAME'\nUsage: jdm create"), usage.err());
-        Result noDevice = run("suspend");
+        JdmSession.Result noDevice = run("suspend");
         assertEquals(2, noDevice.exit());
         assertTrue(noDevice.err().startsWith("Name a device: NAME, -u UUID, or -j MAJOR -m MINOR\nUsage: jdm suspend"), noDevice.err());
-        Result help = run("info", "--help");
+        JdmSession.Result help = run("info", "--help");
         assertEquals(0, help.exit());
         assertTrue(help.out().startsWith("Usage: jdm info"), help.out());
         fails("jdm: info nosuch failed: device nosuch does not exist\n", "info", "nosuch");

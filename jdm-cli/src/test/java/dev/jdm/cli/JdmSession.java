@@ -34,6 +34,7 @@ final class JdmSession implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("daemon.out").toFile())
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile()));
         pb.environment().put("JDM_SOCKET", socket.toString());
+        pb.environment().put("LC_ALL", "C");
         daemon = pb.start();
         // Starting a JVM takes a while on a busy machine; wait for the socket to answer, however long.
         while (jdm("version").exit() != 0) {
@@ -92,12 +93,27 @@ final class JdmSession implements AutoCloseable {
         }
     }
 
-    /** Stops the daemon the way a user does (SIGTERM), so it detaches what it attached. */
+    /** SIGTERM, as a user stops the daemon (it detaches what it attached); its exit code. */
+    int stop() throws InterruptedException {
+        daemon.destroy();
+        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "the daemon did not stop on SIGTERM");
+        return daemon.exitValue();
+    }
+
+    /** kill -9: the daemon gets no chance to clean up; its exit code. */
+    int kill() throws InterruptedException {
+        daemon.destroyForcibly();
+        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "the daemon did not die on SIGKILL");
+        return daemon.exitValue();
+    }
+
     @Override
     public void close() throws InterruptedException {
-        daemon.destroy();
-        if (!daemon.waitFor(60, TimeUnit.SECONDS)) {
-            daemon.destroyForcibly();
+        if (daemon.isAlive()) {
+            daemon.destroy();
+            if (!daemon.waitFor(60, TimeUnit.SECONDS)) {
+                daemon.destroyForcibly();
+            }
         }
     }
 }
