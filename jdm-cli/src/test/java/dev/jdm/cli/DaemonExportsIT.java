@@ -88,12 +88,7 @@ class DaemonExportsIT {
 
     @Test
     void attachWriteDetach() throws Exception {
-        Tools.require("root".equals(System.getProperty("user.name")), "attach needs root (loop devices, FUSE mounts)");
-        Tools.require(Files.exists(Path.of("/dev/fuse")), "attach needs /dev/fuse");
-        Tools.require(Files.exists(Path.of("/dev/loop-control")), "attach needs loop devices (/dev/loop-control)");
-        Tools.require("nbdfuse", "nbdfuse");
-        Tools.require("fusermount3", "fuse3");
-        Tools.require("losetup", "mount");
+        requireAttach();
         Path backing = image("att.img", 1 << 20);
         s.ok("jdm", "create", "att", "--table", "0 2048 linear " + backing + " 0");
 
@@ -122,6 +117,32 @@ class DaemonExportsIT {
         s.ok("jdm", "remove", "--force", "att");
         assertEquals("", s.ok("jdm", "attachments"));
         assertTrue(!s.ok("losetup", "-a").contains(again + ":"), "the loop device is gone");
+    }
+
+    @Test
+    void aDaemonKilledWithAttachmentsHasThemDetachedByTheNext() throws Exception {
+        requireAttach();
+        Path other = Files.createDirectories(dir.resolve("killed"));
+        String device;
+        try (JdmSession first = new JdmSession(other, "--no-nbd-tcp")) {
+            device = first.ok("jdm", "attach", "disk0").strip();
+            assertEquals(137, first.kill());
+        }
+        assertTrue(s.ok("losetup", "-a").contains(device + ":"), "kill -9 leaves the loop device");
+        try (JdmSession second = new JdmSession(other, "--no-nbd-tcp")) {
+            assertTrue(second.daemonLog().contains("jdm daemon: detached disk0, left attached by an earlier daemon\n"), second.daemonLog());
+            assertTrue(!s.ok("losetup", "-a").contains(device + ":"), "the next daemon detached it");
+            assertEquals("", second.ok("jdm", "attachments"));
+        }
+    }
+
+    private void requireAttach() {
+        Tools.require("root".equals(System.getProperty("user.name")), "attach needs root (loop devices, FUSE mounts)");
+        Tools.require(Files.exists(Path.of("/dev/fuse")), "attach needs /dev/fuse");
+        Tools.require(Files.exists(Path.of("/dev/loop-control")), "attach needs loop devices (/dev/loop-control)");
+        Tools.require("nbdfuse", "nbdfuse");
+        Tools.require("fusermount3", "fuse3");
+        Tools.require("losetup", "mount");
     }
 
     @Test
@@ -263,12 +284,9 @@ class DaemonExportsIT {
 
     @Test
     void crashTestPassesTheBuiltInExt4WorkloadAndReportsAFailingCheck() throws Exception {
-        Tools.require("root".equals(System.getProperty("user.name")), "crash-test needs root (loop devices, FUSE mounts)");
-        Tools.require(Files.exists(Path.of("/dev/fuse")), "crash-test needs /dev/fuse");
-        Tools.require(Files.exists(Path.of("/dev/loop-control")), "crash-test needs loop devices (/dev/loop-control)");
-        for (String[] tool : new String[][]{{"nbdfuse", "nbdfuse"}, {"fusermount3", "fuse3"}, {"losetup", "mount"},
-                {"mkfs.ext4", "e2fsprogs"}, {"e2fsck", "e2fsprogs"}, {"debugfs", "e2fsprogs"}}) {
-            Tools.require(tool[0], tool[1]);
+        requireAttach();
+        for (String tool : List.of("mkfs.ext4", "e2fsck", "debugfs")) {
+            Tools.require(tool, "e2fsprogs");
         }
         JdmSession.Result passed = s.jdm("crash-test", "--work-dir", dir.resolve("crash").toString(), "--size", "32M",
                 "--ext4-files", "2", "--seed", "3");
