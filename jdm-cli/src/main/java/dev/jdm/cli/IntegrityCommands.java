@@ -99,7 +99,10 @@ final class IntegrityCommands {
             } catch (DmException e) {
                 throw failure(e);
             }
-            daemon(ControlClient.request("create").put("name", name).put("table", table).put("readOnly", readOnly), "integrity open " + name);
+            // A keyed MAC puts its key in the table: such a device is not written to the daemon's state folder.
+            boolean keyed = integrity.contains(":") || (journalIntegrity != null && journalIntegrity.contains(":"));
+            daemon(ControlClient.request("create").put("name", name).put("table", table).put("readOnly", readOnly)
+                    .put("transient", keyed), "integrity open " + name);
             return 0;
         }
     }

@@ -192,8 +192,9 @@ final class LuksCommands {
             }
             byte[] passphrase = key.read("Enter passphrase for " + device.device + ": ", false);
             try (Unlocked unlocked = Luks.open(device.luks(), options, passphrase)) {
+                // transient: the table holds the volume key, which must not land in the daemon's state folder.
                 daemon(ControlClient.request("create").put("name", name).put("uuid", unlocked.dmUuid(name))
-                        .put("table", unlocked.tableLine()).put("readOnly", readOnly), "luks open " + name);
+                        .put("table", unlocked.tableLine()).put("readOnly", readOnly).put("transient", true), "luks open " + name);
             } finally {
                 Passphrases.wipe(passphrase);
             }

@@ -159,6 +159,11 @@ class DaemonExportsIT {
         assertTrue(s.ok("jdm", "luks", "dump", "--dump-json-metadata", volume).contains("\"type\":\"pbkdf2\""));
 
         s.ok("jdm", "luks", "open", "-d", key.toString(), volume, "secret");
+        try (var stateFiles = Files.list(s.data.resolve("state"))) {
+            for (Path f : stateFiles.toList()) {
+                assertTrue(!Files.readString(f).contains(" crypt "), "the volume key stays out of the state folder: " + f);
+            }
+        }
         assertEquals("CRYPT-LUKS2-0b8e7d3c1f2a4b5c8d9e0a1b2c3d4e5f-secret\n", s.ok("jdm", "info", "-c", "--noheadings", "-o", "uuid", "secret"));
         // The table line as cryptsetup builds it; KeyHiding prints the key as zeroes.
         assertEquals("0 32768 crypt aes-xts-plain64 " + "0".repeat(128) + " 0 " + vol + " 32768 1 sector_size:4096\n",

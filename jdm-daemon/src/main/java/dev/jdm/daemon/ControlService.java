@@ -143,13 +143,21 @@ public final class ControlService {
         String uuid = Protocol.optionalText(req, op, "uuid");
         String table = Protocol.optionalText(req, op, "table");
         boolean readOnly = Protocol.flag(req, op, "readOnly");
+        boolean notPersisted = Protocol.flag(req, op, "transient");
         long minor = Protocol.number(req, op, "minor", -1);
         if (req.hasNonNull("minor") && (minor < 0 || minor > MAX_MINOR)) {
             throw new DmException(Errno.EINVAL, "create: minor " + minor + " is outside 0.." + MAX_MINOR);
         }
         changes.lock();
         try {
-            dm.create(name, uuid, (int) minor);
+            if (notPersisted) {
+                store.expectTransient(name);
+            }
+            try {
+                dm.create(name, uuid, (int) minor);
+            } finally {
+                store.expectTransient(null);
+            }
             if (table != null) {
                 try {
                     loadLocked(name, table, readOnly);

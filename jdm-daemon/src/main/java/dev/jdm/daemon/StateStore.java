@@ -17,6 +17,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -54,6 +55,9 @@ public final class StateStore implements DeviceMapper.Listener {
     private final Map<Integer, DeviceState> states = new HashMap<>();
     private PendingLoad pending;
     private boolean restoring;
+    /** Devices kept out of the folder (their tables hold volume keys); they end with the daemon, as after a reboot. */
+    private final Set<Integer> transientMinors = new HashSet<>();
+    private String pendingTransient;
 
     public StateStore(Path dir, DeviceMapper dm) throws IOException {
         this.dir = dir;
@@ -78,6 +82,11 @@ public final class StateStore implements DeviceMapper.Listener {
         pending = null;
     }
 
+    /** The next device created under {@code name} (null: none) is never written to the folder. */
+    public synchronized void expectTransient(String name) {
+        pendingTransient = name;
+    }
+
     public synchronized Map<Integer, DeviceState> snapshot() {
         return Map.copyOf(states);
     }
@@ -88,6 +97,18 @@ public final class StateStore implements DeviceMapper.Listener {
             return;
         }
         int minor = md.minor();
+        if (change == DeviceMapper.Change.CREATED && md.name().equals(pendingTransient)) {
+            pendingTransient = null;
+            transientMinors.add(minor);
+        }
+        if (transientMinors.contains(minor)) {
+            if (change == DeviceMapper.Change.LOADED) {
+                pending = null;
+            } else if (change == DeviceMapper.Change.REMOVED) {
+                transientMinors.remove(minor);
+            }
+            return;
+        }
         DeviceState fresh = new DeviceState(md.name(), md.uuid(), minor, null, false, null, false, false);
         // A device the store has not seen created (made before it listened) starts from its name.
         DeviceState s = states.getOrDefault(minor, fresh);

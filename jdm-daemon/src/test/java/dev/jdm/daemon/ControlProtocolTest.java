@@ -122,6 +122,22 @@ class ControlProtocolTest {
     }
 
     @Test
+    void transientDevicesStayOutOfTheStateFolder() throws IOException {
+        Path state = dir.resolve("state");
+        assertEquals(List.of("{\"ok\":true}", "{\"ok\":true}"), exchange(
+                "{\"op\":\"create\",\"name\":\"secret\",\"table\":\"0 8 zero\",\"transient\":true}",
+                "{\"op\":\"load\",\"name\":\"secret\",\"table\":\"0 16 zero\"}").stream()
+                .map(r -> r.startsWith("{\"ok\":true,\"info\"") ? "{\"ok\":true}" : r).toList());
+        // secret took minor 0, kept takes 1: only kept has a file.
+        one("{\"op\":\"create\",\"name\":\"kept\",\"table\":\"0 8 zero\"}");
+        try (var files = Files.list(state)) {
+            assertEquals(List.of("dm-1.json", "dm-5.json"), files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
+        assertTrue(Files.readString(state.resolve("dm-1.json")).contains("\"name\" : \"kept\""));
+        assertEquals("{\"ok\":true}", one("{\"op\":\"remove\",\"name\":\"secret\"}"));
+    }
+
+    @Test
     void engineRefusalsCarryTheirErrno() throws IOException {
         assertEquals("{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"device nope does not exist\"}",
                 one("{\"op\":\"info\",\"name\":\"nope\"}"));
