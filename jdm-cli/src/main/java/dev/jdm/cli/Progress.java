@@ -65,7 +65,8 @@ final class Progress implements AutoCloseable {
         } else {
             line.append(last ? "done" : "...");
         }
-        line.append(' ').append(seconds).append(" s");
+        // Erase to the end of the line: the previous drawing may have been longer.
+        line.append(' ').append(seconds).append(" s\u001b[K");
         err.print(line);
         if (last) {
             err.println();
