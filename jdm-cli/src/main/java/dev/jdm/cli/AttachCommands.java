@@ -15,8 +15,8 @@ final class AttachCommands {
     }
 
     @Command(name = "attach", description = {
-            "Makes a kernel block device for a device (nbd-client on /dev/nbdN when the nbd module is there,",
-            "else nbdfuse + a loop device) and prints its path, e.g. /dev/loop3.",
+            "Makes a kernel block device for a device and prints its path, e.g. /dev/loop3.",
+            "(nbd-client on /dev/nbdN when the nbd module is there, else nbdfuse + a loop device.)",
             "The daemon keeps it until detach, remove --force of the device, or the daemon stops.",
             "Needs root, /dev/fuse and loop devices."})
     static final class Attach extends Action {

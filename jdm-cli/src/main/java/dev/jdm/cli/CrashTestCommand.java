@@ -27,8 +27,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * Runs in this process with its own engine; it needs no daemon.
  */
 @Command(name = "crash-test", description = {
-        "Records a workload through log-writes on an attached device, replays the log to every FLUSH/FUA point",
-        "and checks each (e2fsck, then --check commands). Needs root, /dev/fuse and loop devices.",
+        "Checks that a workload's device is consistent after a crash at any flush point.",
+        "Records the workload through log-writes on an attached device, replays the log to every FLUSH/FUA",
+        "point and checks each (e2fsck, then --check commands). Needs root, /dev/fuse and loop devices.",
         "STEP options run in the order given: --run 'SHELL COMMAND' ({} and $JDM_CRASH_DEVICE are the device),",
         "--mark NAME (logs a mark, e.g. after mkfs, for --check-from)."},
         exitCodeListHeading = "%nExit codes:%n",
