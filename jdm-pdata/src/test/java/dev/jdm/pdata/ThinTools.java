@@ -36,12 +36,18 @@ final class ThinTools {
         List<String> cmd = new ArrayList<>();
         cmd.add(ExternalTools.requireTool(tool, PACKAGE));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).start();
-        p.getOutputStream().close();
-        var out = p.getInputStream().readAllBytes();
-        var err = p.getErrorStream().readAllBytes();
-        int rc = p.waitFor();
-        return new Result(rc, new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+        // stderr goes to a file: a tool reporting many errors would otherwise fill the pipe and block
+        // while we are still reading stdout
+        Path errFile = java.nio.file.Files.createTempFile("thin-tool", ".err");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
+            p.getOutputStream().close();
+            var out = p.getInputStream().readAllBytes();
+            int rc = p.waitFor();
+            return new Result(rc, new String(out, StandardCharsets.UTF_8), java.nio.file.Files.readString(errFile));
+        } finally {
+            java.nio.file.Files.deleteIfExists(errFile);
+        }
     }
 
     static Result check(Path metadata) throws IOException, InterruptedException {
