@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Collections;
 import java.util.HashSet;
-
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
