@@ -4,6 +4,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -81,12 +82,21 @@ final class CipherAlgorithm {
         return Arrays.stream(block.keySizes()).map(k -> k * factor).mapToObj(Integer::toString).collect(Collectors.joining(", "));
     }
 
-    /** A fresh transform keyed with {@code subkey}, for one thread. */
+    /**
+     * A fresh transform keyed with {@code subkey}, for one thread. AES in XTS mode runs on OpenSSL's
+     * libcrypto when it is installed ({@link OpenSslXts}), on the JDK's AES otherwise.
+     */
     SectorCipher create(byte[] subkey, int maxSectorSize) {
         SectorCipher cipher = switch (mode) {
             case ECB -> new EcbSectorCipher(block.create(subkey), maxSectorSize);
             case CBC -> new CbcSectorCipher(block.create(subkey), maxSectorSize);
             case XTS -> {
+                if (block == BlockCipherKind.AES) {
+                    Optional<SectorCipher> openssl = OpenSslXts.create(subkey);
+                    if (openssl.isPresent()) {
+                        yield openssl.get();
+                    }
+                }
                 int half = subkey.length / 2;
                 byte[] k1 = Arrays.copyOfRange(subkey, 0, half);
                 byte[] k2 = Arrays.copyOfRange(subkey, half, subkey.length);
