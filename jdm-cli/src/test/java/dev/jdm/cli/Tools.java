@@ -1,7 +1,6 @@
 package dev.jdm.cli;
 
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
+import dev.jdm.core.testing.ExternalTools;
 
 import java.io.File;
 
@@ -15,13 +14,7 @@ final class Tools {
     }
 
     static void require(boolean present, String whyNot) {
-        if (present) {
-            return;
-        }
-        if ("true".equals(System.getenv("CI"))) {
-            Assertions.fail(whyNot);
-        }
-        Assumptions.abort(whyNot);
+        ExternalTools.require(present, whyNot);
     }
 
     private static boolean onPath(String tool) {

@@ -1,7 +1,6 @@
 package dev.jdm.daemon;
 
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
+import dev.jdm.core.testing.ExternalTools;
 
 import java.io.File;
 
@@ -11,14 +10,7 @@ final class Tools {
     }
 
     static void require(String tool, String debianPackage) {
-        if (onPath(tool)) {
-            return;
-        }
-        String why = tool + " is not installed (Debian package " + debianPackage + ")";
-        if ("true".equals(System.getenv("CI"))) {
-            Assertions.fail(why);
-        }
-        Assumptions.abort(why);
+        ExternalTools.require(onPath(tool), tool + " is not installed (Debian package " + debianPackage + ")");
     }
 
     private static boolean onPath(String tool) {

@@ -1,8 +1,8 @@
 package dev.jdm.formats.luks;
 
+import dev.jdm.core.testing.ExternalTools;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -186,13 +186,7 @@ class CryptMappingRoundTripTest {
 
     private static byte[] openssl(byte[] input, String... args) throws Exception {
         Path binary = Path.of("/usr/bin/openssl");
-        if (!Files.isExecutable(binary)) {
-            String message = "openssl not found (install the Debian package openssl)";
-            if ("true".equals(System.getenv("CI"))) {
-                fail(message);
-            }
-            Assumptions.abort(message);
-        }
+        ExternalTools.require(Files.isExecutable(binary), "openssl not found (install the Debian package openssl)");
         List<String> command = new ArrayList<>(List.of(binary.toString()));
         command.addAll(List.of(args));
         Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();

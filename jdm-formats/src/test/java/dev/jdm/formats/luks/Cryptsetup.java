@@ -1,6 +1,6 @@
 package dev.jdm.formats.luks;
 
-import org.junit.jupiter.api.Assumptions;
+import dev.jdm.core.testing.ExternalTools;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -36,14 +36,7 @@ final class Cryptsetup {
     }
 
     static void require() {
-        if (BINARY != null) {
-            return;
-        }
-        String message = "cryptsetup not found (install the Debian package cryptsetup-bin)";
-        if ("true".equals(System.getenv("CI"))) {
-            fail(message);
-        }
-        Assumptions.abort(message);
+        ExternalTools.require(BINARY != null, "cryptsetup not found (install the Debian package cryptsetup-bin)");
     }
 
     record Result(int exitCode, String stdout, String stderr) {
