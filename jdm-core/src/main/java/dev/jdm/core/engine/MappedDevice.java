@@ -210,7 +210,7 @@ public final class MappedDevice implements BlockDevice {
             if (exclusive && openCount > 0) {
                 throw new DmException(Errno.EBUSY, "device " + name + " is open (" + openCount + ") and cannot be claimed exclusively");
             }
-            Opener o = new Opener(holder, exclusive, onForcedRemove == null ? () -> { } : onForcedRemove);
+            Opener o = new Opener(holder, exclusive, onForcedRemove);
             openers.add(o);
             openCount++;
             exclusivelyOpen = exclusive;
@@ -261,10 +261,17 @@ public final class MappedDevice implements BlockDevice {
         return List.copyOf(openers);
     }
 
-    /** Tells every opener that the device is being removed by force. */
+    /**
+     * Removal by force: every opener that said how to let go (an NBD connection, an attachment) is told
+     * and its open is released here, so the removal does not race the opener's own clean-up. Openers
+     * without that callback (tables of other devices) keep the device open.
+     */
     void evictOpeners() {
         for (Opener o : openers) {
-            o.onForcedRemove.run();
+            if (o.onForcedRemove != null) {
+                o.onForcedRemove.run();
+                release(o);
+            }
         }
     }
 
