@@ -238,7 +238,7 @@ class ControlProtocolTest {
     void anotherUserIsRefused() throws Exception {
         Tools.require("setpriv", "util-linux");
         Tools.require("socat", "socat");
-        org.junit.jupiter.api.Assumptions.assumeTrue(
+        dev.jdm.core.testing.ExternalTools.require(
                 Files.getAttribute(Path.of("/proc/self"), "unix:uid").equals(0), "needs root to run a client as another user");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
         Files.setPosixFilePermissions(daemon.socket().getParent(), PosixFilePermissions.fromString("rwx--x--x"));

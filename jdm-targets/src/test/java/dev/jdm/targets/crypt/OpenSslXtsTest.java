@@ -1,5 +1,6 @@
 package dev.jdm.targets.crypt;
 
+import dev.jdm.core.testing.ExternalTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -16,7 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** libcrypto's AES-XTS ({@link OpenSslXts}) and the Java one ({@link XtsSectorCipher}), each explicitly, against the standard and each other. */
 class OpenSslXtsTest {
@@ -29,14 +29,14 @@ class OpenSslXtsTest {
     }
 
     private static SectorCipher openssl(byte[] key) {
-        assumeTrue(OpenSslXts.available(), "libcrypto.so.3 is not installed");
+        ExternalTools.require(OpenSslXts.available(), "libcrypto.so.3 is not installed (Debian package libssl3)");
         return OpenSslXts.create(key).orElseThrow();
     }
 
     @Test
     void libcryptoIsThereOnMachinesThatHaveOpenSsl() {
         // The build machines have OpenSSL 3; where they do, the OpenSSL path must really be taken.
-        assumeTrue(new java.io.File("/usr/lib/x86_64-linux-gnu/libcrypto.so.3").exists());
+        ExternalTools.require(new java.io.File("/usr/lib/x86_64-linux-gnu/libcrypto.so.3").exists(), "libcrypto.so.3 is not installed (Debian package libssl3)");
         assertTrue(OpenSslXts.available());
         byte[] key = new byte[64];
         new SplittableRandom(1).nextBytes(key);
@@ -76,14 +76,14 @@ class OpenSslXtsTest {
     @ParameterizedTest(name = "{0}-byte key, IV written into the provider: {1}")
     @CsvSource({"32, true", "64, true", "32, false", "64, false"})
     void agreeOnRandomSectorsInHeapAndDirectBuffers(int keyLength, boolean directIv) {
-        assumeTrue(OpenSslXts.available(), "libcrypto.so.3 is not installed");
+        ExternalTools.require(OpenSslXts.available(), "libcrypto.so.3 is not installed (Debian package libssl3)");
         SplittableRandom random = new SplittableRandom(keyLength);
         for (int round = 0; round < 40; round++) {
             byte[] key = new byte[keyLength];
             random.nextBytes(key);
             SectorCipher java = java(key, 4096);
             Optional<SectorCipher> maybe = OpenSslXts.create(key, directIv);
-            assumeTrue(maybe.isPresent(), "this libcrypto gives no pointer to its IV");
+            ExternalTools.require(maybe.isPresent(), "this libcrypto gives no pointer to its IV");
             SectorCipher openssl = maybe.get();
             for (int s = 0; s < 25; s++) {
                 int len = switch (s % 3) {

@@ -1,5 +1,6 @@
 package dev.jdm.targets.logwrites;
 
+import dev.jdm.core.testing.ExternalTools;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.BlockDevice;
@@ -12,13 +13,11 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static dev.jdm.targets.Images.*;
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * qemu's blklogwrites filter writes the dm-log-writes format independently of us: our reader must
@@ -33,13 +32,7 @@ class QemuBlkLogWritesConformanceTest {
 
     @BeforeEach
     void needsQemuIo() {
-        boolean present = Files.isExecutable(Path.of("/usr/bin/qemu-io"))
-                || Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":")).anyMatch(d -> Files.isExecutable(Path.of(d, "qemu-io")));
-        if ("true".equals(System.getenv("CI"))) {
-            assertTrue(present, "qemu-io is missing: install the Debian package qemu-utils");
-        } else {
-            assumeTrue(present, "qemu-io is not installed (Debian package qemu-utils); skipping the blklogwrites conformance test");
-        }
+        ExternalTools.requireTool("qemu-io", "qemu-utils");
     }
 
     /**
