@@ -14,25 +14,28 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** Runs thin-provisioning-tools 0.9.0 and parses thin_dump's XML into a comparable model. */
-final class ThinTools {
-    static final String PACKAGE = "thin-provisioning-tools";
+/**
+ * Runs thin-provisioning-tools 0.9.0 and parses thin_dump's XML into a comparable model. Public in the test-jar:
+ * the thin targets' tests in jdm-targets and jdm-daemon drive the same tools.
+ */
+public final class ThinTools {
+    public static final String PACKAGE = "thin-provisioning-tools";
 
-    record Result(int exit, String stdout, String stderr) {
+    public record Result(int exit, String stdout, String stderr) {
     }
 
     /** One device as thin_dump prints it, mappings expanded to single blocks. */
-    record Device(long id, long mappedBlocks, long transaction, int creationTime, int snapTime,
+    public record Device(long id, long mappedBlocks, long transaction, int creationTime, int snapTime,
                   TreeMap<Long, ThinMetadata.Mapping> mappings) {
     }
 
-    record Dump(long transaction, int time, int dataBlockSize, long nrDataBlocks, TreeMap<Long, Device> devices) {
+    public record Dump(long transaction, int time, int dataBlockSize, long nrDataBlocks, TreeMap<Long, Device> devices) {
     }
 
     private ThinTools() {
     }
 
-    static Result run(String tool, String... args) throws IOException, InterruptedException {
+    public static Result run(String tool, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ExternalTools.requireTool(tool, PACKAGE));
         cmd.addAll(List.of(args));
@@ -50,18 +53,18 @@ final class ThinTools {
         }
     }
 
-    static Result check(Path metadata) throws IOException, InterruptedException {
+    public static Result check(Path metadata) throws IOException, InterruptedException {
         return run("thin_check", metadata.toString());
     }
 
-    static void restore(Path xml, Path metadata) throws IOException, InterruptedException {
+    public static void restore(Path xml, Path metadata) throws IOException, InterruptedException {
         Result r = run("thin_restore", "-i", xml.toString(), "-o", metadata.toString());
         if (r.exit() != 0) {
             throw new AssertionError("thin_restore failed: " + r.stderr() + r.stdout());
         }
     }
 
-    static Dump dump(Path metadata) throws Exception {
+    public static Dump dump(Path metadata) throws Exception {
         Result r = run("thin_dump", metadata.toString());
         if (r.exit() != 0) {
             throw new AssertionError("thin_dump failed: " + r.stderr());
@@ -69,7 +72,7 @@ final class ThinTools {
         return parse(r.stdout());
     }
 
-    static Dump parse(String xml) throws Exception {
+    public static Dump parse(String xml) throws Exception {
         Element sb = DocumentBuilderFactory.newInstance().newDocumentBuilder()
                 .parse(new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8))).getDocumentElement();
         TreeMap<Long, Device> devices = new TreeMap<>();
@@ -108,7 +111,7 @@ final class ThinTools {
     }
 
     /** XML thin_restore 0.9.0 accepts: every mapping spelled out, runs of consecutive blocks as ranges. */
-    static String toXml(Dump dump) {
+    public static String toXml(Dump dump) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("<superblock uuid=\"\" time=\"%d\" transaction=\"%d\" data_block_size=\"%d\" nr_data_blocks=\"%d\">%n",
                 dump.time(), dump.transaction(), dump.dataBlockSize(), dump.nrDataBlocks()));

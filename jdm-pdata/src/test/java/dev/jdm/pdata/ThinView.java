@@ -10,11 +10,11 @@ import java.util.TreeMap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** What jdm's metadata says, in thin_dump's terms, and an independent recount of data references. */
-final class ThinView {
+public final class ThinView {
     private ThinView() {
     }
 
-    static ThinTools.Dump of(ThinMetadata md) throws IOException {
+    public static ThinTools.Dump of(ThinMetadata md) throws IOException {
         TreeMap<Long, ThinTools.Device> devices = new TreeMap<>();
         for (var e : md.devices().entrySet()) {
             TreeMap<Long, ThinMetadata.Mapping> maps = new TreeMap<>();
@@ -31,7 +31,7 @@ final class ThinView {
      * of distinct leaves that reference it (a leaf shared by snapshots counts once), the held metadata
      * snapshot's trees included.
      */
-    static void assertDataRefcounts(ThinMetadata md) throws IOException {
+    public static void assertDataRefcounts(ThinMetadata md) throws IOException {
         Set<Long> seenLeaves = new HashSet<>();
         Map<Long, Integer> expected = new HashMap<>();
         for (long id : md.devices().keySet()) {
