@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * A copy-on-write btree of u64 keys in the kernel's node format. Trees are named by their root block; every
@@ -62,6 +63,39 @@ public final class BTree {
             }
             n = read(n.value64(i));
         }
+    }
+
+    /** The smallest key >= {@code key} (unsigned), if any. */
+    public OptionalLong ceilingKey(long root, long key) throws IOException {
+        return ceiling(read(root), key);
+    }
+
+    private OptionalLong ceiling(Node n, long key) throws IOException {
+        int i = n.lowerBound(key);
+        if (n.isLeaf()) {
+            int j = i >= 0 && n.key(i) == key ? i : i + 1;
+            return j < n.nr() ? OptionalLong.of(n.key(j)) : OptionalLong.empty();
+        }
+        // the child holding keys <= key may have nothing >= key; its right neighbour's first key then is it
+        for (int c = Math.max(0, i); c < n.nr(); c++) {
+            OptionalLong found = ceiling(read(n.value64(c)), key);
+            if (found.isPresent()) {
+                return found;
+            }
+        }
+        return OptionalLong.empty();
+    }
+
+    /** The largest key of the tree, empty when it holds none (dm_btree_find_highest_key). */
+    public OptionalLong highestKey(long root) throws IOException {
+        Node n = read(root);
+        while (n.nr() > 0) {
+            if (n.isLeaf()) {
+                return OptionalLong.of(n.key(n.nr() - 1));
+            }
+            n = read(n.value64(n.nr() - 1));
+        }
+        return OptionalLong.empty();
     }
 
     /** Inserts or overwrites; an overwritten value that differs is released through the value type. */

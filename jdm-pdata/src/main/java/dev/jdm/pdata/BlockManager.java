@@ -19,7 +19,7 @@ import java.util.Map;
  */
 public final class BlockManager implements AutoCloseable {
     private final BlockDevice device;
-    private final long nrBlocks;
+    private volatile long nrBlocks;
     private final int cacheBlocks;
     private final LinkedHashMap<Long, Block> cache = new LinkedHashMap<>(16, 0.75f, true);
     private long reads;
@@ -36,6 +36,11 @@ public final class BlockManager implements AutoCloseable {
 
     public long nrBlocks() {
         return nrBlocks;
+    }
+
+    /** Takes in a grown device: blocks up to its new end become addressable. */
+    public void refreshSize() {
+        nrBlocks = device.size() / Block.SIZE;
     }
 
     public BlockDevice device() {

@@ -8,4 +8,8 @@ public class MetadataException extends BlockIoException {
     public MetadataException(Errno errno, String message) {
         super(errno, message);
     }
+
+    public MetadataException(Errno errno, String message, Throwable cause) {
+        super(errno, message, cause);
+    }
 }

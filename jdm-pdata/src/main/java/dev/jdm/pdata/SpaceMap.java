@@ -25,10 +25,10 @@ public final class SpaceMap {
     private static final ValueType REF_COUNT = () -> 4;
     private static final ValueType INDEX_ENTRY = () -> 16;
 
-    private final long nrBlocks;
-    private final int[] counts;
+    private long nrBlocks;
+    private int[] counts;
     private final BitSet committed;
-    private final long[] bitmapAt;
+    private long[] bitmapAt;
     private final BitSet dirtyBitmaps = new BitSet();
     private long nrAllocated;
     private long cursor;
@@ -54,6 +54,25 @@ public final class SpaceMap {
 
     public long nrBlocks() {
         return nrBlocks;
+    }
+
+    /**
+     * Grows the map to {@code newNrBlocks} (the new blocks are free); shrinking is refused with the kernel's
+     * message. The new size is written with the next commit.
+     */
+    public void extend(long newNrBlocks) throws MetadataException {
+        if (newNrBlocks < nrBlocks) {
+            throw new MetadataException(Errno.EINVAL, "cannot reduce size of space map");
+        }
+        if (newNrBlocks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("space map of " + newNrBlocks + " blocks is too big to hold in memory");
+        }
+        int oldBitmaps = bitmapAt.length;
+        nrBlocks = newNrBlocks;
+        counts = java.util.Arrays.copyOf(counts, (int) newNrBlocks);
+        bitmapAt = java.util.Arrays.copyOf(bitmapAt, bitmaps(newNrBlocks));
+        // the last old bitmap's free count changes too
+        dirtyBitmaps.set(Math.max(0, oldBitmaps - 1), bitmapAt.length);
     }
 
     public long nrAllocated() {
@@ -259,32 +278,52 @@ public final class SpaceMap {
     /** Opens a disk space map from its superblock root. */
     public static SpaceMap readDisk(TransactionManager tm, ByteBuffer root) throws IOException {
         SpaceMap sm = new SpaceMap(root.getLong(0));
-        sm.indexRoot = root.getLong(16);
-        long[] locations = new long[sm.bitmapAt.length];
-        new BTree(tm, INDEX_ENTRY).walk(sm.indexRoot, (key, value) -> {
+        sm.reloadDisk(tm, root);
+        return sm;
+    }
+
+    /** Returns a disk space map to the state its committed root describes (abort). */
+    void reloadDisk(TransactionManager tm, ByteBuffer root) throws IOException {
+        resetSize(root.getLong(0));
+        indexRoot = root.getLong(16);
+        long[] locations = new long[bitmapAt.length];
+        new BTree(tm, INDEX_ENTRY).walk(indexRoot, (key, value) -> {
             if (key < locations.length) {
                 locations[(int) key] = BTree.le64(value);
             }
         });
-        sm.load(tm, locations, root.getLong(24));
-        return sm;
+        load(tm, locations, root.getLong(24));
     }
 
     /** Opens the metadata space map; it is read with a bootstrap transaction manager that only reads. */
     public static SpaceMap readMetadata(BlockManager bm, ByteBuffer root) throws IOException {
         SpaceMap sm = new SpaceMap(root.getLong(0));
-        TransactionManager reader = new TransactionManager(bm, sm);
-        sm.indexRoot = root.getLong(16);
-        Block index = bm.read(sm.indexRoot, BlockType.INDEX);
-        if (sm.bitmapAt.length > METADATA_INDEX_ENTRIES) {
-            throw new MetadataException(Errno.EILSEQ, "metadata space map of " + sm.nrBlocks + " blocks is over the limit");
+        sm.reloadMetadata(bm, root);
+        return sm;
+    }
+
+    /** Returns the metadata space map to the state its committed root describes (abort). */
+    void reloadMetadata(BlockManager bm, ByteBuffer root) throws IOException {
+        resetSize(root.getLong(0));
+        TransactionManager reader = new TransactionManager(bm, this);
+        indexRoot = root.getLong(16);
+        Block index = bm.read(indexRoot, BlockType.INDEX);
+        if (bitmapAt.length > METADATA_INDEX_ENTRIES) {
+            throw new MetadataException(Errno.EILSEQ, "metadata space map of " + nrBlocks + " blocks is over the limit");
         }
-        long[] locations = new long[sm.bitmapAt.length];
+        long[] locations = new long[bitmapAt.length];
         for (int i = 0; i < locations.length; i++) {
             locations[i] = index.data().getLong(16 + 16 * i);
         }
-        sm.load(reader, locations, root.getLong(24));
-        return sm;
+        load(reader, locations, root.getLong(24));
+    }
+
+    private void resetSize(long n) {
+        if (n != nrBlocks) {
+            nrBlocks = n;
+            counts = new int[(int) n];
+            bitmapAt = new long[bitmaps(n)];
+        }
     }
 
     private void load(TransactionManager tm, long[] locations, long overflow) throws IOException {

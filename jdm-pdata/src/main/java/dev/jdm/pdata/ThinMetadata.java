@@ -12,13 +12,21 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongConsumer;
 
 /**
  * Thin-pool metadata in the kernel's format (dm-thin-metadata.c): a superblock at block 0, a details tree
  * (device id → {@link Details}) and a two-level mapping tree (device id → root of that device's tree of
  * virtual block → {@code (data block << 24) | time}), with a metadata and a data space map. A snapshot shares
  * its origin's tree (one reference count changes); writes afterwards shadow only the paths they touch.
- * Changes are private until {@link #commit()}; closing without committing abandons them.
+ * Changes are private until {@link #commit()}; {@link #abort()} or closing without committing abandons them.
+ *
+ * <p>Errors are {@link MetadataException}s with an errno. ENOSPC comes in two kinds: an
+ * {@link OutOfDataSpaceException} from {@link #allocateDataBlock} when the data device is full (the
+ * transaction is still sound: commit, or free blocks and retry), and a plain MetadataException with ENOSPC
+ * whose message starts "out of metadata space" when a change needed a metadata block and none was left.
+ * After that (as after any failure in the middle of a change) the transaction is half done: {@link #abort()}
+ * returns to the last commit, which is intact on disk.
  */
 public final class ThinMetadata implements AutoCloseable {
     public static final long MAGIC = 27022010L;
@@ -26,6 +34,7 @@ public final class ThinMetadata implements AutoCloseable {
     public static final int NEEDS_CHECK = 1;
     public static final long MAX_DEVICE_ID = (1L << 24) - 1;
     private static final int DETAILS_SIZE = 24;
+    private static final String OUT_OF_METADATA_SPACE = "out of metadata space";
 
     /** Per-device details as the details tree stores them. */
     public record Details(long mappedBlocks, long transactionId, int creationTime, int snapshottedTime) {
@@ -75,6 +84,8 @@ public final class ThinMetadata implements AutoCloseable {
     private long mappingRoot;
     private long detailsRoot;
     private long heldRoot;
+    /** Told about data blocks whose last reference goes, while {@link #removeRange} runs. */
+    private LongConsumer dataBlockFreed;
 
     private ThinMetadata(BlockManager bm, SpaceMap metadataSm, SpaceMap dataSm, int dataBlockSize) {
         this.bm = bm;
@@ -95,7 +106,10 @@ public final class ThinMetadata implements AutoCloseable {
 
             @Override
             public void dec(byte[] v) {
-                dataSm.dec(Mapping.decode(BTree.le64(v)).dataBlock());
+                long block = Mapping.decode(BTree.le64(v)).dataBlock();
+                if (dataSm.dec(block) == 0 && dataBlockFreed != null) {
+                    dataBlockFreed.accept(block);
+                }
             }
         });
         this.mappingTree = new BTree(tm, new ValueType() {
@@ -159,15 +173,89 @@ public final class ThinMetadata implements AutoCloseable {
         SpaceMap msm = SpaceMap.readMetadata(bm, sb.slice(192, 32).order(ByteOrder.LITTLE_ENDIAN));
         SpaceMap dsm = SpaceMap.readDisk(new TransactionManager(bm, msm), sb.slice(64, 32).order(ByteOrder.LITTLE_ENDIAN));
         ThinMetadata md = new ThinMetadata(bm, msm, dsm, sb.getInt(336));
-        md.flags = sb.getInt(4);
-        md.version = sb.getInt(40);
-        md.time = sb.getInt(44);
-        md.transactionId = sb.getLong(48);
-        md.mappingRoot = sb.getLong(320);
-        md.detailsRoot = sb.getLong(328);
-        md.heldRoot = sb.getLong(56);
-        md.detailsTree.walk(md.detailsRoot, (id, v) -> md.details.put(id, Details.decode(v)));
+        md.readCommitted(sb);
         return md;
+    }
+
+    /** Superblock fields and device details as the last commit left them. */
+    private void readCommitted(ByteBuffer sb) throws IOException {
+        flags = sb.getInt(4);
+        version = sb.getInt(40);
+        time = sb.getInt(44);
+        transactionId = sb.getLong(48);
+        mappingRoot = sb.getLong(320);
+        detailsRoot = sb.getLong(328);
+        heldRoot = sb.getLong(56);
+        details.clear();
+        changedDetails.clear();
+        detailsTree.walk(detailsRoot, (id, v) -> details.put(id, Details.decode(v)));
+    }
+
+    /**
+     * Drops every change since the last commit and returns to exactly the committed state, as the kernel's
+     * dm_pool_abort_metadata does (a pool aborts after a failed metadata operation, then goes read-only).
+     * Blocks allocated since the commit are free again; a resize not yet committed is undone.
+     */
+    public void abort() throws IOException {
+        write(() -> {
+            tm.abort();
+            bm.refreshSize();
+            ByteBuffer sb = bm.read(0, BlockType.THIN_SUPERBLOCK).data();
+            metadataSm.reloadMetadata(bm, sb.slice(192, 32).order(ByteOrder.LITTLE_ENDIAN));
+            dataSm.reloadDisk(tm, sb.slice(64, 32).order(ByteOrder.LITTLE_ENDIAN));
+            readCommitted(sb);
+            return null;
+        });
+    }
+
+    /**
+     * Sets the superblock's needs_check flag and writes it at once, changing nothing else of the committed
+     * state (dm_pool_metadata_set_needs_check writes the flag into the superblock in place). A pool whose
+     * metadata has the flag stays read-only until thin_check clears it (thin_check --clear-needs-check-flag);
+     * pending changes are untouched and a later commit keeps the flag.
+     */
+    public void setNeedsCheck() throws IOException {
+        write(() -> {
+            flags |= NEEDS_CHECK;
+            Block sb = bm.read(0, BlockType.THIN_SUPERBLOCK);
+            sb.data().putInt(4, flags);
+            bm.writeAndFlush(sb);
+            return null;
+        });
+    }
+
+    /**
+     * Grows the data space map to {@code newNrDataBlocks} (dm_pool_resize_data_dev): the new blocks are
+     * free at once and the size is committed with the next commit. The same size is a no-op; a smaller one
+     * fails with EINVAL "cannot reduce size of space map", as the kernel's does.
+     */
+    public void resizeData(long newNrDataBlocks) throws IOException {
+        write(() -> {
+            dataSm.extend(newNrDataBlocks);
+            return null;
+        });
+    }
+
+    /**
+     * Grows the metadata space map to {@code newNrBlocks} 4 KiB blocks after the metadata device itself grew
+     * (dm_pool_resize_metadata_dev); committed with the next commit. Smaller fails with EINVAL "cannot reduce
+     * size of space map"; beyond the device's end or the format's limit of {@link SpaceMap#METADATA_MAX_BLOCKS}
+     * blocks (the kernel's pool clamps the device size to that) fails with EINVAL too.
+     */
+    public void resizeMetadata(long newNrBlocks) throws IOException {
+        write(() -> {
+            bm.refreshSize();
+            if (newNrBlocks > bm.nrBlocks()) {
+                throw new MetadataException(Errno.EINVAL, "metadata device has " + bm.nrBlocks()
+                        + " blocks, cannot grow the space map to " + newNrBlocks);
+            }
+            if (newNrBlocks > SpaceMap.METADATA_MAX_BLOCKS) {
+                throw new MetadataException(Errno.EINVAL, "metadata space map cannot address " + newNrBlocks
+                        + " blocks, at most " + SpaceMap.METADATA_MAX_BLOCKS);
+            }
+            metadataSm.extend(newNrBlocks);
+            return null;
+        });
     }
 
     public int dataBlockSize() {
@@ -281,7 +369,15 @@ public final class ThinMetadata implements AutoCloseable {
     /** A free data block (free at the last commit too), with reference count 1 that a mapping will own. */
     public long allocateDataBlock() throws IOException {
         return write(() -> {
-            return dataSm.allocate();
+            try {
+                return dataSm.allocate();
+            } catch (MetadataException e) {
+                if (e.errno() != Errno.ENOSPC) {
+                    throw e;
+                }
+                throw new OutOfDataSpaceException("no free data block: all " + dataSm.nrBlocks()
+                        + " are in use or were freed since the last commit");
+            }
         });
     }
 
@@ -327,6 +423,44 @@ public final class ThinMetadata implements AutoCloseable {
             putDetails(id, new Details(d.mappedBlocks() - 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
             return true;
         });
+    }
+
+    /**
+     * Unmaps every mapped virtual block in [begin, end) (dm_thin_remove_range) and returns how many there
+     * were. {@code freedDataBlock} hears of each data block whose reference count dropped to zero (free
+     * after the next commit); a block a snapshot still shares is not reported.
+     */
+    public long removeRange(long id, long begin, long end, LongConsumer freedDataBlock) throws IOException {
+        return write(() -> {
+            Details d = details(id);
+            long root = deviceRoot(id);
+            long removed = 0;
+            dataBlockFreed = freedDataBlock;
+            try {
+                for (long from = begin; from < end; ) {
+                    java.util.OptionalLong next = deviceTrees.ceilingKey(root, from);
+                    if (next.isEmpty() || next.getAsLong() >= end) {
+                        break;
+                    }
+                    root = deviceTrees.remove(root, next.getAsLong());
+                    mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(root));
+                    removed++;
+                    from = next.getAsLong() + 1;
+                }
+            } finally {
+                dataBlockFreed = null;
+                if (removed > 0) {
+                    putDetails(id, new Details(d.mappedBlocks() - removed, d.transactionId(), d.creationTime(),
+                            d.snapshottedTime()));
+                }
+            }
+            return removed;
+        });
+    }
+
+    /** The highest mapped virtual block of the device, -1 when nothing is mapped. */
+    public long highestMappedBlock(long id) throws IOException {
+        return read(() -> deviceTrees.highestKey(deviceRoot(id)).orElse(-1));
     }
 
     /** Visits the device's mappings with from <= virtual block < to, in order. */
@@ -448,6 +582,13 @@ public final class ThinMetadata implements AutoCloseable {
         lock.writeLock().lock();
         try {
             return action.run();
+        } catch (MetadataException e) {
+            if (e.errno() == Errno.ENOSPC && !(e instanceof OutOfDataSpaceException)
+                    && !e.getMessage().startsWith(OUT_OF_METADATA_SPACE)) {
+                throw new MetadataException(Errno.ENOSPC, OUT_OF_METADATA_SPACE + " (" + metadataSm.nrBlocks()
+                        + " blocks): " + e.getMessage(), e);
+            }
+            throw e;
         } finally {
             lock.writeLock().unlock();
         }

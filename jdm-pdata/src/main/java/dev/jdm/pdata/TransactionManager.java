@@ -73,6 +73,12 @@ public final class TransactionManager {
         }
     }
 
+    /** Forgets everything this transaction did to blocks: cached copies, dirty or not, are dropped. */
+    public void abort() {
+        fresh.clear();
+        bm.dropAll();
+    }
+
     /**
      * The commit protocol: every dirty block but the superblock, flush, then the superblock, flush. The caller
      * has already written the space maps and filled {@code superblock} with their roots.
