@@ -1,6 +1,7 @@
 package dev.jdm.formats.luks;
 
 import dev.jdm.core.io.BlockDevice;
+import dev.jdm.targets.crypt.SectorCrypt;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -33,7 +34,7 @@ record KeyslotArea(long offset, CipherSpec cipher, int cipherKeyBytes, int strip
         byte[] material = Luks2Header.readBytes(device, offset, (int) materialBytes(keyBytes, stripes));
         byte[] areaKey = kdf.derive(passphrase, cipherKeyBytes);
         try {
-            new SectorCipher(cipher, areaKey, SECTOR).decrypt(material, 0);
+            transform(areaKey, material, false);
             return AntiForensic.merge(material, keyBytes, stripes, afHash);
         } finally {
             Arrays.fill(areaKey, (byte) 0);
@@ -49,12 +50,26 @@ record KeyslotArea(long offset, CipherSpec cipher, int cipherKeyBytes, int strip
         Arrays.fill(split, (byte) 0);
         byte[] areaKey = kdf.derive(passphrase, cipherKeyBytes);
         try {
-            new SectorCipher(cipher, areaKey, SECTOR).encrypt(material, 0);
+            transform(areaKey, material, true);
             device.write(offset, ByteBuffer.wrap(material), false);
             device.flush();
         } finally {
             Arrays.fill(areaKey, (byte) 0);
             Arrays.fill(material, (byte) 0);
+        }
+    }
+
+    /** Encrypts or decrypts the material as a crypt mapping of the area would, from sector 0. */
+    private void transform(byte[] areaKey, byte[] material, boolean encrypt) throws LuksException {
+        cipher.checkKeySize(areaKey.length);
+        try (SectorCrypt crypt = SectorCrypt.create(cipher.toString(), areaKey, SECTOR)) {
+            if (encrypt) {
+                crypt.encrypt(material, 0, material.length, 0);
+            } else {
+                crypt.decrypt(material, 0, material.length, 0);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new LuksException("Cipher " + cipher + " (key size " + areaKey.length * 8 + " bits) is not available.", e);
         }
     }
 

@@ -60,15 +60,9 @@ public final class CryptTarget implements Target {
     private final long startByte;
     private final long ivOffset;
     private final CipherSpec spec;
-    private final CipherAlgorithm algorithm;
     private final Options options;
     private final int sectorSize;
-    /** log2(sectorSize / 512): crypto sectors advance the 512-byte sector counter by 1 << this. */
-    private final int sectorShift;
-    private final int keyCount;
-    /** Bytes at the end of the key that belong to the IV generator (lmk seed, tcw seed and whitening). */
-    private final int keyExtra;
-    private final int subkeySize;
+    private final KeyLayout layout;
     private final byte[] key;
     private final WorkerPool<Worker> workers;
     private volatile IvGenerator ivGenerator;
@@ -96,22 +90,23 @@ public final class CryptTarget implements Target {
         // As in the kernel, optional parameters come first: the sector size shapes everything else.
         options = parseOptions(ctx, args);
         sectorSize = options.sectorSize();
-        sectorShift = Integer.numberOfTrailingZeros(sectorSize) - 9;
 
+        CipherAlgorithm algorithm;
         try {
             spec = CipherSpec.parse(args.get(0));
             algorithm = CipherAlgorithm.of(spec);
+            KeyLayout.checkIvMode(KeyLayout.ivMode(spec, algorithm), sectorSize);
         } catch (IllegalArgumentException e) {
             throw args.error(0, e.getMessage());
         }
-        keyCount = spec.keyCount();
-        String ivMode = algorithm.ivSize() == 0 ? null : spec.ivMode(); // the kernel ignores IV modes of IV-less ciphers
-        checkIvMode(args, ivMode);
         key = decodeKey(args.get(KEY_ARG), -1, KEY_ARGUMENT);
         try {
-            keyExtra = keyExtra(ivMode, key.length);
-            subkeySize = checkKeyLayout(key.length);
-            ivGenerator = ivGenerator(ivMode);
+            try {
+                layout = new KeyLayout(spec, algorithm, key.length);
+            } catch (IllegalArgumentException e) {
+                throw keyError(KEY_ARGUMENT, e.getMessage());
+            }
+            ivGenerator = layout.ivGenerator(key, sectorSize);
             keyValid = true;
 
             ivOffset = args.u64(2, "iv_offset sector");
@@ -215,133 +210,28 @@ public final class CryptTarget implements Target {
         return new TargetException(where + ": " + why);
     }
 
-    /** How many trailing key bytes feed the IV generator rather than the cipher (dm-crypt's key_extra_size). */
-    private int keyExtra(String ivMode, int keySize) throws TargetException {
-        if ("tcw".equals(ivMode)) {
-            int extra = algorithm.ivSize() + TcwIv.WHITENING_SIZE;
-            if (keySize <= extra) {
-                throw keyError(KEY_ARGUMENT, "Wrong key size for TCW: " + keySize + " bytes, need cipher keys plus " + extra + " bytes of IV seed and whitening");
-            }
-            return extra;
-        }
-        if ("lmk".equals(ivMode) && keySize % keyCount != 0) {
-            return keySize / (keyCount + 1); // loop-AES v3: one more key-sized part, the IV seed
-        }
-        return 0;
-    }
-
-    private int checkKeyLayout(int keySize) throws TargetException {
-        if (keySize == 0) {
-            throw keyError(KEY_ARGUMENT, "cipher " + spec.text() + " needs a key (\"-\" means none)");
-        }
-        int cipherBytes = keySize - keyExtra;
-        int subkey = cipherBytes / keyCount;
-        if (cipherBytes % keyCount != 0 || !algorithm.acceptsSubkeySize(subkey)) {
-            throw keyError(KEY_ARGUMENT, "Error decoding and setting key: a " + keySize + "-byte key does not fit " + spec.text() + " ("
-                    + keyCount + (keyCount == 1 ? " key" : " keys") + " of " + algorithm.subkeySizes() + " bytes"
-                    + (keyExtra > 0 ? ", plus " + keyExtra + " bytes for the IV" : "") + ")");
-        }
-        return subkey;
-    }
-
-    private void checkIvMode(Args args, String ivMode) throws TargetException {
-        if (ivMode == null) {
-            return;
-        }
-        switch (ivMode) {
-            case "plain", "plain64", "plain64be", "benbi", "null", "essiv", "eboiv" -> {
-            }
-            case "lmk", "tcw" -> {
-                if (sectorSize != 512) {
-                    throw args.error(0, "Unsupported sector size for " + ivMode.toUpperCase(Locale.ROOT) + " (512-byte sectors only)");
-                }
-            }
-            case "random", "elephant" -> throw args.error(0, "IV mode \"" + ivMode + "\" is not supported by jdm's crypt target"
-                    + ("random".equals(ivMode) ? " (it needs dm-integrity metadata)" : ""));
-            default -> throw args.error(0, "Invalid IV mode \"" + ivMode + "\"");
-        }
-    }
-
-    /** The generator for the current key (lmk and tcw copy parts of it). */
-    private IvGenerator ivGenerator(String ivMode) {
-        if (ivMode == null) {
-            return null;
-        }
-        int extraStart = keyCount * subkeySize;
-        return switch (ivMode) {
-            case "plain" -> CounterIv.PLAIN;
-            case "plain64", "essiv" -> CounterIv.PLAIN64; // ESSIV encrypts the plain64 IV inside its transform
-            case "plain64be" -> CounterIv.PLAIN64BE;
-            case "benbi" -> CounterIv.BENBI;
-            case "null" -> CounterIv.NULL;
-            case "eboiv" -> new EboivIv(sectorSize);
-            case "lmk" -> new LmkIv(keyExtra == 0 ? null : Arrays.copyOfRange(key, extraStart, extraStart + keyExtra));
-            case "tcw" -> new TcwIv(Arrays.copyOfRange(key, extraStart, extraStart + algorithm.ivSize()),
-                    Arrays.copyOfRange(key, extraStart + algorithm.ivSize(), key.length));
-            default -> throw new IllegalStateException("IV mode checked before: " + ivMode);
-        };
-    }
-
     // ---- per-I/O state ------------------------------------------------------------------------------
 
-    /** One I/O's ciphers (one per key, built on first use), IV and bounce buffer. */
+    /** One I/O's ciphers and IV ({@link SectorTransformer}) and bounce buffer. */
     private final class Worker {
-        final SectorCipher[] ciphers = new SectorCipher[keyCount];
-        final byte[] iv = new byte[Math.max(algorithm.ivSize(), 8)];
+        final SectorTransformer transformer = new SectorTransformer(layout, key, sectorSize, options.ivLargeSectors());
         final byte[] chunk = new byte[CHUNK];
         final ByteBuffer chunkView = ByteBuffer.wrap(chunk);
 
-        SectorCipher cipher(int index) {
-            SectorCipher c = ciphers[index];
-            if (c == null) {
-                byte[] subkey = Arrays.copyOfRange(key, index * subkeySize, (index + 1) * subkeySize);
-                c = algorithm.create(subkey, sectorSize);
-                Arrays.fill(subkey, (byte) 0);
-                ciphers[index] = c;
-            }
-            return c;
-        }
-
         void wipe() {
-            for (SectorCipher c : ciphers) {
-                if (c != null) {
-                    c.wipe();
-                }
-            }
-            Arrays.fill(ciphers, null);
+            transformer.wipe();
             Arrays.fill(chunk, (byte) 0);
         }
     }
 
     /** Decrypts whole crypto sectors of {@code buf[off, off+len)} in place, the first at target byte {@code offset}. */
     private void decrypt(Worker w, byte[] buf, int off, int len, long offset) {
-        transform(w, buf, off, buf, off, len, offset, false);
+        w.transformer.transform(ivGenerator, buf, off, buf, off, len, (offset >>> 9) + ivOffset, false);
     }
 
     /** Encrypts whole crypto sectors of {@code src} into {@code dst} (the same range, or apart). */
     private void encrypt(Worker w, byte[] src, int srcOff, byte[] dst, int dstOff, int len, long offset) {
-        transform(w, src, srcOff, dst, dstOff, len, offset, true);
-    }
-
-    private void transform(Worker w, byte[] src, int srcOff, byte[] dst, int dstOff, int len, long offset, boolean writing) {
-        IvGenerator ivGen = ivGenerator;
-        long ccSector = (offset >>> 9) + ivOffset;
-        int step = sectorSize >> 9;
-        for (int p = 0; p < len; p += sectorSize, ccSector += step) {
-            SectorCipher c = w.cipher((int) (ccSector & (keyCount - 1)));
-            long ivSector = options.ivLargeSectors() ? ccSector >>> sectorShift : ccSector;
-            if (ivGen != null) {
-                ivGen.before(ivSector, w.iv, src, srcOff + p, writing, w.cipher(0));
-            }
-            if (writing) {
-                c.encrypt(src, srcOff + p, dst, dstOff + p, sectorSize, w.iv);
-            } else {
-                c.decrypt(dst, dstOff + p, sectorSize, w.iv);
-            }
-            if (ivGen != null) {
-                ivGen.after(ivSector, w.iv, dst, dstOff + p, writing);
-            }
-        }
+        w.transformer.transform(ivGenerator, src, srcOff, dst, dstOff, len, (offset >>> 9) + ivOffset, true);
     }
 
     private void checkIo(long offset, long length) throws BlockIoException {
@@ -487,8 +377,7 @@ public final class CryptTarget implements Target {
         System.arraycopy(fresh, 0, key, 0, key.length);
         Arrays.fill(fresh, (byte) 0);
         IvGenerator old = ivGenerator;
-        String ivMode = algorithm.ivSize() == 0 ? null : spec.ivMode();
-        ivGenerator = ivGenerator(ivMode);
+        ivGenerator = layout.ivGenerator(key, sectorSize);
         if (old != null) {
             old.wipe();
         }
