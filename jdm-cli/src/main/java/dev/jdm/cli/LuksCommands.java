@@ -25,7 +25,7 @@ import java.util.Locale;
  * header work runs here; open and close ask the daemon to create or remove the crypt mapping.
  */
 @Command(name = "luks", description = "LUKS1/LUKS2 volumes, compatible with cryptsetup (see docs/luks.md).",
-        subcommands = {LuksCommands.Format.class, LuksCommands.Open.class, LuksCommands.Close.class,
+        subcommands = {LuksCommands.Format.class, LuksCommands.Open.class, CloseMapping.class,
                 LuksCommands.Dump.class, LuksCommands.AddKey.class, LuksCommands.RemoveKey.class,
                 LuksCommands.ChangeKey.class, LuksCommands.TestPassphrase.class})
 final class LuksCommands {
@@ -198,18 +198,6 @@ final class LuksCommands {
             } finally {
                 Passphrases.wipe(passphrase);
             }
-            return 0;
-        }
-    }
-
-    @Command(name = "close", description = "Removes the mapping (jdm remove NAME); the header is not touched.")
-    static final class Close extends LocalCommand {
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
-        @Override
-        int run() throws Action.Failed {
-            daemon(ControlClient.request("remove").put("name", name), "luks close " + name);
             return 0;
         }
     }

@@ -20,7 +20,7 @@ import java.util.Set;
  */
 @Command(name = "verity", description = "dm-verity hash trees, compatible with veritysetup (see docs/verity.md).",
         subcommands = {VerityCommands.Format.class, VerityCommands.Verify.class, VerityCommands.Dump.class,
-                VerityCommands.Open.class, VerityCommands.Close.class})
+                VerityCommands.Open.class, CloseMapping.class})
 final class VerityCommands {
 
     /** veritysetup's options for the layout of the hash device (all but activation). */
@@ -194,18 +194,6 @@ final class VerityCommands {
             if (given) {
                 flags.add(flag);
             }
-        }
-    }
-
-    @Command(name = "close", description = "Removes the mapping (jdm remove NAME).")
-    static final class Close extends LocalCommand {
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
-        @Override
-        int run() throws Action.Failed {
-            daemon(ControlClient.request("remove").put("name", name), "verity close " + name);
-            return 0;
         }
     }
 }

@@ -219,6 +219,8 @@ class DaemonExportsIT {
         s.ok("nbdcopy", unixUri("ver"), out.toString());
         assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(out));
         s.ok("jdm", "verity", "close", "ver");
+        assertEquals(new JdmSession.Result(1, "", "jdm: verity close ver failed: device ver does not exist\n"),
+                s.jdm("verity", "close", "ver"));
 
         try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
             f.seek(100_000);
