@@ -267,5 +267,10 @@ public final class Table {
         public String deviceName() {
             return holder.name();
         }
+
+        @Override
+        public BlockDevice mappedDevice() {
+            return holder;
+        }
     }
 }

@@ -31,4 +31,13 @@ public interface TargetContext {
 
     /** The mapped device's name, for messages. */
     String deviceName();
+
+    /**
+     * The mapped device this table is built for (the kernel's {@code dm_table_get_md}): a key under
+     * which a target can publish state that tables of other devices find again through
+     * {@link #device}, which hands them the same object (thin finds its thin-pool this way).
+     */
+    default BlockDevice mappedDevice() {
+        throw new UnsupportedOperationException("this context is not bound to a mapped device");
+    }
 }

@@ -1,0 +1,487 @@
+package dev.jdm.targets.thin;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.io.ExtentSink;
+import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Target;
+import dev.jdm.core.spi.TargetContext;
+import dev.jdm.core.spi.TargetException;
+import dev.jdm.core.spi.TargetType;
+import dev.jdm.pdata.OutOfDataSpaceException;
+import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.pdata.ThinMetadata.Mapping;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReadWriteLock;
+
+/**
+ * {@code thin <pool dev> <dev id> [<external origin dev>]} (dm-thin.c's thin target): a virtual device
+ * whose blocks are allocated from the pool on first write. Unprovisioned blocks read as zeroes (or as the
+ * external origin within its size); a write to a block shared with a snapshot copies it first.
+ */
+public final class ThinTarget implements Target {
+
+    public static final class Type implements TargetType {
+        @Override
+        public String name() {
+            return "thin";
+        }
+
+        @Override
+        public Version version() {
+            return new Version(1, 23, 0);
+        }
+
+        @Override
+        public Target construct(TargetContext ctx, Args args) throws TargetException {
+            if (args.count() != 2 && args.count() != 3) {
+                throw new TargetException("Invalid argument count: expected <pool dev> <dev id> [<external origin dev>], got "
+                        + args.count());
+            }
+            if (args.count() == 3 && args.get(0).equals(args.get(2))) {
+                throw args.error(2, "Error setting origin device: the origin must not be the pool");
+            }
+            BlockDevice origin = args.count() == 3 ? ctx.device(args, 2, 0, 0) : null;
+            BlockDevice poolDevice = ctx.device(args, 0, 0, 0);
+            long id = Pool.parseU64(args.get(1));
+            if (id < 0 || id > ThinMetadata.MAX_DEVICE_ID) {
+                throw args.error(1, "Invalid device id");
+            }
+            Pool pool = PoolRegistry.acquire(poolDevice);
+            if (pool == null) {
+                throw args.error(0, "Couldn't find pool object: no thin-pool table is bound to this device");
+            }
+            try {
+                if (pool.mode() == PoolMode.FAIL) {
+                    throw new TargetException("Couldn't open thin device, Pool is in fail mode");
+                }
+                pool.openThin(id);
+            } catch (TargetException e) {
+                PoolRegistry.release(pool);
+                throw e;
+            }
+            if (pool.suspended()) {
+                pool.closeThin(id);
+                PoolRegistry.release(pool);
+                throw new TargetException("Unable to activate thin device while pool is suspended");
+            }
+            return new ThinTarget(pool, poolDevice, id, origin);
+        }
+    }
+
+    private final Pool pool;
+    private final BlockDevice poolDevice;
+    private final long id;
+    private final BlockDevice origin;
+    private final long blockBytes;
+    private volatile long originSize;
+
+    private ThinTarget(Pool pool, BlockDevice poolDevice, long id, BlockDevice origin) {
+        this.pool = pool;
+        this.poolDevice = poolDevice;
+        this.id = id;
+        this.origin = origin;
+        this.blockBytes = pool.blockBytes;
+        this.originSize = origin != null ? origin.size() : 0;
+    }
+
+    // ---- reads ------------------------------------------------------------------------------------------
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        checkNotFailed();
+        while (dst.hasRemaining()) {
+            int n = pieceLength(offset, dst.remaining());
+            readBlock(offset / blockBytes, offset, dst.slice(dst.position(), n));
+            dst.position(dst.position() + n);
+            offset += n;
+        }
+    }
+
+    private void readBlock(long vblock, long offset, ByteBuffer piece) throws IOException {
+        ReadWriteLock cell = pool.cells.of(id, vblock);
+        cell.readLock().lock();
+        try {
+            Mapping m = lookup(vblock);
+            if (m != null) {
+                pool.dataDevice.read(dataOffset(m, offset), piece);
+            } else {
+                readUnprovisioned(offset, piece);
+            }
+        } finally {
+            cell.readLock().unlock();
+        }
+    }
+
+    /** Zeroes, or the external origin's bytes where it reaches (beyond its end: zeroes). */
+    private void readUnprovisioned(long offset, ByteBuffer piece) throws IOException {
+        long size = originSize;
+        if (origin != null && offset < size) {
+            int fromOrigin = (int) Math.min(piece.remaining(), size - offset);
+            origin.read(offset, piece.slice(piece.position(), fromOrigin));
+            piece.position(piece.position() + fromOrigin);
+        }
+        while (piece.hasRemaining()) {
+            piece.put((byte) 0);
+        }
+    }
+
+    // ---- writes -----------------------------------------------------------------------------------------
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        checkNotFailed();
+        while (src.hasRemaining()) {
+            int n = pieceLength(offset, src.remaining());
+            writeBlock(offset / blockBytes, offset, src.slice(src.position(), n), fua);
+            src.position(src.position() + n);
+            offset += n;
+        }
+        if (fua) {
+            pool.commitIfChanged();
+        }
+    }
+
+    private void writeBlock(long vblock, long offset, ByteBuffer piece, boolean fua) throws IOException {
+        ReadWriteLock cell = pool.cells.of(id, vblock);
+        // The common case: a block this device owns alone is written in place, sharing the cell.
+        cell.readLock().lock();
+        try {
+            Mapping m = lookup(vblock);
+            if (m != null && !shared(m)) {
+                pool.dataDevice.write(dataOffset(m, offset), piece, fua);
+                return;
+            }
+        } finally {
+            cell.readLock().unlock();
+        }
+        while (true) {
+            boolean done;
+            MetadataFailure failure = null;
+            cell.writeLock().lock();
+            try {
+                done = provision(vblock, offset, piece, fua);
+            } catch (MetadataFailure f) {
+                failure = f;
+                done = true;
+            } finally {
+                cell.writeLock().unlock();
+            }
+            if (failure != null) {
+                throw pool.metadataOperationFailed(failure.operation, failure.cause);
+            }
+            if (done) {
+                return;
+            }
+            // Nothing could be allocated: commit or change mode, then wait for space (or fail) unlocked.
+            pool.resolveNoDataSpace();
+            pool.awaitProvisioning();
+        }
+    }
+
+    /**
+     * Writes a block that is unprovisioned or shared, under the exclusive cell: a new data block gets the
+     * write plus the rest of the block (zeroes, the external origin, or the shared block's contents), then
+     * the mapping. Returns false when no data block could be allocated or the pool's mode allows none.
+     */
+    private boolean provision(long vblock, long offset, ByteBuffer piece, boolean fua) throws IOException {
+        Lock txn = pool.sharedTransaction();
+        txn.lock();
+        try {
+            Mapping m = lookup(vblock);
+            if (m != null && !shared(m)) {
+                pool.dataDevice.write(dataOffset(m, offset), piece, fua);
+                return true;
+            }
+            if (pool.mode() != PoolMode.WRITE) {
+                return false;
+            }
+            long block;
+            try {
+                block = pool.allocateDataBlock();
+            } catch (OutOfDataSpaceException e) {
+                return false;
+            } catch (IOException e) {
+                throw new MetadataFailure("dm_pool_alloc_data_block", e);
+            }
+            fillNewBlock(block, vblock, m, offset, piece);
+            try {
+                pool.metadata().insert(id, vblock, block);
+            } catch (IOException e) {
+                throw new MetadataFailure("dm_thin_insert_block", e);
+            }
+            pool.markChanged();
+            return true;
+        } finally {
+            txn.unlock();
+        }
+    }
+
+    private void fillNewBlock(long block, long vblock, Mapping shared, long offset, ByteBuffer piece) throws IOException {
+        long blockStart = vblock * blockBytes;
+        long dst = block * blockBytes;
+        int inBlock = (int) (offset - blockStart);
+        if (piece.remaining() == blockBytes) {
+            pool.dataDevice.write(dst, piece.duplicate(), false);
+            return;
+        }
+        if (shared != null || (origin != null && blockStart < originSize)) {
+            ByteBuffer whole = ByteBuffer.allocate((int) blockBytes);
+            if (shared != null) {
+                pool.dataDevice.read(shared.dataBlock() * blockBytes, whole);
+            } else {
+                readUnprovisioned(blockStart, whole);
+            }
+            whole.put(inBlock, piece.duplicate(), piece.position(), piece.remaining());
+            pool.dataDevice.write(dst, whole.clear(), false);
+            return;
+        }
+        if (pool.features().zeroNewBlocks()) {
+            if (inBlock > 0) {
+                pool.dataDevice.writeZeroes(dst, inBlock, false);
+            }
+            long after = inBlock + piece.remaining();
+            if (after < blockBytes) {
+                pool.dataDevice.writeZeroes(dst + after, blockBytes - after, false);
+            }
+        }
+        pool.dataDevice.write(dst + inBlock, piece.duplicate(), false);
+    }
+
+    /** The kernel has no write-zeroes for thin devices: the block layer writes zeroes, provisioning as it goes. */
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
+        ByteBuffer zeroes = ByteBuffer.allocate((int) Math.min(length, blockBytes));
+        long end = offset + length;
+        while (offset < end) {
+            int n = (int) Math.min(zeroes.capacity(), end - offset);
+            write(offset, zeroes.clear().limit(n), false);
+            offset += n;
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        checkNotFailed();
+        pool.commitIfChanged();
+    }
+
+    // ---- discards ---------------------------------------------------------------------------------------
+
+    /**
+     * Unmaps every whole block in the range (partial blocks at either end are left alone, as the kernel
+     * does); with passdown, data blocks no device references any more are discarded on the data device.
+     */
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        PoolFeatures f = pool.features();
+        if (!f.discardEnabled()) {
+            throw new BlockIoException(Errno.EOPNOTSUPP, "the pool ignores discards (ignore_discard)");
+        }
+        checkNotFailed();
+        if (pool.mode().readOnly()) {
+            return;
+        }
+        long first = (offset + blockBytes - 1) / blockBytes;
+        long end = (offset + length) / blockBytes;
+        if (first >= end) {
+            return;
+        }
+        List<Long> mapped = new ArrayList<>();
+        try {
+            pool.metadata().mappings(id, first, end, (vblock, m) -> mapped.add(vblock));
+        } catch (IOException e) {
+            throw pool.metadataOperationFailed("dm_thin_find_mapped_range", e);
+        }
+        for (long vblock : mapped) {
+            try {
+                unmap(vblock, f.discardPassdown());
+            } catch (MetadataFailure e) {
+                throw pool.metadataOperationFailed(e.operation, e.cause);
+            }
+        }
+    }
+
+    private void unmap(long vblock, boolean passdown) throws IOException {
+        ReadWriteLock cell = pool.cells.of(id, vblock);
+        cell.writeLock().lock();
+        Lock txn = pool.sharedTransaction();
+        txn.lock();
+        try {
+            List<Long> freed = new ArrayList<>();
+            long removed;
+            try {
+                removed = pool.metadata().removeRange(id, vblock, vblock + 1, freed::add);
+            } catch (IOException e) {
+                throw new MetadataFailure("dm_thin_remove_range", e);
+            }
+            if (removed > 0) {
+                pool.markChanged();
+            }
+            // Still inside the transaction: a freed block cannot be handed out again before it is discarded.
+            if (passdown) {
+                for (long block : freed) {
+                    pool.dataDevice.discard(block * blockBytes, blockBytes);
+                }
+            }
+        } finally {
+            txn.unlock();
+            cell.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        return pool.features().discardEnabled();
+    }
+
+    // ---- block status -------------------------------------------------------------------------------------
+
+    /** Provisioned blocks are data; unprovisioned ones are holes reading as zeroes, or the origin's data. */
+    @Override
+    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
+        long end = offset + length;
+        List<Long> mapped = new ArrayList<>();
+        pool.metadata().mappings(id, offset / blockBytes, (end + blockBytes - 1) / blockBytes,
+                (vblock, m) -> mapped.add(vblock));
+        Extents out = new Extents(sink);
+        long pos = offset;
+        for (long vblock : mapped) {
+            long start = Math.max(offset, vblock * blockBytes);
+            unprovisioned(out, pos, start);
+            long stop = Math.min(end, (vblock + 1) * blockBytes);
+            out.add(stop - start, 0);
+            pos = stop;
+        }
+        unprovisioned(out, pos, end);
+        out.finish();
+    }
+
+    private void unprovisioned(Extents out, long from, long to) {
+        if (from >= to) {
+            return;
+        }
+        long originEnd = origin != null ? Math.min(to, Math.max(from, originSize)) : from;
+        out.add(originEnd - from, 0);
+        out.add(to - originEnd, ExtentSink.HOLE | ExtentSink.ZERO);
+    }
+
+    /** Merges neighbouring extents with the same flags before they reach the sink. */
+    private static final class Extents {
+        private final ExtentSink sink;
+        private long length;
+        private int flags;
+
+        Extents(ExtentSink sink) {
+            this.sink = sink;
+        }
+
+        void add(long len, int f) {
+            if (len <= 0) {
+                return;
+            }
+            if (length > 0 && f != flags) {
+                sink.extent(length, flags);
+                length = 0;
+            }
+            flags = f;
+            length += len;
+        }
+
+        void finish() {
+            if (length > 0) {
+                sink.extent(length, flags);
+            }
+        }
+    }
+
+    // ---- status -------------------------------------------------------------------------------------------
+
+    /** {@code <mapped sectors> <highest mapped sector>|-} (thin_status), or {@code Fail}. */
+    @Override
+    public String status() {
+        if (pool.mode() == PoolMode.FAIL) {
+            return "Fail";
+        }
+        try {
+            long mapped = pool.metadata().details(id).mappedBlocks();
+            long highest = pool.metadata().highestMappedBlock(id);
+            return mapped * pool.blockSectors + " " + (highest < 0 ? "-" : Long.toString((highest + 1) * pool.blockSectors - 1));
+        } catch (IOException e) {
+            return "Error";
+        }
+    }
+
+    @Override
+    public String table() {
+        return poolDevice.id() + " " + id + (origin != null ? " " + origin.id() : "");
+    }
+
+    /** The origin's size is taken again on every resume (thin_preresume). */
+    @Override
+    public void preresume() {
+        if (origin != null) {
+            originSize = origin.size();
+        }
+    }
+
+    @Override
+    public List<BlockDevice> devices() {
+        return origin != null ? List.of(poolDevice, origin) : List.of(poolDevice);
+    }
+
+    @Override
+    public void close() {
+        pool.closeThin(id);
+        PoolRegistry.release(pool);
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------------
+
+    private int pieceLength(long offset, int remaining) {
+        return (int) Math.min(remaining, blockBytes - offset % blockBytes);
+    }
+
+    private long dataOffset(Mapping m, long offset) {
+        return m.dataBlock() * blockBytes + offset % blockBytes;
+    }
+
+    private Mapping lookup(long vblock) throws IOException {
+        Lock txn = pool.sharedTransaction();
+        txn.lock();
+        try {
+            return pool.metadata().lookup(id, vblock);
+        } finally {
+            txn.unlock();
+        }
+    }
+
+    /** The kernel's sharing test: written before this device was last snapshotted (__snapshotted_since). */
+    private boolean shared(Mapping m) throws IOException {
+        return m.time() < pool.metadata().details(id).snapshottedTime();
+    }
+
+    private void checkNotFailed() throws BlockIoException {
+        if (pool.mode() == PoolMode.FAIL) {
+            throw new BlockIoException(Errno.EIO, "the pool is in fail mode");
+        }
+    }
+
+    /** A metadata change failed under the cell: raised past the locks so the pool can abort the transaction. */
+    private static final class MetadataFailure extends IOException {
+        final String operation;
+        final IOException cause;
+
+        MetadataFailure(String operation, IOException cause) {
+            super(operation + ": " + cause.getMessage(), cause);
+            this.operation = operation;
+            this.cause = cause;
+        }
+    }
+}

@@ -1,0 +1,458 @@
+package dev.jdm.targets.thin;
+
+import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.core.io.FileBlockDevice;
+import dev.jdm.core.testing.TestFiles;
+import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.pdata.ThinTools;
+import dev.jdm.pdata.ThinView;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * thin-pool and thin against thin-provisioning-tools 0.9.0, both ways: a pool over metadata that
+ * thin_restore wrote reads every mapping from the right data block; metadata that the pool wrote after
+ * random messages and I/O passes thin_check and thin_dump shows exactly the mappings a reference model
+ * of the kernel's semantics predicts (and the ones jdm's own metadata reader sees).
+ */
+class ThinToolsRoundTripTest {
+    private static final int BLOCK_SECTORS = 128;
+    private static final int BLOCK_BYTES = BLOCK_SECTORS * 512;
+    private static final long METADATA_BYTES = 8L << 20;
+    private static final long METADATA_BLOCKS = METADATA_BYTES / PoolFiles.METADATA_BLOCK;
+    private static final String CLEAN_CHECK = "examining superblock\nexamining devices tree\nexamining mapping tree\nchecking space map counts\n";
+
+    @TempDir
+    Path dir;
+    final DeviceMapper dm = DeviceMapper.create();
+
+    @AfterEach
+    void close() {
+        dm.close();
+    }
+
+    // ---------------------------------------------------------------- thin_restore -> jdm
+
+    /**
+     * Devices as thin_restore takes them: long runs (bottom trees of several levels), short runs, snapshot-like
+     * devices sharing most of an earlier device's data blocks, an empty device, and the largest device id.
+     */
+    private static ThinTools.Dump restorablePool(Random rnd, int devices, long nrDataBlocks) {
+        TreeMap<Long, ThinTools.Device> out = new TreeMap<>();
+        List<TreeMap<Long, ThinMetadata.Mapping>> earlier = new ArrayList<>();
+        long nextData = rnd.nextInt(5);
+        for (int i = 0; i < devices; i++) {
+            long id = i == devices - 1 ? ThinMetadata.MAX_DEVICE_ID : i * 7L + rnd.nextInt(7);
+            TreeMap<Long, ThinMetadata.Mapping> maps = new TreeMap<>();
+            if (i == 1) {
+                // an empty device
+            } else if (!earlier.isEmpty() && rnd.nextBoolean()) {
+                for (var e : earlier.get(rnd.nextInt(earlier.size())).entrySet()) {
+                    if (rnd.nextInt(8) > 0) {
+                        maps.put(e.getKey(), e.getValue());
+                    }
+                }
+                for (int k = 0; k < 30 && nextData < nrDataBlocks; k++) {
+                    maps.put((long) rnd.nextInt(3000), new ThinMetadata.Mapping(nextData++, 2 + rnd.nextInt(3)));
+                }
+            } else {
+                long v = rnd.nextInt(500);
+                for (int r = 0; r < 1 + rnd.nextInt(6) && nextData < nrDataBlocks; r++) {
+                    int len = rnd.nextInt(3) == 0 ? 300 + rnd.nextInt(300) : 1 + rnd.nextInt(20);
+                    int time = rnd.nextInt(3);
+                    for (int k = 0; k < len && nextData < nrDataBlocks; k++) {
+                        maps.put(v++, new ThinMetadata.Mapping(nextData++, time));
+                    }
+                    v += rnd.nextInt(200);
+                    nextData += rnd.nextInt(3);
+                }
+            }
+            earlier.add(maps);
+            out.put(id, new ThinTools.Device(id, maps.size(), rnd.nextInt(5), rnd.nextInt(2), 2 + rnd.nextInt(3), maps));
+        }
+        return new ThinTools.Dump(5 + rnd.nextInt(100), 4, BLOCK_SECTORS, nrDataBlocks, out);
+    }
+
+    @Test
+    void everyMappingThinRestoreWroteReadsItsDataBlockThroughTheThinDevices() throws Exception {
+        long nrData = 3000;
+        Path data = PoolFiles.patterned(dir, "data", nrData, BLOCK_BYTES);
+        for (int seed = 1; seed <= 3; seed++) {
+            ThinTools.Dump pool = restorablePool(new Random(seed), 4 + 2 * seed, nrData);
+            Path xml = dir.resolve("pool" + seed + ".xml");
+            Files.writeString(xml, ThinTools.toXml(pool));
+            Path meta = TestFiles.sparse(dir, "meta" + seed, METADATA_BYTES);
+            ThinTools.restore(xml, meta);
+            long metaAllocated;
+            try (var dev = FileBlockDevice.open(meta, FileBlockDevice.Options.READ_ONLY); var md = ThinMetadata.open(dev, 64)) {
+                metaAllocated = md.metadataSpaceMap().nrAllocated();
+            }
+            Set<Long> usedData = new HashSet<>();
+            pool.devices().values().forEach(d -> d.mappings().values().forEach(m -> usedData.add(m.dataBlock())));
+
+            dm.create("pool", null, PoolFiles.poolTable(nrData * BLOCK_SECTORS, meta, data, BLOCK_SECTORS, 0), false);
+            assertEquals(pool.transaction() + " " + (metaAllocated + PoolFiles.metadataReserve(METADATA_BLOCKS)) + "/" + METADATA_BLOCKS
+                            + " " + usedData.size() + "/" + nrData + " - rw discard_passdown queue_if_no_space - "
+                            + PoolFiles.metadataLowWater(METADATA_BLOCKS) + " ",
+                    dm.status("pool", false).getFirst().params(), "pool status, seed " + seed);
+            String poolDev = dm.info("pool").major() + ":" + dm.info("pool").minor();
+            for (ThinTools.Device d : pool.devices().values()) {
+                long virtualBlocks = (d.mappings().isEmpty() ? 0 : d.mappings().lastKey()) + 3;
+                String name = "thin" + d.id();
+                dm.create(name, null, "0 " + virtualBlocks * BLOCK_SECTORS + " thin /dev/mapper/pool " + d.id(), false);
+                assertEquals(poolDev + " " + d.id(), dm.table(name, false).getFirst().params());
+                assertEquals(d.mappings().isEmpty() ? "0 -"
+                                : d.mappings().size() * BLOCK_SECTORS + " " + ((d.mappings().lastKey() + 1) * BLOCK_SECTORS - 1),
+                        dm.status(name, false).getFirst().params(), name + " status, seed " + seed);
+                assertReadsMatch(dm.device(name), d.mappings(), virtualBlocks, new Random(seed * 1000L + d.id()));
+                dm.remove(name, false, false);
+            }
+            dm.remove("pool", false, false);
+            assertCheckClean(meta);
+            assertEquals(pool, ThinTools.dump(meta), "the pool left the restored mappings as they were, seed " + seed);
+        }
+    }
+
+    /**
+     * Reads the whole neighbourhood of every mapping in 16-block windows, then unaligned ranges across block
+     * edges: a mapped block shows its data block's pattern, an unmapped one zeroes.
+     */
+    private static void assertReadsMatch(MappedDevice thin, TreeMap<Long, ThinMetadata.Mapping> maps, long virtualBlocks, Random rnd)
+            throws Exception {
+        int window = 16;
+        Set<Long> windows = new TreeSet<>();
+        maps.keySet().forEach(v -> windows.add(v / window));
+        windows.add((virtualBlocks - 1) / window);
+        for (long w : windows) {
+            long first = w * window;
+            int blocks = (int) Math.min(window, virtualBlocks - first);
+            ByteBuffer got = ByteBuffer.allocate(blocks * BLOCK_BYTES);
+            thin.read(first * BLOCK_BYTES, got);
+            for (int i = 0; i < blocks; i++) {
+                assertArrayEquals(expectedBlock(maps, first + i), Arrays.copyOfRange(got.array(), i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES),
+                        "virtual block " + (first + i));
+            }
+        }
+        for (int i = 0; i < 40; i++) {
+            long offset = (long) rnd.nextInt((int) (virtualBlocks * BLOCK_SECTORS - 1)) * 512;
+            int length = (int) Math.min(512L * (1 + rnd.nextInt(3 * BLOCK_SECTORS)), virtualBlocks * BLOCK_BYTES - offset);
+            ByteBuffer got = ByteBuffer.allocate(length);
+            thin.read(offset, got);
+            byte[] want = new byte[length];
+            for (int done = 0; done < length; ) {
+                long v = (offset + done) / BLOCK_BYTES;
+                int in = (int) ((offset + done) % BLOCK_BYTES);
+                int n = Math.min(length - done, BLOCK_BYTES - in);
+                System.arraycopy(expectedBlock(maps, v), in, want, done, n);
+                done += n;
+            }
+            assertArrayEquals(want, got.array(), "read of " + length + " bytes at " + offset);
+        }
+    }
+
+    private static byte[] expectedBlock(TreeMap<Long, ThinMetadata.Mapping> maps, long virtualBlock) {
+        ThinMetadata.Mapping m = maps.get(virtualBlock);
+        return m == null ? new byte[BLOCK_BYTES] : PoolFiles.blockPattern(m.dataBlock(), BLOCK_BYTES);
+    }
+
+    static void assertCheckClean(Path meta) throws Exception {
+        ThinTools.Result check = ThinTools.check(meta);
+        assertEquals(new ThinTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check");
+    }
+
+    // ---------------------------------------------------------------- jdm -> thin_check / thin_dump
+
+    /** One data block as the model knows it: shared by the mappings that hold the same instance. */
+    private static final class Block {
+        final byte[] bytes;
+
+        Block(byte[] bytes) {
+            this.bytes = bytes;
+        }
+    }
+
+    /** A mapping: the block and the pool time stamped on it (what the kernel's sharing test reads). */
+    private record Mapped(Block block, int time) {
+    }
+
+    /** A thin device in the model: details as the kernel keeps them, and its mappings. */
+    private static final class Device {
+        final long transaction;
+        final int creationTime;
+        int snapTime;
+        final TreeMap<Long, Mapped> maps;
+
+        Device(long transaction, int creationTime, TreeMap<Long, Mapped> maps) {
+            this.transaction = transaction;
+            this.creationTime = creationTime;
+            this.snapTime = creationTime;
+            this.maps = maps;
+        }
+    }
+
+    /** The pool as the kernel's dm-thin-metadata.c would leave it after the same messages and writes. */
+    private static final class PoolModel {
+        final TreeMap<Long, Device> devices = new TreeMap<>();
+        long transaction;
+        int time;
+        /** What a reserved metadata snapshot holds: each device's mappings at the time of the reserve. */
+        Map<Long, TreeMap<Long, Mapped>> held;
+
+        void createThin(long id) {
+            devices.put(id, new Device(transaction, time, new TreeMap<>()));
+        }
+
+        void createSnap(long id, long origin) {
+            time++;
+            Device o = devices.get(origin);
+            o.snapTime = time;
+            devices.put(id, new Device(transaction, time, new TreeMap<>(o.maps)));
+        }
+
+        /** A write into one virtual block: in place if unshared, else (or when unmapped) into a new block. */
+        void write(long id, long virtualBlock, int offsetInBlock, byte[] src, int srcOffset, int length) {
+            Device d = devices.get(id);
+            Mapped m = d.maps.get(virtualBlock);
+            Block target;
+            if (m != null && d.snapTime <= m.time()) {
+                target = m.block();
+            } else {
+                target = new Block(m == null ? new byte[BLOCK_BYTES] : m.block().bytes.clone());
+                d.maps.put(virtualBlock, new Mapped(target, time));
+            }
+            System.arraycopy(src, srcOffset, target.bytes, offsetInBlock, length);
+        }
+
+        /** Blocks some mapping or the held metadata snapshot refers to: the pool's used data blocks. */
+        int usedDataBlocks() {
+            Set<Block> used = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+            devices.values().forEach(d -> d.maps.values().forEach(m -> used.add(m.block())));
+            if (held != null) {
+                held.values().forEach(maps -> maps.values().forEach(m -> used.add(m.block())));
+            }
+            return used.size();
+        }
+
+        byte[] read(long id, long offset, int length) {
+            byte[] out = new byte[length];
+            Device d = devices.get(id);
+            for (int done = 0; done < length; ) {
+                long v = (offset + done) / BLOCK_BYTES;
+                int in = (int) ((offset + done) % BLOCK_BYTES);
+                int n = Math.min(length - done, BLOCK_BYTES - in);
+                Mapped m = d.maps.get(v);
+                if (m != null) {
+                    System.arraycopy(m.block().bytes, in, out, done, n);
+                }
+                done += n;
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void randomMessagesAndIoLeaveMetadataThatThinCheckPassesAndThinDumpShowsExactly() throws Exception {
+        for (int seed = 1; seed <= 2; seed++) {
+            runRandomPool(seed, 160);
+        }
+    }
+
+    private void runRandomPool(int seed, int operations) throws Exception {
+        long nrData = 1024;
+        long virtualBlocks = 40;
+        Path meta = TestFiles.sparse(dir, "jdm-meta" + seed, METADATA_BYTES);
+        Path data = TestFiles.sparse(dir, "jdm-data" + seed, nrData * BLOCK_BYTES);
+        Random rnd = new Random(seed);
+        PoolModel model = new PoolModel();
+        Set<Long> active = new HashSet<>();
+        dm.create("pool", null, PoolFiles.poolTable(nrData * BLOCK_SECTORS, meta, data, BLOCK_SECTORS, 0), false);
+        for (int i = 0; i < operations; i++) {
+            List<Long> ids = new ArrayList<>(model.devices.keySet());
+            int op = rnd.nextInt(100);
+            String what;
+            if (ids.isEmpty() || (op < 8 && ids.size() < 6)) {
+                long id = freeId(rnd, model);
+                msg("create_thin", id);
+                model.createThin(id);
+                what = "create_thin " + id;
+            } else if (op < 16 && ids.size() < 6) {
+                long id = freeId(rnd, model);
+                long origin = ids.get(rnd.nextInt(ids.size()));
+                // As lvm does: the origin is quiet while the snapshot is taken.
+                boolean originActive = active.contains(origin);
+                if (originActive) {
+                    dm.suspend(thinName(origin), false);
+                }
+                msg("create_snap", id, origin);
+                if (originActive) {
+                    dm.resume(thinName(origin));
+                }
+                model.createSnap(id, origin);
+                what = "create_snap " + id + " " + origin;
+            } else if (op < 20 && ids.size() > 1) {
+                long id = ids.get(rnd.nextInt(ids.size()));
+                if (active.remove(id)) {
+                    dm.remove(thinName(id), false, false);
+                }
+                msg("delete", id);
+                model.devices.remove(id);
+                what = "delete " + id;
+            } else if (op < 24) {
+                long next = model.transaction + 1 + rnd.nextInt(3);
+                msg("set_transaction_id", model.transaction, next);
+                model.transaction = next;
+                what = "set_transaction_id " + next;
+            } else if (op < 27) {
+                if (model.held == null) {
+                    msg("reserve_metadata_snap");
+                    model.held = new HashMap<>();
+                    model.devices.forEach((id, d) -> model.held.put(id, new TreeMap<>(d.maps)));
+                } else {
+                    msg("release_metadata_snap");
+                    model.held = null;
+                }
+                what = "metadata snapshot";
+            } else {
+                long id = ids.get(rnd.nextInt(ids.size()));
+                MappedDevice thin = activate(id, virtualBlocks, active);
+                long offset = (long) rnd.nextInt((int) (virtualBlocks * BLOCK_SECTORS)) * 512;
+                if (op < 37) {
+                    // whole blocks only: the kernel leaves partial blocks of a discard alone
+                    long first = offset / BLOCK_BYTES;
+                    long count = Math.min(1 + rnd.nextInt(4), virtualBlocks - first);
+                    thin.discard(first * BLOCK_BYTES, count * BLOCK_BYTES);
+                    for (long v = first; v < first + count; v++) {
+                        model.devices.get(id).maps.remove(v);
+                    }
+                    what = "discard " + id + " blocks " + first + "+" + count;
+                } else if (op < 50) {
+                    int length = (int) Math.min(512L * (1 + rnd.nextInt(3 * BLOCK_SECTORS)), virtualBlocks * BLOCK_BYTES - offset);
+                    assertArrayEquals(model.read(id, offset, length), read(thin, offset, length), "read " + id + " at " + offset + ", seed " + seed);
+                    what = "read";
+                } else {
+                    int length = (int) Math.min(512L * (1 + rnd.nextInt(3 * BLOCK_SECTORS)), virtualBlocks * BLOCK_BYTES - offset);
+                    byte[] bytes = new byte[length];
+                    rnd.nextBytes(bytes);
+                    thin.write(offset, ByteBuffer.wrap(bytes), rnd.nextInt(8) == 0);
+                    for (int done = 0; done < length; ) {
+                        long v = (offset + done) / BLOCK_BYTES;
+                        int in = (int) ((offset + done) % BLOCK_BYTES);
+                        int n = Math.min(length - done, BLOCK_BYTES - in);
+                        model.write(id, v, in, bytes, done, n);
+                        done += n;
+                    }
+                    what = "write " + id + " " + length + " at " + offset;
+                }
+                Device d = model.devices.get(id);
+                assertEquals(d.maps.isEmpty() ? "0 -" : d.maps.size() * BLOCK_SECTORS + " " + ((d.maps.lastKey() + 1) * BLOCK_SECTORS - 1),
+                        dm.status(thinName(id), false).getFirst().params(), "thin status after " + what + ", seed " + seed);
+            }
+            String[] status = dm.status("pool", false).getFirst().params().split(" ");
+            assertEquals(model.transaction + " " + model.usedDataBlocks() + "/" + nrData + " " + (model.held == null ? "-" : "held"),
+                    status[0] + " " + status[2] + " " + (status[3].equals("-") ? "-" : "held"), "pool status after " + what + ", seed " + seed);
+        }
+        for (long id : active) {
+            dm.remove(thinName(id), false, false);
+        }
+        dm.remove("pool", false, false);
+
+        assertCheckClean(meta);
+        ThinTools.Dump dump = ThinTools.dump(meta);
+        try (var dev = FileBlockDevice.open(meta, FileBlockDevice.Options.READ_ONLY); var md = ThinMetadata.open(dev, 64)) {
+            assertEquals(dump, ThinView.of(md), "thin_dump and jdm's metadata reader agree, seed " + seed);
+            ThinView.assertDataRefcounts(md);
+        }
+        assertDumpMatchesModel(dump, model, data, "seed " + seed);
+        if (model.held != null) {
+            ThinTools.Result heldDump = ThinTools.run("thin_dump", "-m", meta.toString());
+            assertEquals(0, heldDump.exit(), heldDump.stderr());
+            TreeMap<Long, Set<Long>> want = new TreeMap<>();
+            model.held.forEach((id, maps) -> want.put(id, maps.keySet()));
+            TreeMap<Long, Set<Long>> got = new TreeMap<>();
+            ThinTools.parse(heldDump.stdout()).devices().forEach((id, d) -> got.put(id, d.mappings().keySet()));
+            assertEquals(want, got, "the held metadata snapshot, seed " + seed);
+        }
+    }
+
+    /**
+     * Device by device, thin_dump's details and mapped blocks are the model's, the same model block is the
+     * same data block everywhere (and different ones differ), and the data file holds the model's bytes there.
+     */
+    private static void assertDumpMatchesModel(ThinTools.Dump dump, PoolModel model, Path data, String where) throws Exception {
+        assertEquals(model.transaction, dump.transaction(), "transaction id, " + where);
+        assertEquals(model.time, dump.time(), "pool time, " + where);
+        assertEquals(model.devices.keySet(), dump.devices().keySet(), "devices, " + where);
+        Map<Block, Long> dataBlockOf = new IdentityHashMap<>();
+        Map<Long, Block> blockAt = new HashMap<>();
+        try (var file = FileBlockDevice.open(data, FileBlockDevice.Options.READ_ONLY)) {
+            for (var e : model.devices.entrySet()) {
+                Device want = e.getValue();
+                ThinTools.Device got = dump.devices().get(e.getKey());
+                String dev = "device " + e.getKey() + ", " + where;
+                assertEquals(List.of(want.maps.size(), want.transaction, want.creationTime, want.snapTime),
+                        List.of((int) got.mappedBlocks(), got.transaction(), got.creationTime(), got.snapTime()), "details of " + dev);
+                assertEquals(want.maps.keySet(), got.mappings().keySet(), "mapped blocks of " + dev);
+                for (var m : want.maps.entrySet()) {
+                    ThinMetadata.Mapping actual = got.mappings().get(m.getKey());
+                    assertEquals(m.getValue().time(), actual.time(), "time of block " + m.getKey() + " of " + dev);
+                    Long before = dataBlockOf.putIfAbsent(m.getValue().block(), actual.dataBlock());
+                    assertEquals(before == null ? actual.dataBlock() : before, actual.dataBlock(), "sharing of block " + m.getKey() + " of " + dev);
+                    Block other = blockAt.putIfAbsent(actual.dataBlock(), m.getValue().block());
+                    assertTrue(other == null || other == m.getValue().block(), "data block " + actual.dataBlock() + " mapped twice, " + dev);
+                    assertArrayEquals(m.getValue().block().bytes, read(file, actual.dataBlock() * BLOCK_BYTES, BLOCK_BYTES),
+                            "data of block " + m.getKey() + " of " + dev);
+                }
+            }
+        }
+    }
+
+    private MappedDevice activate(long id, long virtualBlocks, Set<Long> active) throws Exception {
+        if (active.add(id)) {
+            dm.create(thinName(id), null, "0 " + virtualBlocks * BLOCK_SECTORS + " thin /dev/mapper/pool " + id, false);
+        }
+        return dm.device(thinName(id));
+    }
+
+    private static long freeId(Random rnd, PoolModel model) {
+        long id;
+        do {
+            id = rnd.nextInt(20);
+        } while (model.devices.containsKey(id));
+        return id;
+    }
+
+    private static String thinName(long id) {
+        return "thin" + id;
+    }
+
+    private void msg(Object... argv) throws Exception {
+        dm.message("pool", 0, Arrays.stream(argv).map(String::valueOf).toList());
+    }
+
+    private static byte[] read(dev.jdm.core.io.BlockDevice d, long offset, int length) throws Exception {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        d.read(offset, b);
+        return b.array();
+    }
+}
