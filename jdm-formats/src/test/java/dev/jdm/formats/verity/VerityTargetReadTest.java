@@ -88,6 +88,21 @@ class VerityTargetReadTest {
     }
 
     @Test
+    void largeReadsAreCheckedInSlicesAndReportTheLowestCorruptedBlock() throws Exception {
+        scribble(data, 250L * BS + 1, (byte) 0x5a);
+        scribble(data, 130L * BS + 2, (byte) 0x5a);
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            dm.create("v", null, table(""), true);
+            MappedDevice md = dm.device("v");
+            assertArrayEquals(expected(0, 130), read(md, 0, 130));
+            BlockIoException e = assertThrows(BlockIoException.class, () -> read(md, 0, BLOCKS));
+            assertEquals("verity: data block 130 is corrupted", e.getMessage());
+            assertEquals(2, dm.info("v").eventNumber(), "both corrupted blocks were found, each raised its event");
+            assertArrayEquals(expected(131, 119), read(md, 131, 119));
+        }
+    }
+
+    @Test
     void corruptedHashBlockFailsOnlyTheBlocksItCovers() throws Exception {
         // tree: block 0 superblock, block 1 the root level, blocks 2..4 level 0 (128 digests each)
         scribble(hash, 3L * BS + 7, (byte) 1);
@@ -198,7 +213,9 @@ class VerityTargetReadTest {
                 BlockIoException e = assertThrows(BlockIoException.class, () -> read(md, 0, 1));
                 assertEquals(Errno.EIO, e.errno());
                 assertEquals(mode.isEmpty() ? 0 : 1, dm.info("v").eventNumber(), mode);
-                BlockIoException again = assertThrows(BlockIoException.class, () -> read(md, 1, 1));
+                BlockIoException again = assertThrows(BlockIoException.class, () -> read(md, 1, BLOCKS - 1));
+                assertEquals(mode.isEmpty() ? 0 : mode.contains("panic") ? 1 : 2, dm.info("v").eventNumber(),
+                        "one event per failed read, however many slices failed; none once stopped");
                 assertEquals(mode.contains("panic") ? "verity: device stopped after an I/O error (panic mode)" : e.getMessage(),
                         again.getMessage(), mode);
                 assertEquals("0 2400 verity V -", status(dm), "an I/O error is not a corruption");

@@ -24,7 +24,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.stream.IntStream;
 
 /**
  * {@code verity <version> <data_dev> <hash_dev> <data_block_size> <hash_block_size> <num_data_blocks>
@@ -68,8 +67,10 @@ public final class VerityTarget implements Target {
     private static final int MAX_FEC_DEPTH = 4;
     private static final int PAGE_SIZE = 4096;
     private static final int CACHE_BYTES = 16 << 20;
-    /** Reads of at least this many blocks are verified in parallel slices of this many blocks. */
-    private static final int PARALLEL_MIN_BLOCKS = 32;
+    /** Reads of at least two slices are read and verified in parallel slices of this many bytes. */
+    private static final int SLICE_BYTES = Integer.getInteger("jdm.verity.sliceBytes", 128 << 10);
+    /** Slices mostly wait for the device, so a virtual thread each: the JDK adds carriers while they block in file reads. */
+    private static final Thread.Builder SLICE_THREADS = Thread.ofVirtual().name("verity-slice");
 
     enum CorruptionMode {
         EIO(null), LOGGING("ignore_corruption"), RESTART("restart_on_corruption"), PANIC("panic_on_corruption");
@@ -108,6 +109,7 @@ public final class VerityTarget implements Target {
     private final BlockDevice dataDevice;
     private final BlockDevice hashDevice;
     private final int dataBlockSize;
+    private final int sliceBlocks;
     private final HashTree tree;
     private final BlockHasher hasher;
     private final byte[] rootDigest;
@@ -133,6 +135,7 @@ public final class VerityTarget implements Target {
         this.dataDevice = dataDevice;
         this.hashDevice = hashDevice;
         this.dataBlockSize = dataBlockSize;
+        this.sliceBlocks = Math.max(1, SLICE_BYTES / dataBlockSize);
         this.tree = tree;
         this.hasher = hasher;
         this.rootDigest = rootDigest;
@@ -346,47 +349,88 @@ public final class VerityTarget implements Target {
             throw new BlockIoException(Errno.EIO, "verity: io out of range");
         }
         ByteBuffer region = dst.slice(dst.position(), length);
-        boolean readFailed = false;
         try {
-            dataDevice.read(offset, region.duplicate());
-        } catch (IOException e) {
-            if (fecDecoder == null) {
-                throw ioError(e);
+            if (count < 2 * sliceBlocks) {
+                readAndVerify(region, first, 0, count);
+            } else {
+                readAndVerifyInSlices(region, first, count);
             }
-            readFailed = true;
-        }
-        if (count < PARALLEL_MIN_BLOCKS) {
-            verifyRange(region, first, 0, count, readFailed);
-        } else {
-            verifyInParallel(region, first, count, readFailed);
+        } catch (DataReadFailure f) {
+            throw ioError(f.failure);
         }
         dst.position(dst.position() + length);
     }
 
-    private void verifyRange(ByteBuffer region, long first, int from, int to, boolean reread) throws IOException {
+    /** A read of the data device failed (and there is no FEC to repair it): the error mode applies once per I/O. */
+    private static final class DataReadFailure extends IOException {
+        final IOException failure;
+
+        DataReadFailure(IOException failure) {
+            super(failure.getMessage(), failure);
+            this.failure = failure;
+        }
+    }
+
+    /** Reads blocks {@code from..to} of the region from the data device, then checks them. */
+    private void readAndVerify(ByteBuffer region, long first, int from, int to) throws IOException {
+        boolean reread = false;
+        try {
+            dataDevice.read((first + from) * dataBlockSize, region.slice(from * dataBlockSize, (to - from) * dataBlockSize));
+        } catch (IOException e) {
+            if (fecDecoder == null) {
+                throw new DataReadFailure(e);
+            }
+            reread = true; // each block is read again on its own so FEC repairs only the unreadable ones
+        }
         for (int i = from; i < to; i++) {
             verifyDataBlock(first + i, region.slice(i * dataBlockSize, dataBlockSize), reread);
         }
     }
 
     /**
-     * Hashing is the whole cost of a large read, so its blocks are checked in parallel slices; the
-     * error reported is the one of the lowest failing slice, as a sequential check would report.
+     * A large read is cut into slices that are each read and then checked on their own thread, so hashing
+     * one slice overlaps reading the next and all cores hash; the error reported is the one of the lowest
+     * failing slice, as a sequential check would report. Reads below two slices stay on the caller's
+     * thread, where handing off would cost more than it saves.
      */
-    private void verifyInParallel(ByteBuffer region, long first, int count, boolean reread) throws IOException {
-        int slices = (count + PARALLEL_MIN_BLOCKS - 1) / PARALLEL_MIN_BLOCKS;
+    private void readAndVerifyInSlices(ByteBuffer region, long first, int count) throws IOException {
+        int slices = (count + sliceBlocks - 1) / sliceBlocks;
         IOException[] failures = new IOException[slices];
-        IntStream.range(0, slices).parallel().forEach(s -> {
-            try {
-                verifyRange(region, first, s * PARALLEL_MIN_BLOCKS, Math.min(count, (s + 1) * PARALLEL_MIN_BLOCKS), reread);
-            } catch (IOException e) {
-                failures[s] = e;
+        Thread[] helpers = new Thread[slices];
+        for (int s = 1; s < slices; s++) {
+            int slice = s;
+            helpers[s] = SLICE_THREADS.start(() -> failures[slice] = readAndVerifySlice(region, first, count, slice));
+        }
+        failures[0] = readAndVerifySlice(region, first, count, 0);
+        boolean interrupted = false;
+        for (int s = 1; s < slices; s++) {
+            while (true) {
+                try {
+                    helpers[s].join(); // even when interrupted: the helpers write into the caller's buffer
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
             }
-        });
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
         for (IOException e : failures) {
             if (e != null) {
                 throw e;
             }
+        }
+    }
+
+    private IOException readAndVerifySlice(ByteBuffer region, long first, int count, int slice) {
+        try {
+            readAndVerify(region, first, slice * sliceBlocks, Math.min(count, (slice + 1) * sliceBlocks));
+            return null;
+        } catch (IOException e) {
+            return e;
+        } catch (RuntimeException e) {
+            return new IOException("verity: verifying a read failed", e);
         }
     }
 
