@@ -4,6 +4,7 @@ import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Collections;
@@ -572,7 +573,7 @@ public final class ThinMetadata implements AutoCloseable {
     private <T> T read(Action<T> action) throws IOException {
         lock.readLock().lock();
         try {
-            return action.run();
+            return unchecked(action);
         } finally {
             lock.readLock().unlock();
         }
@@ -581,7 +582,7 @@ public final class ThinMetadata implements AutoCloseable {
     private <T> T write(Action<T> action) throws IOException {
         lock.writeLock().lock();
         try {
-            return action.run();
+            return unchecked(action);
         } catch (MetadataException e) {
             if (e.errno() == Errno.ENOSPC && !(e instanceof OutOfDataSpaceException)
                     && !e.getMessage().startsWith(OUT_OF_METADATA_SPACE)) {
@@ -591,6 +592,15 @@ public final class ThinMetadata implements AutoCloseable {
             throw e;
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /** Space map reads fail as UncheckedIOException (their methods have no IOException); callers see the cause. */
+    private static <T> T unchecked(Action<T> action) throws IOException {
+        try {
+            return action.run();
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
         }
     }
 

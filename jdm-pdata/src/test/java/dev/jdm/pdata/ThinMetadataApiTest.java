@@ -25,7 +25,11 @@ class ThinMetadataApiTest {
     Path dir;
 
     private Path sparse(String name, long bytes) throws Exception {
-        Path p = dir.resolve(name);
+        return sparseFile(dir.resolve(name), bytes);
+    }
+
+    /** A sparse file of {@code bytes} (grown or created). */
+    static Path sparseFile(Path p, long bytes) throws Exception {
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             ch.truncate(bytes);
             ch.position(bytes - 1).write(java.nio.ByteBuffer.wrap(new byte[1]));
