@@ -483,7 +483,7 @@ final class Pool {
                     long id = deviceId(argv.get(1));
                     if (isOpen(id)) {
                         throw new DmException(Errno.EBUSY, "Deletion of thin device " + argv.get(1)
-                                + " failed.: the device is open");
+                                + " failed: the device is open");
                     }
                     run("Deletion of thin device " + argv.get(1) + " failed.", () -> md.deleteDevice(id));
                 }
@@ -536,11 +536,16 @@ final class Pool {
                 BlockIoException failed = metadataOperationFailedLocked(failure, e);
                 throw new DmException(errno, failed.getMessage(), e);
             }
-            throw new DmException(errno, failure + ": " + e.getMessage(), e);
+            throw new DmException(errno, withCause(failure, e), e);
         } catch (IOException e) {
             BlockIoException failed = metadataOperationFailedLocked(failure, e);
             throw new DmException(Errno.EIO, failed.getMessage(), e);
         }
+    }
+
+    /** The kernel's warning ("... failed.") joined to what went wrong. */
+    private static String withCause(String failure, Exception e) {
+        return failure.substring(0, failure.length() - 1) + ": " + e.getMessage();
     }
 
     private static void argCount(List<String> argv, int required) throws DmException {
@@ -605,7 +610,7 @@ final class Pool {
             SpaceMap data = md.dataSpaceMap();
             long metadataBlocks = md.metadataSpaceMap().nrBlocks();
             StringBuilder sb = new StringBuilder();
-            sb.append(md.transactionId()).append(' ')
+            sb.append(Long.toUnsignedString(md.transactionId())).append(' ')
                     .append(metadataBlocks - freeMetadataBlocks()).append('/').append(metadataBlocks).append(' ')
                     .append(data.nrBlocks() - data.nrFree()).append('/').append(data.nrBlocks()).append(' ');
             sb.append(md.metadataSnapshot() != 0 ? Long.toString(md.metadataSnapshot()) : "-").append(' ');
