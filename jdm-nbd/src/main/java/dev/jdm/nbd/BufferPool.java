@@ -3,7 +3,7 @@ package dev.jdm.nbd;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -14,14 +14,14 @@ final class BufferPool {
     private static final int MIN_SHIFT = 12;
     private static final int MAX_SHIFT = 25;
 
-    private final List<ConcurrentLinkedQueue<ByteBuffer>> free = new ArrayList<>();
+    private final List<ConcurrentLinkedDeque<ByteBuffer>> free = new ArrayList<>();
     private final AtomicLong pooledBytes = new AtomicLong();
     private final long maxPooledBytes;
 
     BufferPool(long maxPooledBytes) {
         this.maxPooledBytes = maxPooledBytes;
         for (int shift = MIN_SHIFT; shift <= MAX_SHIFT; shift++) {
-            free.add(new ConcurrentLinkedQueue<>());
+            free.add(new ConcurrentLinkedDeque<>());
         }
     }
 
@@ -31,7 +31,7 @@ final class BufferPool {
         if (shift > MAX_SHIFT) {
             return ByteBuffer.allocateDirect(size);
         }
-        ByteBuffer b = free.get(shift - MIN_SHIFT).poll();
+        ByteBuffer b = free.get(shift - MIN_SHIFT).pollFirst();
         if (b == null) {
             b = ByteBuffer.allocateDirect(1 << shift);
         } else {
@@ -49,6 +49,6 @@ final class BufferPool {
             pooledBytes.addAndGet(-b.capacity());
             return;
         }
-        free.get(shift - MIN_SHIFT).offer(b);
+        free.get(shift - MIN_SHIFT).offerFirst(b);
     }
 }

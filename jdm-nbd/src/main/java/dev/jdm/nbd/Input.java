@@ -7,12 +7,18 @@ import java.nio.ByteBuffer;
 /**
  * Buffered reads from a transport: small headers come out of one buffer filled by large reads, so a
  * queue of 4 KiB requests costs one system call per many requests; large payloads bypass the buffer.
+ * After a large payload the next fill reads only the bytes asked for: the header that follows is
+ * most likely that of another large payload, which would otherwise be read into the buffer and
+ * copied out of it again.
  */
 final class Input {
     private static final int BUFFER = 256 << 10;
+    /** Payloads from this size on are worth a system call of their own for the header before them. */
+    private static final int LARGE_PAYLOAD = 64 << 10;
 
     private final Transport transport;
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER).flip();
+    private boolean afterLargePayload;
 
     Input(Transport transport) {
         this.transport = transport;
@@ -22,6 +28,7 @@ final class Input {
     ByteBuffer need(int n) throws IOException {
         if (buffer.remaining() < n) {
             buffer.compact();
+            fillLimit(n);
             while (buffer.position() < n) {
                 if (transport.read(buffer) < 0) {
                     buffer.flip();
@@ -33,6 +40,12 @@ final class Input {
         return buffer;
     }
 
+    /** Before a fill that must reach {@code n} bytes: only those after a large payload, as many as fit otherwise. */
+    private void fillLimit(int n) {
+        buffer.limit(afterLargePayload ? n : buffer.capacity());
+        afterLargePayload = false;
+    }
+
     /** Like {@link #need} but reports a clean end of stream (nothing buffered, peer closed) as false. */
     boolean await(int n) throws IOException {
         if (buffer.hasRemaining()) {
@@ -40,6 +53,7 @@ final class Input {
             return true;
         }
         buffer.clear();
+        fillLimit(n);
         int got = transport.read(buffer);
         buffer.flip();
         if (got < 0) {
@@ -50,6 +64,7 @@ final class Input {
     }
 
     void readFully(ByteBuffer dst) throws IOException {
+        afterLargePayload = dst.remaining() >= LARGE_PAYLOAD;
         if (buffer.hasRemaining()) {
             int n = Math.min(buffer.remaining(), dst.remaining());
             int limit = buffer.limit();

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.channels.WritableByteChannel;
 
 /** NBD over a plain (Unix or TCP) socket channel in blocking mode. */
 final class SocketTransport implements Transport {
@@ -50,6 +51,11 @@ final class SocketTransport implements Transport {
         while (remaining > 0) {
             remaining -= channel.write(srcs);
         }
+    }
+
+    @Override
+    public WritableByteChannel zeroCopyChannel() {
+        return channel;
     }
 
     @Override

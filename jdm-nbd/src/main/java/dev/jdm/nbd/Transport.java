@@ -3,6 +3,7 @@ package dev.jdm.nbd;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 
 /**
  * A byte stream between an NBD client and server: a plain socket, or TLS over one after STARTTLS.
@@ -17,6 +18,11 @@ interface Transport extends Closeable {
     void write(ByteBuffer... srcs) throws IOException;
 
     boolean isTls();
+
+    /** The socket itself, for sending file data without copying it (sendfile), or null where every byte must pass through here (TLS). */
+    default WritableByteChannel zeroCopyChannel() {
+        return null;
+    }
 
     /** Stops both directions at once, waking a blocked reader or writer. */
     @Override

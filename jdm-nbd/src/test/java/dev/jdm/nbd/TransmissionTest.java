@@ -119,6 +119,32 @@ class TransmissionTest {
     }
 
     @Test
+    void largeReadsOfCachedDataComeStraightFromThePageCacheByteForByte() throws Exception {
+        byte[] data = pattern(768 << 10, 6);
+        // Two table lines over one file, the second one first: a read across them takes the ordinary path.
+        Path split = dir.resolve("split.img");
+        Files.write(split, data);
+        served.dm.create("split", null, "0 768 linear " + split + " 768\n768 768 linear " + split + " 0", false);
+        byte[] device = ByteBuffer.allocate(data.length).put(data, 384 << 10, 384 << 10).put(data, 0, 384 << 10).array();
+        try (RawClient structured = connect("split", true, false); RawClient simple = connect("split", false, false)) {
+            for (int[] range : new int[][]{{4096, 256 << 10}, {0, 384 << 10}, {(384 << 10) - 4096, 64 << 10}}) {
+                int offset = range[0];
+                int length = range[1];
+                byte[] expected = java.util.Arrays.copyOfRange(device, offset, offset + length);
+                structured.request(0, Nbd.CMD_READ, 1, offset, length);
+                RawClient.Chunk c = structured.chunk();
+                assertEquals(Nbd.REPLY_FLAG_DONE, c.flags());
+                assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, c.type());
+                assertEquals(1, c.cookie());
+                assertArrayEquals(ByteBuffer.allocate(8 + length).putLong(offset).put(expected).array(), c.payload());
+                simple.request(0, Nbd.CMD_READ, 2, offset, length);
+                assertArrayEquals(new long[]{0, 2}, simple.simpleReply());
+                assertArrayEquals(expected, simple.in.readNBytes(length));
+            }
+        }
+    }
+
+    @Test
     void blockStatusDescribesHolesAndDataExactly() throws Exception {
         try (RawClient c = connect("disk", true, true)) {
             c.write(1, 3 * MIB, pattern(4096, 3));

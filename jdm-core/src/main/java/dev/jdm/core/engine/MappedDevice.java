@@ -8,6 +8,7 @@ import dev.jdm.core.io.ExtentSink;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -370,6 +371,24 @@ public final class MappedDevice implements BlockDevice {
             } finally {
                 src.limit(end);
             }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** Within one table entry only; a removed device or a range past the end reads the ordinary way, which reports it. */
+    @Override
+    public boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
+        if (!gate.enter()) {
+            return false;
+        }
+        try {
+            Table t = live;
+            if (t == null || length <= 0 || offset < 0 || offset > t.sizeBytes() - length) {
+                return false;
+            }
+            Table.Entry e = t.entry(t.find(offset));
+            return offset + length <= e.endByte() && e.target().sendCached(offset - e.startByte(), length, prefix, out);
         } finally {
             gate.exit();
         }

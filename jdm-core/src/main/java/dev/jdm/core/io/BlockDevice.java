@@ -2,6 +2,7 @@ package dev.jdm.core.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 
 /**
  * Anything that stores blocks: a file, a real block device, a mapped device, a remote NBD export.
@@ -44,6 +45,17 @@ public interface BlockDevice extends AutoCloseable {
 
     default boolean supportsDiscard() {
         return true;
+    }
+
+    /**
+     * Zero-copy reads for servers: when the {@code length} bytes at {@code offset} are one run of a
+     * regular file that is wholly in the page cache (so nothing waits for a disk), writes
+     * {@code prefix} and then those bytes to {@code out} straight from the page cache (sendfile) and
+     * returns true. Otherwise returns false having written nothing, and the caller reads the ordinary
+     * way. An IOException means {@code out} may have received part of it: that stream is broken.
+     */
+    default boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
+        return false;
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.jdm.core.Errno;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
@@ -31,6 +32,8 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     private static final int DIRECT_ALIGNMENT = 4096;
+    private static final int PAGE = 4096;
+    private static final boolean CACHESTAT = Native.hasCachestat();
 
     private final Path path;
     private final String id;
@@ -157,6 +160,35 @@ public final class FileBlockDevice implements BlockDevice {
             }
             pos += n;
         }
+    }
+
+    /**
+     * Regular files through the page cache only: O_DIRECT bypasses it, and the JDK's sendfile path
+     * needs a file size, which block devices do not report through fstat.
+     */
+    @Override
+    public boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
+        if (!CACHESTAT || direct || blockDevice || length <= 0 || !inPageCache(offset, length)) {
+            return false;
+        }
+        while (prefix.hasRemaining()) {
+            out.write(prefix);
+        }
+        long pos = offset;
+        long end = offset + length;
+        while (pos < end) {
+            long n = channel.transferTo(pos, end - pos, out);
+            if (n <= 0) {
+                throw new BlockIoException(Errno.EIO, path + " ended at byte " + pos + " while sending it");
+            }
+            pos += n;
+        }
+        return true;
+    }
+
+    private boolean inPageCache(long offset, long length) {
+        long pages = (offset + length - 1) / PAGE - offset / PAGE + 1;
+        return Native.cachedPages(fd, offset, length) == pages;
     }
 
     @Override

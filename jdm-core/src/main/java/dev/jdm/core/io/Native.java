@@ -12,7 +12,7 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The few Linux calls the JDK does not expose, made through FFM: open (for O_EXCL claims),
- * fallocate (hole punching, zero ranges), lseek (SEEK_DATA/SEEK_HOLE) and block-device ioctls.
+ * fallocate (hole punching, zero ranges), lseek (SEEK_DATA/SEEK_HOLE), cachestat and block-device ioctls.
  * Each call returns the raw result; a negative value is {@code -errno}.
  */
 final class Native {
@@ -31,7 +31,11 @@ final class Native {
     static final long BLKSSZGET = 0x1268L;
     static final long BLKGETSIZE64 = 0x80081272L;
 
+    /** The cachestat system call (Linux 6.5), the same number on every architecture. */
+    static final long SYS_CACHESTAT = 451;
+
     static final int ENXIO = 6;
+    static final int ENOSYS = 38;
     static final int EOPNOTSUPP = 95;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -49,6 +53,10 @@ final class Native {
                     ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
     private static final MethodHandle LSEEK = downcall("lseek",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final MethodHandle SYSCALL4 = downcall("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
     private static final MethodHandle IOCTL = downcall("ioctl",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS),
             Linker.Option.firstVariadicArg(2));
@@ -100,6 +108,28 @@ final class Native {
 
     static long lseek(int fd, long offset, int whence) {
         return call("lseek", (a, st) -> (long) LSEEK.invokeExact(st, fd, offset, whence));
+    }
+
+    /**
+     * cachestat: how many of the pages covering {@code length} bytes at {@code offset} are in the page
+     * cache, or -errno (-ENOSYS before Linux 6.5).
+     */
+    static long cachedPages(int fd, long offset, long length) {
+        return call("cachestat", (a, st) -> {
+            MemorySegment range = a.allocate(ValueLayout.JAVA_LONG, 2);
+            range.setAtIndex(ValueLayout.JAVA_LONG, 0, offset);
+            range.setAtIndex(ValueLayout.JAVA_LONG, 1, length);
+            // struct cachestat: nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted.
+            MemorySegment stat = a.allocate(ValueLayout.JAVA_LONG, 5);
+            // The arguments are variadic: each goes as a whole register.
+            long rc = (long) SYSCALL4.invokeExact(st, SYS_CACHESTAT, (long) fd, range, stat, 0L);
+            return rc < 0 ? rc : stat.getAtIndex(ValueLayout.JAVA_LONG, 0);
+        });
+    }
+
+    /** Whether the kernel has cachestat: asked about no file, it says EBADF rather than ENOSYS. */
+    static boolean hasCachestat() {
+        return cachedPages(-1, 0, 1) != -ENOSYS;
     }
 
     /** BLKGETSIZE64: the size of a block device in bytes, or -errno. */

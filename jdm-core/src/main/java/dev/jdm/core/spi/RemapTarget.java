@@ -5,6 +5,7 @@ import dev.jdm.core.io.ExtentSink;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 
 /**
  * A target that only decides where an I/O goes (linear, striped, ...): it implements
@@ -53,6 +54,13 @@ public abstract class RemapTarget implements Target {
         } finally {
             src.limit(end);
         }
+    }
+
+    /** A range that maps to one contiguous run can go out straight from that device's page cache. */
+    @Override
+    public boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
+        Remap r = map(offset, length);
+        return r.length() == length && r.device().sendCached(r.deviceOffset(), length, prefix, out);
     }
 
     @Override

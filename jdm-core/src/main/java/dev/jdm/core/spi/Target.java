@@ -7,6 +7,7 @@ import dev.jdm.core.io.ExtentSink;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.List;
 
 /**
@@ -29,6 +30,15 @@ public interface Target {
     /** Holes and zero ranges in [offset, offset+length), for NBD block status. */
     default void allocation(long offset, long length, ExtentSink sink) throws IOException {
         sink.extent(length, 0);
+    }
+
+    /**
+     * {@link BlockDevice#sendCached}: only a target whose reads are plain copies of a device's bytes
+     * can send them without reading them; the others keep this default and their reads take the
+     * ordinary path.
+     */
+    default boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
+        return false;
     }
 
     /** The kernel's STATUSTYPE_INFO text ({@code dmsetup status}); empty for most simple targets. */

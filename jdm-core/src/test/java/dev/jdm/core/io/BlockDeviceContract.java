@@ -9,7 +9,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -90,6 +96,44 @@ public abstract class BlockDeviceContract {
         device.read(offset, b);
         assertEquals(length, b.position(), "read must fill the buffer");
         return b.array();
+    }
+
+    /**
+     * What {@link BlockDevice#sendCached} sent to a Unix socket: all of prefix and data, or nothing.
+     * The range is written first, so page-cache devices have it cached.
+     */
+    protected byte[] sendCached(long offset, int length, byte[] prefix) throws Exception {
+        Path path = dir.resolve("send.sock");
+        Files.deleteIfExists(path);
+        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            listener.bind(UnixDomainSocketAddress.of(path));
+            try (SocketChannel out = SocketChannel.open(UnixDomainSocketAddress.of(path));
+                 SocketChannel in = listener.accept()) {
+                ExecutorService reader = Executors.newSingleThreadExecutor();
+                try {
+                    Future<byte[]> received = reader.submit(() -> Channels.newInputStream(in).readAllBytes());
+                    boolean sent = device.sendCached(offset, length, ByteBuffer.wrap(prefix), out);
+                    out.close();
+                    byte[] bytes = received.get();
+                    assertEquals(sent, bytes.length > 0, "true exactly when something was sent");
+                    return bytes;
+                } finally {
+                    reader.shutdownNow();
+                }
+            }
+        }
+    }
+
+    @Test
+    void sendCachedSendsThePrefixAndExactlyTheBytesOrNothing() throws Exception {
+        byte[] content = pattern(192 * KIB, 40);
+        write(64 * KIB, content);
+        byte[] prefix = {1, 2, 3, 4, 5};
+        byte[] sent = sendCached(64 * KIB + 512, 128 * KIB, prefix);
+        if (sent.length > 0) {
+            byte[] expected = ByteBuffer.allocate(prefix.length + 128 * KIB).put(prefix).put(content, 512, 128 * KIB).array();
+            assertArrayEquals(expected, sent);
+        }
     }
 
     @Test

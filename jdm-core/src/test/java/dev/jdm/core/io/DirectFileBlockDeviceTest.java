@@ -26,6 +26,12 @@ class DirectFileBlockDeviceTest extends BlockDeviceContract {
     }
 
     @Test
+    void directFilesSendNothingFromThePageCache() throws Exception {
+        write(0, pattern(64 * KIB, 42));
+        assertEquals(0, sendCached(0, 64 * KIB, new byte[]{1}).length);
+    }
+
+    @Test
     void reportsTheDirectIoAlignmentAsItsBlockSize() {
         assertEquals(4096, device.logicalBlockSize());
     }

@@ -2,6 +2,7 @@ package dev.jdm.core.io;
 
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
+import dev.jdm.core.testing.ExternalTools;
 import dev.jdm.core.testing.TestFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -61,6 +62,20 @@ class SparseFileBlockDeviceTest extends BlockDeviceContract {
         device.flush();
         byte[] onDisk = Files.readAllBytes(dir.resolve("disk.img"));
         assertArrayEquals(content, Arrays.copyOfRange(onDisk, 8192, 8192 + 4096));
+    }
+
+    @Test
+    void cachedDataIsSentStraightFromThePageCacheAndAHoleIsNot() throws Exception {
+        ExternalTools.require(Native.hasCachestat(), "the cachestat system call (Linux 6.5 or later)");
+        byte[] content = pattern(64 * KIB, 41);
+        write(SIZE - 64 * KIB, content);
+        byte[] prefix = {9, 8, 7};
+        assertArrayEquals(ByteBuffer.allocate(3 + 60 * KIB).put(prefix).put(content, 4 * KIB, 60 * KIB).array(),
+                sendCached(SIZE - 60 * KIB, 60 * KIB, prefix));
+        // The hole was never read: not in the page cache, so nothing is sent and the caller reads it.
+        assertEquals(0, sendCached(0, 64 * KIB, prefix).length);
+        // A range running past the last cached page is not sent either.
+        assertEquals(0, sendCached(SIZE - 68 * KIB, 8 * KIB, prefix).length);
     }
 
     @Test
