@@ -14,6 +14,7 @@ import java.util.Arrays;
  * Every 512-byte sector ends with a commit id; the bytes a data sector loses to it are kept in the
  * entry ("last bytes"). A commit id is one of four rotating sequence values XOR (section << 32 ^ sector),
  * so a sector written to the wrong place or left over from an earlier lap is recognised.
+ * With journal_crypt the image stays plaintext in memory and is encrypted on its way to the disk.
  */
 final class IntegrityJournal {
     static final int N_COMMIT_IDS = 4;
@@ -28,10 +29,16 @@ final class IntegrityJournal {
     /** The journal MAC and, with FIXED_HMAC, the superblock salt it covers; null without journal_mac. */
     private final IntegrityHash mac;
     private final byte[] salt;
+    /** The journal_crypt cipher bound to this journal, or null: then the image is written as it is. */
+    private final JournalCrypt.Bound crypt;
+    /** The commit-id bases: the defaults, or with a stream cipher their encryption. */
+    private final long[] commitBases;
     final byte[] image;
+    /** With journal_crypt, the encrypted image the disk sees ({@code journal_io}); null without. */
+    private final byte[] io;
     private final ByteBuffer le;
 
-    IntegrityJournal(IntegrityGeometry g, IntegrityHash mac, byte[] salt) {
+    IntegrityJournal(IntegrityGeometry g, IntegrityHash mac, byte[] salt, JournalCrypt cipher) {
         this.g = g;
         this.mac = mac;
         this.salt = salt;
@@ -40,7 +47,10 @@ final class IntegrityJournal {
         if (bytes > Integer.MAX_VALUE - 64) {
             throw new IllegalArgumentException("Journal doesn't fit into memory");
         }
+        this.crypt = cipher == null ? null : cipher.bind(sections, g.journalSectionSectors);
+        this.commitBases = crypt == null ? COMMIT_BASES.clone() : crypt.commitBases();
         this.image = new byte[(int) bytes];
+        this.io = crypt == null ? null : new byte[(int) bytes];
         this.le = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -48,8 +58,8 @@ final class IntegrityJournal {
         return sections;
     }
 
-    static long commitId(int section, int sector, int seq) {
-        return COMMIT_BASES[seq] ^ (((long) section << 32) ^ sector);
+    long commitId(int section, int sector, int seq) {
+        return commitBases[seq] ^ (((long) section << 32) ^ sector);
     }
 
     static int nextSeq(int seq) {
@@ -186,8 +196,14 @@ final class IntegrityJournal {
         return true;
     }
 
+    /** Reads the whole journal, decrypting it with journal_crypt. */
     void readAll(BlockDevice dev) throws IOException {
-        dev.read(g.journalByte(0), ByteBuffer.wrap(image));
+        if (crypt == null) {
+            dev.read(g.journalByte(0), ByteBuffer.wrap(image));
+        } else {
+            dev.read(g.journalByte(0), ByteBuffer.wrap(io));
+            crypt.decrypt(io, image, 0, sections);
+        }
     }
 
     /** Writes sections [start, start+count) (wrapping) in at most two I/Os, durable on return. */
@@ -198,6 +214,12 @@ final class IntegrityJournal {
             }
         }
         int first = Math.min(count, sections - start);
+        if (crypt != null) {
+            crypt.encrypt(image, io, start, first);
+            if (count > first) {
+                crypt.encrypt(image, io, 0, count - first);
+            }
+        }
         writeRange(dev, start, first);
         if (count > first) {
             writeRange(dev, 0, count - first);
@@ -207,7 +229,7 @@ final class IntegrityJournal {
     private void writeRange(BlockDevice dev, int section, int count) throws IOException {
         int from = sectorByte(section, 0);
         int length = count * g.journalSectionSectors << 9;
-        dev.write(g.journalByte((long) section * g.journalSectionSectors), ByteBuffer.wrap(image, from, length), true);
+        dev.write(g.journalByte((long) section * g.journalSectionSectors), ByteBuffer.wrap(io != null ? io : image, from, length), true);
     }
 
     /** Which sections a replay covers, found the way {@code replay_journal} finds them. */

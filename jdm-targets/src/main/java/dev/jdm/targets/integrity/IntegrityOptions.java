@@ -12,7 +12,7 @@ record IntegrityOptions(
         long start, int tagSize, char mode,
         int journalSectors, int interleaveSectors, int log2BufferSectors, int journalWatermark, int commitTimeMs,
         String metaDevice, int metaDeviceArg, int sectorsPerBlock, int log2SectorsPerBitmapBit, int bitmapFlushIntervalMs,
-        IntegrityHash internalHash, IntegrityHash journalMac, boolean recalculate, boolean resetRecalculate,
+        IntegrityHash internalHash, IntegrityHash journalMac, JournalCrypt journalCrypt, boolean recalculate, boolean resetRecalculate,
         boolean allowDiscards, boolean fixPadding, boolean fixHmac, boolean legacyRecalculate) {
 
     static final String SYNTAX = "<dev> <reserved_sectors> <tag_size|-> <mode> <#opt> [opt...]";
@@ -54,6 +54,7 @@ record IntegrityOptions(
         int sectorsPerBlock = 1, log2SectorsPerBit = -1, metaArg = -1;
         String meta = null;
         IntegrityHash internalHash = null, journalMac = null;
+        JournalCrypt journalCrypt = null;
         boolean recalculate = false, reset = false, discards = false, fixPadding = false, fixHmac = false, legacy = false;
         for (int i = 5; i < 5 + optCount; i++) {
             String opt = args.get(i);
@@ -103,8 +104,7 @@ record IntegrityOptions(
                         "Invalid internal hash", "Error setting internal hash key");
                 case "journal_mac" -> journalMac = algorithm(args, i, value, "journal_mac",
                         "Invalid journal mac", "Error setting journal mac key");
-                case "journal_crypt" -> throw args.error(i, "journal_crypt is not supported by jdm"
-                        + " (the journal would be encrypted with a kernel skcipher); format without it");
+                case "journal_crypt" -> journalCrypt = cipher(args, i, value);
                 case "recalculate" -> recalculate = flag(args, i, value);
                 case "reset_recalculate" -> recalculate = reset = flag(args, i, value);
                 case "allow_discards" -> discards = flag(args, i, value);
@@ -132,7 +132,7 @@ record IntegrityOptions(
             throw new TargetException("Discard can be only used with internal hash");
         }
         return new IntegrityOptions(start, tagSize, mode, journalSectors, interleave, log2Buffer, watermark, commitMs,
-                meta, metaArg, sectorsPerBlock, log2SectorsPerBit, flushMs, internalHash, journalMac, recalculate, reset,
+                meta, metaArg, sectorsPerBlock, log2SectorsPerBit, flushMs, internalHash, journalMac, journalCrypt, recalculate, reset,
                 discards, fixPadding, fixHmac, legacy);
     }
 
@@ -156,6 +156,17 @@ record IntegrityOptions(
             throw args.error(i, "Invalid argument");
         }
         return true;
+    }
+
+    private static JournalCrypt cipher(Args args, int i, String value) throws TargetException {
+        if (value == null || value.isEmpty()) {
+            throw args.error(i, "Invalid journal_crypt argument");
+        }
+        try {
+            return JournalCrypt.parse(value);
+        } catch (IntegrityHash.AlgorithmException e) {
+            throw args.error(i, e.getMessage());
+        }
     }
 
     private static IntegrityHash algorithm(Args args, int i, String value, String option, String invalidAlg,

@@ -116,7 +116,7 @@ public final class IntegrityTarget implements Target {
         this.g = g;
         this.hash = o.internalHash();
         this.salt = sb.has(IntegritySuperblock.FLAG_FIXED_HMAC) ? sb.salt() : null;
-        this.journal = mode == 'R' ? null : new IntegrityJournal(g, o.journalMac(), salt);
+        this.journal = mode == 'R' ? null : new IntegrityJournal(g, o.journalMac(), salt, o.journalCrypt());
         this.log2BufferSectors = log2BufferSectors;
         this.tags = new MetadataCache(meta, (g.start + g.initialSectors) << 9, 512 << log2BufferSectors);
         this.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
@@ -1063,11 +1063,20 @@ public final class IntegrityTarget implements Target {
         if (hash != null) {
             opts.add("internal_hash:" + hash);
         }
+        if (o.journalCrypt() != null) {
+            opts.add("journal_crypt:" + o.journalCrypt());
+        }
         if (o.journalMac() != null) {
             opts.add("journal_mac:" + o.journalMac());
         }
         return dev.id() + " " + g.start + " " + g.tagSize + " " + mode + " " + opts.size()
                 + (opts.isEmpty() ? "" : " " + String.join(" ", opts));
+    }
+
+    /** {@code dm_integrity_io_hints}: the mapped device takes I/O in whole blocks. */
+    @Override
+    public int logicalBlockSize() {
+        return blockBytes;
     }
 
     @Override

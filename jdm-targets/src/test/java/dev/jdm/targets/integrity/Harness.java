@@ -5,9 +5,13 @@ import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -102,6 +106,32 @@ final class Harness {
             }
         }
         return true;
+    }
+
+    /** Runs an external tool with {@code stdin} as its input; its output as ISO-8859-1 (byte for byte). */
+    static String run(List<String> command, byte[] stdin) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        // Fed from another thread: a tool that answers while it reads would otherwise fill the pipe and stall.
+        Thread feeder = Thread.ofVirtual().start(() -> {
+            try (OutputStream in = p.getOutputStream()) {
+                in.write(stdin);
+            } catch (IOException e) {
+                p.destroy();
+            }
+        });
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (InputStream s = p.getInputStream()) {
+            s.transferTo(out);
+        }
+        feeder.join();
+        if (p.waitFor() != 0) {
+            throw new IOException("exit status " + p.exitValue() + " of " + command);
+        }
+        return out.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    static byte[] runBytes(List<String> command, byte[] stdin) throws IOException, InterruptedException {
+        return run(command, stdin).getBytes(StandardCharsets.ISO_8859_1);
     }
 
     static byte[] pattern(int length, long seed) {

@@ -90,7 +90,7 @@ class IntegrityTableTest {
                 {"0 8 integrity " + p + " 0 4 J 1 internal_hash:crc32c:abc", "argument 6 (\"internal_hash:crc32c:abc\"): Invalid internal_hash argument"},
                 {"0 8 integrity " + p + " 0 4 J 1 block_size:1000", "argument 6 (\"block_size:1000\"): Invalid block_size argument (512..4096, a power of two)"},
                 {"0 8 integrity " + p + " 0 4 J 1 journal_watermark:101", "argument 6 (\"journal_watermark:101\"): Invalid argument (journal_watermark is a percentage, 0..100)"},
-                {"0 8 integrity " + p + " 0 4 J 1 journal_crypt:cbc(aes):00", "argument 6 (\"journal_crypt:cbc(aes):00\"): journal_crypt is not supported by jdm (the journal would be encrypted with a kernel skcipher); format without it"},
+                {"0 8 integrity " + p + " 0 4 J 1 journal_crypt:cbc(aes):00", "argument 6 (\"journal_crypt:cbc(aes):00\"): Error setting encryption key (1 bytes for cbc(aes))"},
                 {"0 8 integrity " + p + " 0 4 J 1 allow_discards", "Discard can be only used with internal hash"},
                 {"0 40000 integrity " + p + " 0 4 J 1 internal_hash:crc32c", "Not enough provided sectors for requested mapping size: the target is 40000 sectors, the device provides 32328"},
                 {"0 8 integrity " + p + " 0 4 J 1 recalculate", "Recalculate can only be specified with internal_hash"},

@@ -3,10 +3,6 @@ package dev.jdm.targets.integrity;
 import dev.jdm.core.testing.ExternalTools;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.util.HexFormat;
 import java.util.List;
 
@@ -43,7 +39,7 @@ class IntegrityTagTest {
     void sha256FullAndTruncatedCheckedWithOpenssl() throws Exception {
         String openssl = ExternalTools.requireTool("openssl", "openssl");
         byte[] block = pattern(512, 8);
-        byte[] digest = run(List.of(openssl, "dgst", "-sha256", "-binary"), concat(le64(9), block)).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        byte[] digest = runBytes(List.of(openssl, "dgst", "-sha256", "-binary"), concat(le64(9), block));
         assertEquals(32, digest.length);
         assertArrayEquals(digest, storedTag("0 32 D 1 internal_hash:sha256", 9, block, 32));
         assertArrayEquals(copy(digest, 0, 16), storedTag("0 16 D 1 internal_hash:sha256", 9, block, 16), "cut to the tag size");
@@ -94,7 +90,7 @@ class IntegrityTagTest {
     }
 
     /** Formats a fresh 16 MiB device with {@code args}, writes one block at {@code sector} and returns its stored tag. */
-    private static byte[] storedTag(String args, long sector, byte[] block, int tagSize) throws IOException, dev.jdm.core.spi.TargetException {
+    private static byte[] storedTag(String args, long sector, byte[] block, int tagSize) throws java.io.IOException, dev.jdm.core.spi.TargetException {
         MemoryDevice dev = new MemoryDevice("dev", 16 * MIB);
         IntegrityTarget t = open(dev, 8, args);
         write(t, sector, block, true);
@@ -115,16 +111,4 @@ class IntegrityTagTest {
         return ExternalTools.requireTool("python3", "python3");
     }
 
-    private static String run(List<String> command, byte[] stdin) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        try (OutputStream in = p.getOutputStream()) {
-            in.write(stdin);
-        }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (InputStream s = p.getInputStream()) {
-            s.transferTo(out);
-        }
-        assertEquals(0, p.waitFor(), "exit status of " + command);
-        return out.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
-    }
 }
