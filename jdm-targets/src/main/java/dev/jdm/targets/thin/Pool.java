@@ -14,6 +14,7 @@ import dev.jdm.pdata.ThinMetadata;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -45,6 +46,8 @@ final class Pool {
     private static final long COMMIT_PERIOD_MILLIS = 1000;
     private static final long METADATA_RESERVE_MAX = 4096;
     private static final long METADATA_THRESHOLD_MAX = 1024;
+    /** Superblock offset of the metadata space map root's first field, its number of blocks. */
+    private static final int SUPERBLOCK_METADATA_NR_BLOCKS = 192;
 
     final BlockDevice poolDevice;
     final BlockDevice metadataDevice;
@@ -102,7 +105,7 @@ final class Pool {
                 }
                 md = ThinMetadata.format(metadataDevice, blockSectors, dataBlocks, CACHE_BLOCKS);
             } else {
-                md = ThinMetadata.open(metadataDevice, CACHE_BLOCKS);
+                md = open(metadataDevice, first);
                 if (md.dataBlockSize() != blockSectors) {
                     int was = md.dataBlockSize();
                     md.close();
@@ -116,6 +119,24 @@ final class Pool {
             throw new TargetException(BlockIoException.errnoOf(e), "Error creating metadata object: " + e.getMessage(), e);
         }
         return new Pool(poolDevice, metadataDevice, dataDevice, blockSectors, md);
+    }
+
+    /**
+     * Opens existing metadata. A device shorter than its metadata space map says is reported in the
+     * kernel's words (its pool_preresume refuses it: "metadata device (N blocks) too small: expected M").
+     */
+    private static ThinMetadata open(BlockDevice metadataDevice, ByteBuffer superblock) throws IOException {
+        try {
+            return ThinMetadata.open(metadataDevice, CACHE_BLOCKS);
+        } catch (MetadataException e) {
+            long expected = superblock.order(ByteOrder.LITTLE_ENDIAN).getLong(SUPERBLOCK_METADATA_NR_BLOCKS);
+            long blocks = metadataDevice.size() / Block.SIZE;
+            if (blocks < expected) {
+                throw new MetadataException(Errno.EINVAL, "metadata device (" + blocks + " blocks) too small: expected "
+                        + expected, e);
+            }
+            throw e;
+        }
     }
 
     private static boolean isAllZeroes(byte[] b) {

@@ -24,7 +24,11 @@ final class ThinFixture implements AutoCloseable {
     final Path data;
 
     ThinFixture(Path dir, long dataBlocks) throws IOException {
-        metadata = TestFiles.sparse(dir, "meta", METADATA_BYTES);
+        this(dir, dataBlocks, METADATA_BYTES);
+    }
+
+    ThinFixture(Path dir, long dataBlocks, long metadataBytes) throws IOException {
+        metadata = TestFiles.sparse(dir, "meta", metadataBytes);
         data = TestFiles.sparse(dir, "data", dataBlocks * BLOCK);
     }
 
