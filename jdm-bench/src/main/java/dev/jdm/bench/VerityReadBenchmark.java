@@ -5,6 +5,7 @@ import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.engine.TargetTypes;
 import dev.jdm.formats.verity.VerityOptions;
 import dev.jdm.formats.verity.Veritysetup;
+import dev.jdm.targets.verity.VerityTarget;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -29,7 +30,8 @@ import java.util.stream.Stream;
 
 /**
  * Verified reads against linear reads of the same file through the engine: a verity table (sha256,
- * 4 KiB blocks, every read checked), the same with {@code check_at_most_once}, and a linear table.
+ * 4 KiB blocks, every read checked), the same with {@code check_at_most_once}, the same with a cache of
+ * verified data blocks, and a linear table.
  * Two storages: {@code memory} puts the files in /dev/shm (or {@code $JDM_BENCH_DIR}), so the cost
  * measured is hashing against a memory copy; {@code disk} puts them on a disk-backed file system
  * ({@code $JDM_BENCH_DISK_DIR}, default /var/tmp) opened with O_DIRECT, so neither table reads from the
@@ -44,7 +46,8 @@ public class VerityReadBenchmark {
     static final int RANDOM_IO = 4096;
     private static final int RANDOM_OFFSETS = 1 << 16;
 
-    @Param({"linear", "verity", "verity-once"})
+    /** verity-cached keeps verified data blocks in a cache of half the image, so about half the random reads hit. */
+    @Param({"linear", "verity", "verity-once", "verity-cached"})
     public String target;
 
     @Param({"memory", "disk"})
@@ -89,7 +92,14 @@ public class VerityReadBenchmark {
             }
         }
         dm = new DeviceMapper(TargetTypes.discover(), new DeviceMapper.Options(disk));
-        dm.create("bench", null, table, true);
+        if (target.equals("verity-cached")) {
+            System.setProperty(VerityTarget.DATA_CACHE_PROPERTY, Long.toString(DEVICE_BYTES / 2 >> 20));
+        }
+        try {
+            dm.create("bench", null, table, true);
+        } finally {
+            System.clearProperty(VerityTarget.DATA_CACHE_PROPERTY); // read when the table is created
+        }
         device = dm.device("bench");
         sequential = pageAligned(SEQUENTIAL_IO); // O_DIRECT reads land in the buffer without a bounce copy
         random = pageAligned(RANDOM_IO);

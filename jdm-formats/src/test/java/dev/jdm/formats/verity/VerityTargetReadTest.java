@@ -5,6 +5,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.targets.verity.VerityTarget;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -171,6 +172,36 @@ class VerityTargetReadTest {
             byte[] again = read(md, 7, 1);
             assertEquals(0x11, again[0]);
             assertEquals("verity: data block 8 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 8, 1)).getMessage());
+        }
+    }
+
+    @Test
+    void dataCacheServesBlocksVerifiedOnTheirReadAndVerifiesAgainAfterEvictionOrSuspend() throws Exception {
+        System.setProperty(VerityTarget.DATA_CACHE_PROPERTY, "1"); // 256 blocks: 7 and 263 share a slot
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            dm.create("v", null, table(""), true);
+            MappedDevice md = dm.device("v");
+            scribble(data, 8L * BS, (byte) 0x11);
+            assertEquals("verity: data block 8 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 8, 1)).getMessage());
+            assertEquals("verity: data block 8 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 8, 1)).getMessage(),
+                    "a block that failed is not cached");
+
+            assertArrayEquals(expected(7, 1), read(md, 7, 1));
+            scribble(data, 7L * BS, (byte) 0x11);
+            assertArrayEquals(expected(7, 1), read(md, 7, 1), "the bytes verified when block 7 was read, not the device's");
+            assertArrayEquals(expected(263, 1), read(md, 263, 1));
+            assertEquals("verity: data block 7 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 7, 1)).getMessage(),
+                    "evicted by block 263, block 7 is read and verified again");
+
+            assertArrayEquals(expected(20, 4), read(md, 20, 4));
+            scribble(data, 21L * BS, (byte) 0x11);
+            assertArrayEquals(expected(20, 4), read(md, 20, 4));
+            dm.suspend("v", false);
+            dm.resume("v");
+            assertEquals("verity: data block 21 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 20, 4)).getMessage(),
+                    "suspend forgets the cache");
+        } finally {
+            System.clearProperty(VerityTarget.DATA_CACHE_PROPERTY);
         }
     }
 

@@ -3,9 +3,10 @@ package dev.jdm.targets.verity;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
- * Hash blocks whose digest already matched their parent (dm-bufio's {@code hash_verified}): a bounded,
- * direct-mapped, lock-free table. Only verified content goes in, so a hit needs no hashing; a collision
- * just evicts, and the evicted block is verified again on its next use.
+ * Blocks whose digest already matched the tree: hash blocks (dm-bufio's {@code hash_verified}) and,
+ * when enabled, data blocks. A bounded, direct-mapped, lock-free table. Only verified content goes in
+ * and entries are never modified, so a hit needs no hashing; a collision just evicts, and the evicted
+ * block is verified again on its next use.
  */
 final class VerifiedBlockCache {
     private record Entry(long block, byte[] content) {
@@ -24,6 +25,17 @@ final class VerifiedBlockCache {
 
     void put(long block, byte[] content) {
         slots.set(slot(block), new Entry(block, content));
+    }
+
+    int capacity() {
+        return slots.length();
+    }
+
+    /** Forgets every block, so each is read and verified again. */
+    void clear() {
+        for (int i = 0; i < slots.length(); i++) {
+            slots.set(i, null);
+        }
     }
 
     private int slot(long block) {

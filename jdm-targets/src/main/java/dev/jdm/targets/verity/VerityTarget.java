@@ -67,8 +67,17 @@ public final class VerityTarget implements Target {
     private static final int MAX_FEC_DEPTH = 4;
     private static final int PAGE_SIZE = 4096;
     private static final int CACHE_BYTES = 16 << 20;
-    /** Reads of at least two slices are read and verified in parallel slices of this many bytes. */
-    private static final int SLICE_BYTES = Integer.getInteger("jdm.verity.sliceBytes", 128 << 10);
+    /**
+     * MiB of verified data blocks to keep (0, the default: none). Off because jdm's devices are mostly
+     * read through NBD by a kernel that keeps its own page cache above us, as it does above dm-verity.
+     */
+    public static final String DATA_CACHE_PROPERTY = "jdm.verity.dataCacheMiB";
+    /**
+     * Reads of at least two slices are read and verified in parallel slices of this many bytes: small
+     * enough that hashing the first slices overlaps reading the others, large enough that each is a
+     * cheap device read (a 1 MiB read is 8 slices).
+     */
+    private static final int SLICE_BYTES = 128 << 10;
     /** Slices mostly wait for the device, so a virtual thread each: the JDK adds carriers while they block in file reads. */
     private static final Thread.Builder SLICE_THREADS = Thread.ofVirtual().name("verity-slice");
 
@@ -121,6 +130,8 @@ public final class VerityTarget implements Target {
     private final Fec fec;
     private final FecDecoder fecDecoder;
     private final VerifiedBlockCache cache;
+    /** Verified data blocks kept as read, or null when {@link #DATA_CACHE_PROPERTY} is 0 (the default). */
+    private final VerifiedBlockCache dataCache;
     private final ConcurrentHashMap<Long, CompletableFuture<byte[]>> loading = new ConcurrentHashMap<>();
 
     private volatile boolean hashFailed;
@@ -152,6 +163,12 @@ public final class VerityTarget implements Target {
         this.validated = options.checkAtMostOnce ? new AtomicLongArray((int) ((tree.dataBlocks() + 63) >>> 6)) : null;
         long treeBlocks = Math.max(1, tree.hashBlocks());
         this.cache = new VerifiedBlockCache((int) Math.min(treeBlocks, Math.max(64, CACHE_BYTES / tree.hashBlockSize())));
+        long dataCacheBlocks = Math.min(tree.dataBlocks(), (Long.getLong(DATA_CACHE_PROPERTY, 0) << 20) / dataBlockSize);
+        this.dataCache = dataCacheBlocks > 0 ? new VerifiedBlockCache((int) Math.min(Integer.MAX_VALUE - 8, dataCacheBlocks)) : null;
+        if (dataCache != null) {
+            LOG.log(Level.INFO, "{0}: keeping up to {1} verified data blocks ({2} MiB)", dataDevice.id(),
+                    dataCache.capacity(), (long) dataCache.capacity() * dataBlockSize >> 20);
+        }
         this.fecDecoder = fec == null ? null : new FecDecoder(new FecLayout(fec.roots, dataBlockSize, fec.blocks),
                 fec.device, fec.start * dataBlockSize, hasher, new Area());
     }
@@ -350,7 +367,9 @@ public final class VerityTarget implements Target {
         }
         ByteBuffer region = dst.slice(dst.position(), length);
         try {
-            if (count < 2 * sliceBlocks) {
+            if (dataCache != null && copyFromDataCache(region, first, count)) {
+                // every block was verified when it was read into the cache, and cached blocks never change
+            } else if (count < 2 * sliceBlocks) {
                 readAndVerify(region, first, 0, count);
             } else {
                 readAndVerifyInSlices(region, first, count);
@@ -359,6 +378,18 @@ public final class VerityTarget implements Target {
             throw ioError(f.failure);
         }
         dst.position(dst.position() + length);
+    }
+
+    /** Fills the region from the data cache if it holds every block; false (region partly written) otherwise. */
+    private boolean copyFromDataCache(ByteBuffer region, long first, int count) {
+        for (int i = 0; i < count; i++) {
+            byte[] content = dataCache.get(first + i);
+            if (content == null) {
+                return false;
+            }
+            region.put(i * dataBlockSize, content);
+        }
+        return true;
     }
 
     /** A read of the data device failed (and there is no FEC to repair it): the error mode applies once per I/O. */
@@ -462,6 +493,7 @@ public final class VerityTarget implements Target {
             if (validated != null) {
                 markValidated(block);
             }
+            keepVerified(block, content);
             return;
         }
         if (fecDecoder != null) {
@@ -469,11 +501,21 @@ public final class VerityTarget implements Target {
             if (repaired != null) {
                 fecCorrected.incrementAndGet();
                 content.duplicate().put(repaired);
+                keepVerified(block, content);
                 return;
             }
         }
         if (handleError(BlockType.DATA, block)) {
             throw new BlockIoException(Errno.EIO, "verity: data block " + block + " is corrupted");
+        }
+    }
+
+    /** Only content whose digest just matched goes in: a copy, as the caller's buffer may change. */
+    private void keepVerified(long block, ByteBuffer content) {
+        if (dataCache != null) {
+            byte[] copy = new byte[dataBlockSize];
+            content.get(content.position(), copy);
+            dataCache.put(block, copy);
         }
     }
 
@@ -637,6 +679,14 @@ public final class VerityTarget implements Target {
             } catch (IOException e) {
                 return false;
             }
+        }
+    }
+
+    /** A suspended device may have its data changed underneath before it resumes: cached blocks are read and verified again. */
+    @Override
+    public void postsuspend() {
+        if (dataCache != null) {
+            dataCache.clear();
         }
     }
 

@@ -1,0 +1,112 @@
+package dev.jdm.bench;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The tables of {@link VerityReadBenchmark} measured in alternation: every round runs each table for
+ * a short slice of time, one right after the other, and the ratio to linear is taken within the round.
+ * On a machine shared with other people's builds the load moves by several times within a minute, so
+ * JMH's trials (one table after the other, seconds apart) compare different machines; adjacent slices
+ * see nearly the same one. Prints the median ops/s per table and the median and spread of the
+ * per-round ratios, as Markdown.
+ *
+ * <p>Arguments: {@code [rounds] [slice milliseconds]}, default 24 rounds of 250 ms (the first 4 rounds
+ * warm up and are not counted).
+ */
+public final class VerityInterleavedMain {
+    private static final String[] TARGETS = {"linear", "verity", "verity-once", "verity-cached"};
+    private static final String[] STORAGES = {"disk", "memory"};
+    private static final int WARM_UP_ROUNDS = 4;
+
+    private VerityInterleavedMain() {
+    }
+
+    @FunctionalInterface
+    private interface Operation {
+        void run(VerityReadBenchmark state) throws IOException;
+    }
+
+    public static void main(String[] args) throws Exception {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 24;
+        long sliceNanos = (args.length > 1 ? Long.parseLong(args[1]) : 250) * 1_000_000;
+        Map<String, Operation> operations = new LinkedHashMap<>();
+        operations.put("randomRead4K", VerityReadBenchmark::randomRead4K);
+        operations.put("sequentialRead1M", VerityReadBenchmark::sequentialRead1M);
+
+        List<String> rows = new ArrayList<>();
+        for (String storage : STORAGES) {
+            VerityReadBenchmark[] states = new VerityReadBenchmark[TARGETS.length];
+            try {
+                for (int t = 0; t < TARGETS.length; t++) {
+                    states[t] = new VerityReadBenchmark();
+                    states[t].target = TARGETS[t];
+                    states[t].storage = storage;
+                    states[t].setUp();
+                }
+                for (var op : operations.entrySet()) {
+                    double[][] rates = new double[TARGETS.length][rounds - WARM_UP_ROUNDS];
+                    for (int round = 0; round < rounds; round++) {
+                        for (int k = 0; k < TARGETS.length; k++) {
+                            int t = (k + round) % TARGETS.length; // each table goes first as often as the others
+                            double rate = opsPerSecond(states[t], op.getValue(), sliceNanos);
+                            if (round >= WARM_UP_ROUNDS) {
+                                rates[t][round - WARM_UP_ROUNDS] = rate;
+                            }
+                        }
+                    }
+                    rows.add(row(storage, op.getKey(), rates));
+                }
+            } finally {
+                for (VerityReadBenchmark state : states) {
+                    if (state != null) {
+                        state.tearDown();
+                    }
+                }
+            }
+        }
+        System.out.println();
+        System.out.printf("%d rounds of %d ms per table (%d warm-up rounds not counted); ratio = median of per-round ratios [min–max]%n%n",
+                rounds - WARM_UP_ROUNDS, sliceNanos / 1_000_000, WARM_UP_ROUNDS);
+        System.out.println("| storage | operation | linear (ops/s) | verity (ops/s) | **verity/linear** | check_at_most_once (ops/s) "
+                + "| once/linear | data cache ½ image (ops/s) | cached/linear |");
+        System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        rows.forEach(System.out::println);
+    }
+
+    private static double opsPerSecond(VerityReadBenchmark state, Operation op, long sliceNanos) throws IOException {
+        long start = System.nanoTime(), now;
+        long ops = 0;
+        do {
+            op.run(state);
+            ops++;
+            now = System.nanoTime();
+        } while (now - start < sliceNanos);
+        return ops * 1e9 / (now - start);
+    }
+
+    private static String row(String storage, String operation, double[][] rates) {
+        StringBuilder sb = new StringBuilder(String.format("| %s | %s | %.0f", storage, operation, median(rates[0])));
+        for (int t = 1; t < TARGETS.length; t++) {
+            double[] ratios = new double[rates[t].length];
+            for (int i = 0; i < ratios.length; i++) {
+                ratios[i] = rates[t][i] / rates[0][i];
+            }
+            Arrays.sort(ratios);
+            String ratio = String.format("%.2f [%.2f–%.2f]", median(ratios), ratios[0], ratios[ratios.length - 1]);
+            sb.append(String.format(" | %.0f | %s", median(rates[t]), t == 1 ? "**" + ratio + "**" : ratio));
+        }
+        return sb.append(" |").toString();
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+}
