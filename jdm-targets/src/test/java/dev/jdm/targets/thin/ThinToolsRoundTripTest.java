@@ -183,94 +183,6 @@ class ThinToolsRoundTripTest {
 
     // ---------------------------------------------------------------- jdm -> thin_check / thin_dump
 
-    /** One data block as the model knows it: shared by the mappings that hold the same instance. */
-    private static final class Block {
-        final byte[] bytes;
-
-        Block(byte[] bytes) {
-            this.bytes = bytes;
-        }
-    }
-
-    /** A mapping: the block and the pool time stamped on it (what the kernel's sharing test reads). */
-    private record Mapped(Block block, int time) {
-    }
-
-    /** A thin device in the model: details as the kernel keeps them, and its mappings. */
-    private static final class Device {
-        final long transaction;
-        final int creationTime;
-        int snapTime;
-        final TreeMap<Long, Mapped> maps;
-
-        Device(long transaction, int creationTime, TreeMap<Long, Mapped> maps) {
-            this.transaction = transaction;
-            this.creationTime = creationTime;
-            this.snapTime = creationTime;
-            this.maps = maps;
-        }
-    }
-
-    /** The pool as the kernel's dm-thin-metadata.c would leave it after the same messages and writes. */
-    private static final class PoolModel {
-        final TreeMap<Long, Device> devices = new TreeMap<>();
-        long transaction;
-        int time;
-        /** What a reserved metadata snapshot holds: each device's mappings at the time of the reserve. */
-        Map<Long, TreeMap<Long, Mapped>> held;
-
-        void createThin(long id) {
-            devices.put(id, new Device(transaction, time, new TreeMap<>()));
-        }
-
-        void createSnap(long id, long origin) {
-            time++;
-            Device o = devices.get(origin);
-            o.snapTime = time;
-            devices.put(id, new Device(transaction, time, new TreeMap<>(o.maps)));
-        }
-
-        /** A write into one virtual block: in place if unshared, else (or when unmapped) into a new block. */
-        void write(long id, long virtualBlock, int offsetInBlock, byte[] src, int srcOffset, int length) {
-            Device d = devices.get(id);
-            Mapped m = d.maps.get(virtualBlock);
-            Block target;
-            if (m != null && d.snapTime <= m.time()) {
-                target = m.block();
-            } else {
-                target = new Block(m == null ? new byte[BLOCK_BYTES] : m.block().bytes.clone());
-                d.maps.put(virtualBlock, new Mapped(target, time));
-            }
-            System.arraycopy(src, srcOffset, target.bytes, offsetInBlock, length);
-        }
-
-        /** Blocks some mapping or the held metadata snapshot refers to: the pool's used data blocks. */
-        int usedDataBlocks() {
-            Set<Block> used = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-            devices.values().forEach(d -> d.maps.values().forEach(m -> used.add(m.block())));
-            if (held != null) {
-                held.values().forEach(maps -> maps.values().forEach(m -> used.add(m.block())));
-            }
-            return used.size();
-        }
-
-        byte[] read(long id, long offset, int length) {
-            byte[] out = new byte[length];
-            Device d = devices.get(id);
-            for (int done = 0; done < length; ) {
-                long v = (offset + done) / BLOCK_BYTES;
-                int in = (int) ((offset + done) % BLOCK_BYTES);
-                int n = Math.min(length - done, BLOCK_BYTES - in);
-                Mapped m = d.maps.get(v);
-                if (m != null) {
-                    System.arraycopy(m.block().bytes, in, out, done, n);
-                }
-                done += n;
-            }
-            return out;
-        }
-    }
-
     @Test
     void randomMessagesAndIoLeaveMetadataThatThinCheckPassesAndThinDumpShowsExactly() throws Exception {
         for (int seed = 1; seed <= 2; seed++) {
@@ -312,101 +224,15 @@ class ThinToolsRoundTripTest {
         Path meta = TestFiles.sparse(dir, "jdm-meta" + seed, METADATA_BYTES);
         Path data = TestFiles.sparse(dir, "jdm-data" + seed, nrData * BLOCK_BYTES);
         Random rnd = new Random(seed);
-        PoolModel model = new PoolModel();
-        Set<Long> active = new HashSet<>();
-        List<String> log = new ArrayList<>();
         dm.create("pool", null, PoolFiles.poolTable(nrData * BLOCK_SECTORS, meta, data, BLOCK_SECTORS, 0), false);
+        ThinPoolDriver driver = new ThinPoolDriver(dm, BLOCK_SECTORS, virtualBlocks, nrData);
         for (int i = 0; i < operations; i++) {
-            List<Long> ids = new ArrayList<>(model.devices.keySet());
-            int op = rnd.nextInt(100);
-            String what;
-            if (ids.isEmpty() || (op < 8 && ids.size() < 6)) {
-                long id = freeId(rnd, model);
-                msg("create_thin", id);
-                model.createThin(id);
-                what = "create_thin " + id;
-            } else if (op < 16 && ids.size() < 6) {
-                long id = freeId(rnd, model);
-                long origin = ids.get(rnd.nextInt(ids.size()));
-                // As lvm does: the origin is quiet while the snapshot is taken.
-                boolean originActive = active.contains(origin);
-                if (originActive) {
-                    dm.suspend(thinName(origin), false);
-                }
-                msg("create_snap", id, origin);
-                if (originActive) {
-                    dm.resume(thinName(origin));
-                }
-                model.createSnap(id, origin);
-                what = "create_snap " + id + " " + origin;
-            } else if (op < 20 && ids.size() > 1) {
-                long id = ids.get(rnd.nextInt(ids.size()));
-                if (active.remove(id)) {
-                    dm.remove(thinName(id), false, false);
-                }
-                msg("delete", id);
-                model.devices.remove(id);
-                what = "delete " + id;
-            } else if (op < 24) {
-                long next = model.transaction + 1 + rnd.nextInt(3);
-                msg("set_transaction_id", model.transaction, next);
-                model.transaction = next;
-                what = "set_transaction_id " + next;
-            } else if (op < 27) {
-                if (model.held == null) {
-                    msg("reserve_metadata_snap");
-                    model.held = new HashMap<>();
-                    model.devices.forEach((id, d) -> model.held.put(id, new TreeMap<>(d.maps)));
-                } else {
-                    msg("release_metadata_snap");
-                    model.held = null;
-                }
-                what = "metadata snapshot";
-            } else {
-                long id = ids.get(rnd.nextInt(ids.size()));
-                MappedDevice thin = activate(id, virtualBlocks, active);
-                long offset = (long) rnd.nextInt((int) (virtualBlocks * BLOCK_SECTORS)) * 512;
-                if (op < 37) {
-                    // whole blocks only: the kernel leaves partial blocks of a discard alone
-                    long first = offset / BLOCK_BYTES;
-                    long count = Math.min(1 + rnd.nextInt(4), virtualBlocks - first);
-                    thin.discard(first * BLOCK_BYTES, count * BLOCK_BYTES);
-                    for (long v = first; v < first + count; v++) {
-                        model.devices.get(id).maps.remove(v);
-                    }
-                    what = "discard " + id + " blocks " + first + "+" + count;
-                } else if (op < 50) {
-                    int length = (int) Math.min(512L * (1 + rnd.nextInt(3 * BLOCK_SECTORS)), virtualBlocks * BLOCK_BYTES - offset);
-                    assertArrayEquals(model.read(id, offset, length), read(thin, offset, length), "read " + id + " at " + offset + ", seed " + seed);
-                    what = "read";
-                } else {
-                    int length = (int) Math.min(512L * (1 + rnd.nextInt(3 * BLOCK_SECTORS)), virtualBlocks * BLOCK_BYTES - offset);
-                    byte[] bytes = new byte[length];
-                    rnd.nextBytes(bytes);
-                    thin.write(offset, ByteBuffer.wrap(bytes), rnd.nextInt(8) == 0);
-                    for (int done = 0; done < length; ) {
-                        long v = (offset + done) / BLOCK_BYTES;
-                        int in = (int) ((offset + done) % BLOCK_BYTES);
-                        int n = Math.min(length - done, BLOCK_BYTES - in);
-                        model.write(id, v, in, bytes, done, n);
-                        done += n;
-                    }
-                    what = "write " + id + " " + length + " at " + offset;
-                }
-                Device d = model.devices.get(id);
-                assertEquals(d.maps.isEmpty() ? "0 -" : d.maps.size() * BLOCK_SECTORS + " " + ((d.maps.lastKey() + 1) * BLOCK_SECTORS - 1),
-                        dm.status(thinName(id), false).getFirst().params(), "thin status after " + what + ", seed " + seed);
-            }
-            log.add(what);
-            String[] status = dm.status("pool", false).getFirst().params().split(" ");
-            assertEquals(model.transaction + " " + model.usedDataBlocks() + "/" + nrData + " " + (model.held == null ? "-" : "held"),
-                    status[0] + " " + status[2] + " " + (status[3].equals("-") ? "-" : "held"), "pool status after " + what + ", seed " + seed + "; operations so far: " + log);
+            driver.apply(ThinPoolDriver.randomOp(rnd, virtualBlocks, BLOCK_SECTORS));
         }
-        for (long id : active) {
-            dm.remove(thinName(id), false, false);
-        }
+        driver.deactivateAll();
         dm.remove("pool", false, false);
 
+        ThinPoolModel model = driver.model;
         assertCheckClean(meta);
         ThinTools.Dump dump = ThinTools.dump(meta);
         try (var dev = FileBlockDevice.open(meta, FileBlockDevice.Options.READ_ONLY); var md = ThinMetadata.open(dev, 64)) {
@@ -429,15 +255,15 @@ class ThinToolsRoundTripTest {
      * Device by device, thin_dump's details and mapped blocks are the model's, the same model block is the
      * same data block everywhere (and different ones differ), and the data file holds the model's bytes there.
      */
-    private static void assertDumpMatchesModel(ThinTools.Dump dump, PoolModel model, Path data, String where) throws Exception {
+    private static void assertDumpMatchesModel(ThinTools.Dump dump, ThinPoolModel model, Path data, String where) throws Exception {
         assertEquals(model.transaction, dump.transaction(), "transaction id, " + where);
         assertEquals(model.time, dump.time(), "pool time, " + where);
         assertEquals(model.devices.keySet(), dump.devices().keySet(), "devices, " + where);
-        Map<Block, Long> dataBlockOf = new IdentityHashMap<>();
-        Map<Long, Block> blockAt = new HashMap<>();
+        Map<ThinPoolModel.Block, Long> dataBlockOf = new IdentityHashMap<>();
+        Map<Long, ThinPoolModel.Block> blockAt = new HashMap<>();
         try (var file = FileBlockDevice.open(data, FileBlockDevice.Options.READ_ONLY)) {
             for (var e : model.devices.entrySet()) {
-                Device want = e.getValue();
+                ThinPoolModel.Device want = e.getValue();
                 ThinTools.Device got = dump.devices().get(e.getKey());
                 String dev = "device " + e.getKey() + ", " + where;
                 assertEquals(List.of(want.maps.size(), want.transaction, want.creationTime, want.snapTime),
@@ -448,32 +274,13 @@ class ThinToolsRoundTripTest {
                     assertEquals(m.getValue().time(), actual.time(), "time of block " + m.getKey() + " of " + dev);
                     Long before = dataBlockOf.putIfAbsent(m.getValue().block(), actual.dataBlock());
                     assertEquals(before == null ? actual.dataBlock() : before, actual.dataBlock(), "sharing of block " + m.getKey() + " of " + dev);
-                    Block other = blockAt.putIfAbsent(actual.dataBlock(), m.getValue().block());
+                    ThinPoolModel.Block other = blockAt.putIfAbsent(actual.dataBlock(), m.getValue().block());
                     assertTrue(other == null || other == m.getValue().block(), "data block " + actual.dataBlock() + " mapped twice, " + dev);
                     assertArrayEquals(m.getValue().block().bytes, read(file, actual.dataBlock() * BLOCK_BYTES, BLOCK_BYTES),
                             "data of block " + m.getKey() + " of " + dev);
                 }
             }
         }
-    }
-
-    private MappedDevice activate(long id, long virtualBlocks, Set<Long> active) throws Exception {
-        if (active.add(id)) {
-            dm.create(thinName(id), null, "0 " + virtualBlocks * BLOCK_SECTORS + " thin /dev/mapper/pool " + id, false);
-        }
-        return dm.device(thinName(id));
-    }
-
-    private static long freeId(Random rnd, PoolModel model) {
-        long id;
-        do {
-            id = rnd.nextInt(20);
-        } while (model.devices.containsKey(id));
-        return id;
-    }
-
-    private static String thinName(long id) {
-        return "thin" + id;
     }
 
     private void msg(Object... argv) throws Exception {

@@ -1,0 +1,348 @@
+package dev.jdm.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdm.core.testing.ExternalTools;
+import dev.jdm.nbd.NbdExport;
+import dev.jdm.nbd.NbdUri;
+import dev.jdm.pdata.ThinTools;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * kill -9 of a daemon serving a thin pool over NBD, many times, at random points of writes, flushes, FUA
+ * writes, snapshots and deletes. After each kill thin_check finds the metadata clean; the next daemon
+ * restores the pool and its thin devices from the state folder, and every write that was acknowledged
+ * durable (answered with FUA, or followed by an answered FLUSH on its connection) reads back exactly; a
+ * write that was not may read as it was before or after, one whole 4 KiB write unit at a time.
+ */
+class ThinCrashTest {
+    private static final int BLOCK_SECTORS = 128;
+    private static final int BLOCK_BYTES = BLOCK_SECTORS * 512;
+    private static final long NR_DATA = 1024;
+    private static final int UNIT = 4096;
+    private static final int UNITS = 32 * BLOCK_BYTES / UNIT;
+    private static final int MAX_DEVICES = 6;
+    private static final int KILLS = 12;
+    private static final String CLEAN_CHECK = "examining superblock\nexamining devices tree\nexamining mapping tree\nchecking space map counts\n";
+
+    @TempDir
+    Path dir;
+    Process daemon;
+    /** What went wrong in the I/O thread other than the daemon dying under it. */
+    volatile Throwable workerFailure;
+    final Map<Long, NbdExport> exports = new HashMap<>();
+
+    @AfterEach
+    void stop() {
+        closeExports();
+        if (daemon != null) {
+            daemon.destroyForcibly();
+        }
+    }
+
+    /** What one thin device may read back after a crash, 4 KiB unit by unit. */
+    private static final class Expect {
+        /** The last value known stable (null: never written, zeroes). */
+        final byte[][] durable = new byte[UNITS][];
+        /** Values written since, which a crash may or may not have kept (the last is what a live read shows). */
+        final List<List<byte[]>> pending = new ArrayList<>();
+
+        Expect() {
+            for (int i = 0; i < UNITS; i++) {
+                pending.add(new ArrayList<>());
+            }
+        }
+
+        /** A snapshot of a flushed origin: its durable content, durable in the snapshot once the message is answered. */
+        Expect copy() {
+            Expect e = new Expect();
+            System.arraycopy(durable, 0, e.durable, 0, UNITS);
+            return e;
+        }
+
+        byte[] latest(int unit) {
+            List<byte[]> p = pending.get(unit);
+            return p.isEmpty() ? durable[unit] : p.getLast();
+        }
+
+        void settle(int unit, byte[] value) {
+            durable[unit] = value;
+            pending.get(unit).clear();
+        }
+
+        void flushed() {
+            for (int u = 0; u < UNITS; u++) {
+                if (!pending.get(u).isEmpty()) {
+                    settle(u, pending.get(u).getLast());
+                }
+            }
+        }
+    }
+
+    /** Devices that exist for sure, ones whose create_snap was in flight, ones whose delete was. */
+    private final TreeMap<Long, Expect> devices = new TreeMap<>();
+    private final Map<Long, Expect> maybeCreated = new HashMap<>();
+    private final Set<Long> maybeDeleted = new HashSet<>();
+    /** Answered writes, flushes, snapshots and deletes over all rounds: the kills must land among all of them. */
+    private final int[] done = new int[4];
+
+    @Test
+    void acknowledgedWritesSurviveKillDashNineDuringWritesSnapshotsAndDeletes() throws Exception {
+        ExternalTools.requireTool("thin_check", ThinTools.PACKAGE);
+        Path meta = dir.resolve("meta");
+        Path pool = dir.resolve("pool-data");
+        try (RandomAccessFile m = new RandomAccessFile(meta.toFile(), "rw"); RandomAccessFile d = new RandomAccessFile(pool.toFile(), "rw")) {
+            m.setLength(8L << 20);
+            d.setLength(NR_DATA * BLOCK_BYTES);
+        }
+        startDaemon();
+        call(ControlClient.request("create").put("name", "pool")
+                .put("table", "0 " + NR_DATA * BLOCK_SECTORS + " thin-pool " + meta + " " + pool + " " + BLOCK_SECTORS + " 0"));
+        message("create_thin", 0);
+        devices.put(0L, new Expect());
+        activate(0);
+
+        long seed = System.nanoTime();
+        for (int kill = 0; kill < KILLS; kill++) {
+            SplittableRandom rnd = new SplittableRandom(seed + kill);
+            String where = "kill " + kill + " (seed " + (seed + kill) + ")";
+            Thread worker = Thread.ofPlatform().start(() -> randomWork(rnd));
+            Thread.sleep(100 + ThreadLocalRandom.current().nextInt(900));
+            daemon.destroyForcibly();
+            assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "the daemon did not die");
+            worker.join(TimeUnit.SECONDS.toMillis(30));
+            assertTrue(!worker.isAlive(), "the I/O did not fail once the daemon was gone");
+            if (workerFailure != null) {
+                throw new AssertionError("before " + where, workerFailure);
+            }
+            closeExports();
+
+            ThinTools.Result check = ThinTools.check(meta);
+            assertEquals(new ThinTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check after " + where);
+            Set<Long> present = ThinTools.dump(meta).devices().keySet();
+            reconcile(present, where);
+
+            startDaemon();
+            JsonNode list = call(ControlClient.request("list"));
+            Set<String> names = new HashSet<>();
+            for (JsonNode d : list.path("devices")) {
+                if (!d.path("liveTable").asBoolean()) {
+                    // killed inside a create: the device was made but its table not yet loaded
+                    call(ControlClient.request("remove").put("name", d.path("name").asText()));
+                    continue;
+                }
+                names.add(d.path("name").asText());
+                if (d.path("suspended").asBoolean()) {
+                    // killed between the suspend and the resume around a snapshot
+                    call(ControlClient.request("resume").put("name", d.path("name").asText()));
+                }
+            }
+            for (long id : devices.keySet()) {
+                if (!names.contains(name(id))) {
+                    // killed between the message and the table load
+                    call(ControlClient.request("create").put("name", name(id)).put("table", thinTable(id)));
+                }
+                verify(id, where);
+            }
+        }
+        assertTrue(Arrays.stream(done).allMatch(n -> n > 0), "writes, flushes, snapshots, deletes: " + Arrays.toString(done));
+    }
+
+    /** Which in-flight creates and deletes happened, by what thin_dump shows; nothing else may differ. */
+    private void reconcile(Set<Long> present, String where) {
+        maybeCreated.forEach((id, e) -> {
+            if (present.contains(id)) {
+                devices.put(id, e);
+            }
+        });
+        maybeCreated.clear();
+        for (long id : maybeDeleted) {
+            if (!present.contains(id)) {
+                devices.remove(id);
+            }
+        }
+        maybeDeleted.clear();
+        assertEquals(devices.keySet(), present, "thin devices after " + where);
+    }
+
+    /** Reads the whole device: each unit must be its durable value or one written since; that is now durable. */
+    private void verify(long id, String where) throws IOException {
+        NbdExport e = export(id);
+        ByteBuffer all = ByteBuffer.allocate(UNITS * UNIT);
+        e.read(0, all);
+        Expect x = devices.get(id);
+        for (int u = 0; u < UNITS; u++) {
+            byte[] got = Arrays.copyOfRange(all.array(), u * UNIT, (u + 1) * UNIT);
+            boolean allowed = Arrays.equals(got, x.durable[u] == null ? new byte[UNIT] : x.durable[u]);
+            for (byte[] p : x.pending.get(u)) {
+                allowed |= Arrays.equals(got, p);
+            }
+            if (!allowed) {
+                fail("thin device " + id + ", 4 KiB unit " + u + " after " + where + ": neither the durable value nor one of "
+                        + x.pending.get(u).size() + " later writes (starts " + Arrays.toString(Arrays.copyOf(got, 8)) + ")");
+            }
+            x.settle(u, got);
+        }
+    }
+
+    /** Writes, flushes, snapshots, deletes and reads at random until the daemon dies under it. */
+    private void randomWork(SplittableRandom rnd) {
+        try {
+            for (int op = 0; op < 5000; op++) {
+                List<Long> ids = new ArrayList<>(devices.keySet());
+                long id = ids.get(rnd.nextInt(ids.size()));
+                Expect x = devices.get(id);
+                int r = rnd.nextInt(100);
+                if (r < 60) {
+                    int first = rnd.nextInt(UNITS);
+                    int count = Math.min(1 + rnd.nextInt(16), UNITS - first);
+                    boolean fua = rnd.nextInt(6) == 0;
+                    byte[] bytes = new byte[count * UNIT];
+                    rnd.nextBytes(bytes);
+                    for (int u = 0; u < count; u++) {
+                        x.pending.get(first + u).add(Arrays.copyOfRange(bytes, u * UNIT, (u + 1) * UNIT));
+                    }
+                    export(id).write((long) first * UNIT, ByteBuffer.wrap(bytes), fua);
+                    done[0]++;
+                    if (fua) {
+                        for (int u = 0; u < count; u++) {
+                            x.settle(first + u, x.pending.get(first + u).getLast());
+                        }
+                    }
+                } else if (r < 72) {
+                    export(id).flush();
+                    x.flushed();
+                    done[1]++;
+                } else if (r < 82 && devices.size() < MAX_DEVICES) {
+                    snapshot(id, rnd);
+                    done[2]++;
+                } else if (r < 88 && devices.size() > 1) {
+                    delete(id);
+                    done[3]++;
+                } else {
+                    int first = rnd.nextInt(UNITS);
+                    int count = Math.min(1 + rnd.nextInt(32), UNITS - first);
+                    ByteBuffer got = ByteBuffer.allocate(count * UNIT);
+                    export(id).read((long) first * UNIT, got);
+                    for (int u = 0; u < count; u++) {
+                        byte[] want = x.latest(first + u);
+                        byte[] unit = Arrays.copyOfRange(got.array(), u * UNIT, (u + 1) * UNIT);
+                        if (!Arrays.equals(want == null ? new byte[UNIT] : want, unit)) {
+                            throw new AssertionError("live read of device " + id + " unit " + (first + u) + " differs from the last write");
+                        }
+                    }
+                }
+            }
+        } catch (IOException | ControlException expected) {
+            // the daemon is gone
+        } catch (RuntimeException | Error e) {
+            workerFailure = e;
+        }
+    }
+
+    private void snapshot(long origin, SplittableRandom rnd) throws IOException, ControlException {
+        long id;
+        do {
+            id = rnd.nextInt(1000);
+        } while (devices.containsKey(id) || maybeCreated.containsKey(id));
+        export(origin).flush();
+        devices.get(origin).flushed();
+        // as lvm does: the origin is quiet while the snapshot is taken
+        call(ControlClient.request("suspend").put("name", name(origin)));
+        maybeCreated.put(id, devices.get(origin).copy());
+        message("create_snap", id, origin);
+        devices.put(id, maybeCreated.remove(id));
+        call(ControlClient.request("resume").put("name", name(origin)));
+        activate(id);
+    }
+
+    private void delete(long id) throws IOException, ControlException {
+        NbdExport e = exports.remove(id);
+        if (e != null) {
+            e.close();
+        }
+        call(ControlClient.request("remove").put("name", name(id)));
+        maybeDeleted.add(id);
+        message("delete", id);
+        devices.remove(id);
+        maybeDeleted.remove(id);
+    }
+
+    private void activate(long id) throws IOException, ControlException {
+        call(ControlClient.request("create").put("name", name(id)).put("table", thinTable(id)));
+    }
+
+    private static String thinTable(long id) {
+        return "0 " + (long) UNITS * UNIT / 512 + " thin /dev/mapper/pool " + id;
+    }
+
+    private static String name(long id) {
+        return "thin" + id;
+    }
+
+    private NbdExport export(long id) throws IOException {
+        NbdExport e = exports.get(id);
+        if (e == null) {
+            e = NbdExport.open(NbdUri.parse("nbd+unix:///" + name(id) + "?socket=" + dir.resolve("data/nbd.sock")), false);
+            exports.put(id, e);
+        }
+        return e;
+    }
+
+    private void closeExports() {
+        for (NbdExport e : exports.values()) {
+            try {
+                e.close();
+            } catch (IOException ignored) {
+                // the server is gone: nothing to close cleanly
+            }
+        }
+        exports.clear();
+    }
+
+    private void startDaemon() throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        daemon = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                NbdDaemonProcess.class.getName(), dir.resolve("data").toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String line = new BufferedReader(new InputStreamReader(daemon.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        assertEquals("ready", line, "the daemon did not start");
+    }
+
+    private JsonNode call(ObjectNode request) throws IOException, ControlException {
+        try (ControlClient c = ControlClient.connect(dir.resolve("data/jdm.sock"))) {
+            return c.call(request);
+        }
+    }
+
+    private void message(Object... argv) throws IOException, ControlException {
+        ObjectNode req = ControlClient.request("message").put("name", "pool").put("sector", 0);
+        Arrays.stream(argv).forEach(a -> req.withArray("argv").add(String.valueOf(a)));
+        call(req);
+    }
+}
