@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * A block device in a byte array that remembers every write and flush in order, so a test can
- * rebuild the device as a crash at any point would have left it.
+ * rebuild the device as a crash at any point would have left it (and, while recording, its reads).
  */
 final class MemoryDevice implements BlockDevice {
     /** One event on the device: a write (bytes at an offset) or a flush (bytes null). */
@@ -21,7 +21,12 @@ final class MemoryDevice implements BlockDevice {
 
     private final String name;
     private final byte[] bytes;
+    /** One read while recording: where and how many bytes. */
+    record Read(long offset, int length) {
+    }
+
     private final List<Event> events = new ArrayList<>();
+    private final List<Read> reads = new ArrayList<>();
     private boolean recording;
 
     MemoryDevice(String name, int size) {
@@ -44,6 +49,11 @@ final class MemoryDevice implements BlockDevice {
     synchronized void record(boolean on) {
         recording = on;
         events.clear();
+        reads.clear();
+    }
+
+    synchronized List<Read> reads() {
+        return List.copyOf(reads);
     }
 
     synchronized List<Event> events() {
@@ -76,6 +86,9 @@ final class MemoryDevice implements BlockDevice {
             throw new IndexOutOfBoundsException("read beyond the device: " + offset + "+" + n);
         }
         dst.put(bytes, (int) offset, n);
+        if (recording) {
+            reads.add(new Read(offset, n));
+        }
     }
 
     @Override
