@@ -67,7 +67,10 @@ public final class Attach {
         return true;
     }
 
-    /** Undoes an attachment: the block device first (fails if it is still in use, e.g. mounted), then its helper. */
+    /**
+     * Undoes an attachment: the block device first (fails if it is still in use, e.g. mounted), then
+     * its helper and the helper's files, so the work folder keeps nothing of it.
+     */
     public static void detach(Attachment a, Path workDir) throws IOException {
         switch (a.method()) {
             case NBD_CLIENT -> run("nbd-client", "-d", a.device().toString());
@@ -76,6 +79,8 @@ public final class Attach {
                 run("fusermount3", "-u", a.mountPoint().toString());
                 awaitExit(a.helperPid());
                 Files.deleteIfExists(a.mountPoint());
+                Files.deleteIfExists(nbdfusePidFile(a.exportName(), workDir));
+                Files.deleteIfExists(nbdfuseLog(a.exportName(), workDir));
             }
         }
         Files.deleteIfExists(stateFile(a.exportName(), workDir));
@@ -97,11 +102,15 @@ public final class Attach {
         throw new IOException("no free /dev/nbdN device");
     }
 
+    /**
+     * nbdfuse's output stays in its log while it runs; a failed attach leaves the log behind next to
+     * the error that quotes it, a detach removes it.
+     */
     private static Attachment attachNbdfuse(String exportName, Path socket, Path workDir) throws IOException {
         Path mountPoint = workDir.resolve(exportName + ".fuse");
         Files.createDirectories(mountPoint);
-        Path pidFile = workDir.resolve(exportName + ".nbdfuse.pid");
-        Path log = workDir.resolve(exportName + ".nbdfuse.log");
+        Path pidFile = nbdfusePidFile(exportName, workDir);
+        Path log = nbdfuseLog(exportName, workDir);
         Files.deleteIfExists(pidFile);
         String uri = "nbd+unix:///" + URLEncoder.encode(exportName, StandardCharsets.UTF_8).replace("+", "%20")
                 + "?socket=" + URLEncoder.encode(socket.toAbsolutePath().toString(), StandardCharsets.UTF_8);
@@ -113,6 +122,9 @@ public final class Attach {
         while (!Files.exists(pidFile) || Files.size(pidFile) == 0) {
             if (!nbdfuse.isAlive() || System.currentTimeMillis() > deadline) {
                 nbdfuse.destroy();
+                awaitExit(nbdfuse.pid());
+                Files.deleteIfExists(pidFile);
+                Files.deleteIfExists(mountPoint);
                 throw new IOException("nbdfuse did not mount " + uri + ": " + Files.readString(log).strip());
             }
             sleep(10);
@@ -123,6 +135,9 @@ public final class Attach {
         } catch (IOException e) {
             runQuietly("fusermount3", "-u", mountPoint.toString());
             nbdfuse.destroy();
+            awaitExit(nbdfuse.pid());
+            Files.deleteIfExists(pidFile);
+            Files.deleteIfExists(mountPoint);
             throw e;
         }
     }
@@ -140,6 +155,14 @@ public final class Attach {
 
     private static Path stateFile(String exportName, Path workDir) {
         return workDir.resolve(exportName + ".attach");
+    }
+
+    private static Path nbdfusePidFile(String exportName, Path workDir) {
+        return workDir.resolve(exportName + ".nbdfuse.pid");
+    }
+
+    private static Path nbdfuseLog(String exportName, Path workDir) {
+        return workDir.resolve(exportName + ".nbdfuse.log");
     }
 
     private static void awaitExit(long pid) {

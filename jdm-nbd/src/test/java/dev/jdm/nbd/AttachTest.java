@@ -6,15 +6,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -74,7 +80,10 @@ class AttachTest {
                 assertTrue(Attach.detach("fs", work));
             }
             assertFalse(Attach.find("fs", work).isPresent());
-            assertFalse(Files.exists(at.mountPoint()));
+            // Nothing of the attachment is left: state, mount point, nbdfuse's pid file and log.
+            try (Stream<Path> left = Files.list(work)) {
+                assertEquals(List.of(), left.toList());
+            }
             assertEquals(0, served.dm.device("fs").openCount(), "detach closed the NBD connections");
         }
 
@@ -94,6 +103,25 @@ class AttachTest {
             } finally {
                 Attach.detach(at, work);
             }
+        }
+    }
+
+    @Test
+    void aFailedAttachKeepsNbdfusesLogForItsErrorAndNothingElse() throws Exception {
+        ExternalTools.require(ExternalTools.isRoot(), "attaching needs root (loop devices, FUSE mounts)");
+        ExternalTools.require(Files.exists(Path.of("/dev/fuse")), "/dev/fuse is missing (FUSE not available)");
+        ExternalTools.requireTool("nbdfuse", "nbdfuse");
+        ExternalTools.require(!Files.isDirectory(Path.of("/sys/module/nbd")), "the kernel's nbd module is loaded: attach would use nbd-client");
+        Path work = dir.resolve("attach");
+        // Nobody listens on this socket: nbdfuse cannot connect and exits.
+        IOException e = assertThrows(IOException.class, () -> Attach.attach("gone", dir.resolve("absent.sock"), work));
+        Path log = work.resolve("gone.nbdfuse.log");
+        String said = Files.readString(log).strip();
+        assertFalse(said.isEmpty());
+        assertEquals("nbdfuse did not mount nbd+unix:///gone?socket=" + URLEncoder.encode(dir.resolve("absent.sock").toString(), StandardCharsets.UTF_8)
+                + ": " + said, e.getMessage());
+        try (Stream<Path> left = Files.list(work)) {
+            assertEquals(List.of(log), left.toList());
         }
     }
 }
