@@ -12,6 +12,11 @@ public final class Block {
     private final BlockType type;
     private final ByteBuffer data;
     boolean dirty;
+    /**
+     * Set by cache hits, cleared when the CLOCK hand passes: recently used blocks stay cached. A plain field:
+     * a hit the evicting thread does not see yet only costs the block its second chance.
+     */
+    boolean referenced;
 
     Block(long location, BlockType type, ByteBuffer data) {
         this.location = location;

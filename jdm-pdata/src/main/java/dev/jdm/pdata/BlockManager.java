@@ -6,22 +6,26 @@ import dev.jdm.core.io.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Reads and writes 4 KiB metadata blocks over a {@link BlockDevice} through a bounded LRU cache. A dirty block
+ * Reads and writes 4 KiB metadata blocks over a {@link BlockDevice} through a bounded cache. A dirty block
  * that falls out of the cache is written where it is (it always lives at a shadow location no committed
- * superblock references, so that is safe); {@link #flushDirty} writes the rest. All methods are synchronized:
- * one lock guards the cache, which is as fine-grained as the single-writer transaction manager needs.
+ * superblock references, so that is safe); {@link #flushDirty} writes the rest.
+ *
+ * <p>A cache hit takes no lock (a concurrent map, and a "referenced" mark for the CLOCK eviction that
+ * approximates LRU), so concurrent lookups do not queue behind each other; misses, eviction and every change
+ * run under the manager's monitor.
  */
 public final class BlockManager implements AutoCloseable {
     private final BlockDevice device;
     private volatile long nrBlocks;
     private final int cacheBlocks;
-    private final LinkedHashMap<Long, Block> cache = new LinkedHashMap<>(16, 0.75f, true);
+    private final ConcurrentHashMap<Long, Block> cache = new ConcurrentHashMap<>();
+    /** The CLOCK ring: cached blocks in insertion order, plus stale entries for blocks since replaced or dropped. */
+    private final ArrayDeque<Block> clock = new ArrayDeque<>();
     private long reads;
     private long writes;
 
@@ -48,14 +52,25 @@ public final class BlockManager implements AutoCloseable {
     }
 
     /** Reads and validates a block of the given type (from the cache when it is there). */
-    public synchronized Block read(long location, BlockType type) throws IOException {
+    public Block read(long location, BlockType type) throws IOException {
+        Block cached = cache.get(location);
+        if (cached == null) {
+            cached = readMiss(location, type);
+        }
+        if (cached.type() != type) {
+            throw new MetadataException(Errno.EIO, String.format(
+                    "block %d is a %s, not a %s", location, cached.type().label(), type.label()));
+        }
+        if (!cached.referenced) {
+            cached.referenced = true; // written only when it changes, so readers do not bounce the line
+        }
+        return cached;
+    }
+
+    private synchronized Block readMiss(long location, BlockType type) throws IOException {
         Block cached = cache.get(location);
         if (cached != null) {
-            if (cached.type() != type) {
-                throw new MetadataException(Errno.EIO, String.format(
-                        "block %d is a %s, not a %s", location, cached.type().label(), type.label()));
-            }
-            return cached;
+            return cached; // another reader brought it in meanwhile
         }
         checkRange(location);
         ByteBuffer buf = ByteBuffer.allocate(Block.SIZE);
@@ -70,7 +85,6 @@ public final class BlockManager implements AutoCloseable {
     /** A zeroed block at a location the caller has just allocated; it is dirty. */
     public synchronized Block create(long location, BlockType type) throws IOException {
         checkRange(location);
-        cache.remove(location);
         Block block = new Block(location, type, ByteBuffer.allocate(Block.SIZE));
         block.dirty = true;
         put(block);
@@ -117,10 +131,11 @@ public final class BlockManager implements AutoCloseable {
     /** Drops every cached block, dirty or not (abort: the next reads come from disk). */
     public synchronized void dropAll() {
         cache.clear();
+        clock.clear();
     }
 
     /** Blocks held in memory now (never more than the cache size once a call returns). */
-    public synchronized int cachedBlocks() {
+    public int cachedBlocks() {
         return cache.size();
     }
 
@@ -139,21 +154,28 @@ public final class BlockManager implements AutoCloseable {
         b.dirty = false;
     }
 
+    /** Caches a block, then evicts by CLOCK: the ring's head goes unless it was referenced since its last turn. */
     private void put(Block block) throws IOException {
         cache.put(block.location(), block);
-        if (cache.size() <= cacheBlocks) {
-            return;
+        clock.addLast(block);
+        int turns = 2 * clock.size(); // every block gets its second chance at most once per eviction
+        while (cache.size() > cacheBlocks && turns-- > 0) {
+            Block head = clock.pollFirst();
+            if (cache.get(head.location()) != head) {
+                continue; // replaced or dropped since it joined the ring
+            }
+            if (head == block || head.location() == 0 || head.referenced) {
+                head.referenced = false; // the block just handed out, and the superblock, always stay
+                clock.addLast(head);
+                continue;
+            }
+            if (head.dirty) {
+                writeOut(head);
+            }
+            cache.remove(head.location());
         }
-        Iterator<Map.Entry<Long, Block>> it = cache.entrySet().iterator();
-        while (cache.size() > cacheBlocks && it.hasNext()) {
-            Block eldest = it.next().getValue();
-            if (eldest == block || eldest.location() == 0) {
-                continue; // the block just handed out, and the superblock, stay
-            }
-            if (eldest.dirty) {
-                writeOut(eldest);
-            }
-            it.remove();
+        if (clock.size() > 2 * cacheBlocks) {
+            clock.removeIf(b -> cache.get(b.location()) != b);
         }
     }
 

@@ -39,20 +39,22 @@ final class Node {
     Node checked(int expectedLeafValueSize) throws MetadataException {
         int flags = d.getInt(4);
         int vs = valueSize();
-        String where = " (btree node " + block.location() + ")";
         if ((flags & (INTERNAL | LEAF)) == 0) {
-            throw new MetadataException(dev.jdm.core.Errno.EILSEQ, "node is neither internal nor leaf" + where);
+            throw damaged("node is neither internal nor leaf");
         }
         if (max() % 3 != 0 || HEADER + (long) (8 + vs) * max() > Block.SIZE || nr() > max()) {
-            throw new MetadataException(dev.jdm.core.Errno.EILSEQ,
-                    "bad entry counts nr=" + nr() + " max=" + max() + " value_size=" + vs + where);
+            throw damaged("bad entry counts nr=" + nr() + " max=" + max() + " value_size=" + vs);
         }
         int expected = isLeaf() ? expectedLeafValueSize : 8;
         if (vs != expected) {
-            throw new MetadataException(dev.jdm.core.Errno.EILSEQ,
-                    "value size " + vs + ", expected " + expected + where);
+            throw damaged("value size " + vs + ", expected " + expected);
         }
         return this;
+    }
+
+    /** The message is built only on failure: this check runs on every node a lookup visits. */
+    private MetadataException damaged(String what) {
+        return new MetadataException(dev.jdm.core.Errno.EILSEQ, what + " (btree node " + block.location() + ")");
     }
 
     boolean isLeaf() {
