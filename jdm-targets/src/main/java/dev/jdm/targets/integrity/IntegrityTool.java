@@ -31,23 +31,38 @@ public final class IntegrityTool {
      * optional {@code :hexkey}), {@code --tag-size} (0 = the digest size), {@code --sector-size},
      * {@code --journal-size} (sectors here; 0 = the kernel's default), {@code --interleave-sectors},
      * {@code --journal-integrity}, {@code --integrity-bitmap-mode}, {@code --data-device} (the device
-     * named at format is then the metadata device), {@code --no-wipe} (wipe = false).
+     * named at format is then the metadata device), {@code --no-wipe} (wipe = false), {@code --journal-crypt}
+     * with its key ({@code journalCrypt}, {@code alg:hexkey}).
      */
     public record Options(long reservedSectors, String integrity, int tagSize, int sectorSize, long journalSectors,
                           int interleaveSectors, String journalIntegrity, boolean bitmapMode, boolean fixPadding,
-                          boolean fixHmac, String dataDevice, boolean wipe) {
+                          boolean fixHmac, String dataDevice, boolean wipe, String journalCrypt) {
+        /** Without journal encryption (the options before {@code --journal-crypt} existed here). */
+        public Options(long reservedSectors, String integrity, int tagSize, int sectorSize, long journalSectors,
+                       int interleaveSectors, String journalIntegrity, boolean bitmapMode, boolean fixPadding,
+                       boolean fixHmac, String dataDevice, boolean wipe) {
+            this(reservedSectors, integrity, tagSize, sectorSize, journalSectors, interleaveSectors, journalIntegrity,
+                    bitmapMode, fixPadding, fixHmac, dataDevice, wipe, null);
+        }
+
         public static Options defaults() {
-            return new Options(0, "crc32c", 0, 512, 0, 0, null, false, true, true, null, true);
+            return new Options(0, "crc32c", 0, 512, 0, 0, null, false, true, true, null, true, null);
         }
 
         public Options withIntegrity(String alg) {
             return new Options(reservedSectors, alg, tagSize, sectorSize, journalSectors, interleaveSectors, journalIntegrity,
-                    bitmapMode, fixPadding, fixHmac, dataDevice, wipe);
+                    bitmapMode, fixPadding, fixHmac, dataDevice, wipe, journalCrypt);
         }
 
         public Options withWipe(boolean w) {
             return new Options(reservedSectors, integrity, tagSize, sectorSize, journalSectors, interleaveSectors, journalIntegrity,
-                    bitmapMode, fixPadding, fixHmac, dataDevice, w);
+                    bitmapMode, fixPadding, fixHmac, dataDevice, w, journalCrypt);
+        }
+
+        /** {@code --journal-crypt alg} with its key: {@code alg:hexkey}, e.g. {@code ctr(aes):00..0f}; null for none. */
+        public Options withJournalCrypt(String algAndKey) {
+            return new Options(reservedSectors, integrity, tagSize, sectorSize, journalSectors, interleaveSectors, journalIntegrity,
+                    bitmapMode, fixPadding, fixHmac, dataDevice, wipe, algAndKey);
         }
 
         char mode() {
@@ -77,6 +92,9 @@ public final class IntegrityTool {
             }
             if (integrity != null) {
                 opts.add("internal_hash:" + integrity);
+            }
+            if (journalCrypt != null) {
+                opts.add("journal_crypt:" + journalCrypt);
             }
             if (journalIntegrity != null) {
                 opts.add("journal_mac:" + journalIntegrity);
@@ -131,7 +149,7 @@ public final class IntegrityTool {
         IntegritySuperblock sb = readSuperblock(device, o.reservedSectors());
         Options fromDisk = new Options(o.reservedSectors(), o.integrity(), sb.tagSize(), 512 << sb.log2SectorsPerBlock(), 0, 0,
                 o.journalIntegrity(), o.bitmapMode(), sb.has(IntegritySuperblock.FLAG_FIXED_PADDING),
-                sb.has(IntegritySuperblock.FLAG_FIXED_HMAC), o.dataDevice(), false);
+                sb.has(IntegritySuperblock.FLAG_FIXED_HMAC), o.dataDevice(), false, o.journalCrypt());
         String data = o.dataDevice() != null ? o.dataDevice() : device.toString();
         String meta = o.dataDevice() != null ? device.toString() : null;
         return "0 " + sb.providedDataSectors() + " integrity " + fromDisk.tableArgs(data, meta, mode, false);

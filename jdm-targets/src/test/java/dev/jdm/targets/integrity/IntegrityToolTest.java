@@ -8,9 +8,7 @@ import dev.jdm.targets.Images;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,15 +109,33 @@ class IntegrityToolTest {
     private static String pyHmac(String python, String key, byte[] data) throws Exception {
         String py = "import sys,hmac,hashlib; sys.stdout.write(hmac.new(bytes.fromhex('" + key
                 + "'), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())";
-        Process p = new ProcessBuilder(List.of(python, "-c", py)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        try (OutputStream in = p.getOutputStream()) {
-            in.write(data);
+        return Harness.run(List.of(python, "-c", py), data);
+    }
+
+    /** integritysetup --journal-crypt: the key is part of every table, and the journal is only readable with it. */
+    @Test
+    void journalCryptFormatOpenAndReopen() throws Exception {
+        String key = "00112233445566778899aabbccddeeff";
+        Path img = Images.create(dir, "c.img", SIZE);
+        IntegrityTool.Options o = IntegrityTool.Options.defaults().withJournalCrypt("cbc(aes):" + key);
+        long provided = IntegrityTool.format(img, o);
+        byte[] data = Images.pattern(8192, 4);
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            String table = IntegrityTool.open(dm, "c", img, o, 'J', false);
+            assertTrue(table.endsWith(" internal_hash:crc32c journal_crypt:cbc(aes):" + key), table);
+            dm.device("c").write(0, ByteBuffer.wrap(data), true);
+            dm.remove("c", false, false);
+
+            IntegrityTool.open(dm, "c", img, o, 'J', false);
+            ByteBuffer back = ByteBuffer.allocate(8192);
+            dm.device("c").read(0, back);
+            assertArrayEquals(data, back.array());
+            dm.remove("c", false, false);
+
+            IntegrityTool.open(dm, "w", img, o.withJournalCrypt("cbc(aes):ff" + key.substring(2)), 'J', false);
+            IOException e = assertThrows(IOException.class, () -> dm.device("w").read(0, ByteBuffer.allocate(512)));
+            assertTrue(e.getMessage().contains("journal commit id not recognised"), e.getMessage());
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (InputStream s = p.getInputStream()) {
-            s.transferTo(out);
-        }
-        assertEquals(0, p.waitFor());
-        return out.toString();
+        assertEquals(7752, provided);
     }
 }
