@@ -6,6 +6,7 @@ import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.testing.ExternalTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.ByteBuffer;
@@ -38,21 +39,24 @@ class JournalCryptTest {
     }
 
     /**
-     * ctr(aes): the pad is AES-CTR (counter 0) over 44 zero pages and then the four commit-id
+     * Stream ciphers: the pad is the cipher's keystream (all-zero IV: AES-CTR from counter 0,
+     * ChaCha20 from block 0 with a zero nonce) over 44 zero pages and then the four commit-id
      * bases; the journal on disk is the plaintext XOR the pad at the same byte, and the commit ids
      * inside it are built from the encrypted bases.
      */
-    @Test
-    void ctrJournalIsThePlaintextXorTheKernelsPad() throws Exception {
+    @ParameterizedTest
+    @CsvSource({"ctr(aes), " + KEY128 + ", -aes-128-ctr", "chacha20, " + KEY256 + ", -chacha20"})
+    void streamCipherJournalIsThePlaintextXorTheKernelsPad(String cipher, String key, String opensslCipher) throws Exception {
         String openssl = ExternalTools.requireTool("openssl", "openssl");
         MemoryDevice dev = new MemoryDevice("dev", MIB);
-        IntegrityTarget t = open(dev, 1000, args("ctr(aes):" + KEY128));
+        IntegrityTarget t = open(dev, 1000, args(cipher + ":" + key));
         byte[] a = pattern(512, 1);
         write(t, 5, a, true);
         MemoryDevice crashed = new MemoryDevice("dev", dev.snapshot()); // before a clean shutdown empties the journal
         t.close();
 
-        byte[] pad = runBytes(List.of(openssl, "enc", "-aes-128-ctr", "-K", KEY128, "-iv", "00".repeat(16), "-nosalt"),
+        // openssl's chacha20 IV is the kernel's: le32 block counter then the 96-bit nonce.
+        byte[] pad = runBytes(List.of(openssl, "enc", opensslCipher, "-K", key, "-iv", "00".repeat(16), "-nosalt"),
                 new byte[JOURNAL_BYTES + 32]);
         long[] bases = new long[4];
         for (int k = 0; k < 4; k++) {
@@ -73,24 +77,30 @@ class JournalCryptTest {
     }
 
     /**
-     * cbc(aes): each section is one CBC message; section i's IV is AES-ECB of le32(i) padded with
-     * zeroes (CBC of one block under a zero IV). openssl decrypts what jdm wrote.
+     * Block ciphers: each section is one message; for CBC section i's IV is AES-ECB of le32(i)
+     * padded with zeroes (CBC of one block under a zero IV), ECB has none. openssl decrypts what jdm wrote.
      */
-    @Test
-    void cbcSectionsDecryptWithOpensslUnderTheKernelsSectionIvs() throws Exception {
+    @ParameterizedTest
+    @CsvSource({"cbc(aes), " + KEY256 + ", -aes-256-cbc", "ecb(aes), " + KEY128 + ", -aes-128-ecb"})
+    void blockCipherSectionsDecryptWithOpensslUnderTheKernelsSectionIvs(String cipher, String key, String opensslCipher)
+            throws Exception {
         String openssl = ExternalTools.requireTool("openssl", "openssl");
         MemoryDevice dev = new MemoryDevice("dev", MIB);
-        IntegrityTarget t = open(dev, 1000, args("cbc(aes):" + KEY256));
+        IntegrityTarget t = open(dev, 1000, args(cipher + ":" + key));
         byte[] a = pattern(512, 2);
         write(t, 9, a, true);
         MemoryDevice crashed = new MemoryDevice("dev", dev.snapshot());
         t.close();
 
+        String ecb = opensslCipher.replace("-cbc", "-ecb");
         byte[][] plain = new byte[2][];
         for (int i = 0; i < 2; i++) {
-            byte[] iv = runBytes(List.of(openssl, "enc", "-aes-256-ecb", "-K", KEY256, "-nopad"), concat(le32(i), new byte[12]));
-            plain[i] = runBytes(List.of(openssl, "enc", "-d", "-aes-256-cbc", "-K", KEY256, "-iv", HexFormat.of().formatHex(iv), "-nopad"),
-                    crashed.slice(JOURNAL_AT + (long) i * SECTION_BYTES, SECTION_BYTES));
+            List<String> decrypt = new java.util.ArrayList<>(List.of(openssl, "enc", "-d", opensslCipher, "-K", key, "-nopad"));
+            if (opensslCipher.endsWith("-cbc")) {
+                byte[] iv = runBytes(List.of(openssl, "enc", ecb, "-K", key, "-nopad"), concat(le32(i), new byte[12]));
+                decrypt.addAll(List.of("-iv", HexFormat.of().formatHex(iv)));
+            }
+            plain[i] = runBytes(decrypt, crashed.slice(JOURNAL_AT + (long) i * SECTION_BYTES, SECTION_BYTES));
         }
         assertEquals(-1, indexOf(crashed.slice(JOURNAL_AT, JOURNAL_BYTES), copy(a, 0, 64)), "not in the clear");
         assertArrayEquals(concat(le64(9), copy(a, 504, 8), Crc32cReference.tag(9, a, 4), new byte[4]), copy(plain[0], 0, 24));
