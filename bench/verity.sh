@@ -3,9 +3,15 @@
 #  1. `jdm verity format` next to `veritysetup format` on the same 1 GiB file (same salt and UUID, so the
 #     root hashes must be equal): each timed 3 times, medians and the ratio veritysetup/jdm (>= 1.0 means
 #     jdm is at least as fast). jdm runs as `./jdm verity format` when the CLI has it, else VerityFormatMain.
-#  2. JMH: 1 MiB sequential and 4 KiB random reads through a verity table (every read verified, and with
-#     check_at_most_once) against a linear table on the same file; prints verity/linear ratios.
-# Files live in /dev/shm (override with JDM_BENCH_DIR). Extra arguments go to JMH. About 3 minutes.
+#  2. Reads: 1 MiB sequential and 4 KiB random reads through a verity table (every read verified; with
+#     check_at_most_once; with a data cache of half the image) against a linear table on the same file,
+#     on two storages: "disk" (files in $JDM_BENCH_DISK_DIR, default /var/tmp, opened with O_DIRECT so
+#     neither table reads from the page cache) and "memory" (files in /dev/shm). The tables run in
+#     alternating 250 ms slices (VerityInterleavedMain) and each ratio is the median of per-round ratios,
+#     so other people's load moves both sides alike. Extra arguments: [rounds] [slice ms].
+#     The same reads under JMH (one table after the other):
+#     java -cp jdm-bench/target/jdm-bench.jar dev.jdm.bench.VerityReadMain -f 1 -wi 2 -w 2s -i 3 -r 2s
+# The format files live in /dev/shm (override with JDM_BENCH_DIR). About 4 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for module in jdm-core jdm-targets jdm-formats jdm-bench; do
@@ -47,6 +53,7 @@ for run in 1 2 3; do
   cmp -s "$dir/v.hash" "$dir/j.hash" || { echo "hash images differ" >&2; exit 1; }
 done
 vm=$(median "${v[@]}"); jm=$(median "${j[@]}")
+echo "load average after formatting: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| format 1 GiB (sha256, 4 KiB blocks) | runs (s) | median (s) |"
 echo "|---|---|---:|"
@@ -55,5 +62,7 @@ echo "| jdm verity format | ${j[*]} | $jm |"
 awk -v a="$vm" -v b="$jm" 'BEGIN { printf "\nratio veritysetup/jdm = %.2f (root hashes and hash images identical)\n", a / b }'
 rm -f "$dir/data.img" "$dir/v.hash" "$dir/j.hash"
 
-"$JAVA_HOME/bin/java" -cp jdm-bench/target/jdm-bench.jar dev.jdm.bench.VerityReadMain \
-  -f 1 -wi 2 -w 2s -i 3 -r 2s -foe true "$@"
+echo; echo "load average before the reads: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp jdm-bench/target/jdm-bench.jar \
+  dev.jdm.bench.VerityInterleavedMain "$@"
+echo "load average after the reads: $(cut -d' ' -f1-3 /proc/loadavg)"

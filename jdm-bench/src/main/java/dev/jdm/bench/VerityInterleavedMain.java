@@ -1,6 +1,9 @@
 package dev.jdm.bench;
 
+import com.sun.management.OperatingSystemMXBean;
+
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -13,7 +16,9 @@ import java.util.Map;
  * On a machine shared with other people's builds the load moves by several times within a minute, so
  * JMH's trials (one table after the other, seconds apart) compare different machines; adjacent slices
  * see nearly the same one. Prints the median ops/s per table and the median and spread of the
- * per-round ratios, as Markdown.
+ * per-round ratios, as Markdown; then the process CPU time per operation of each table (all threads:
+ * the reader, verity's slice threads, and the JVM's own), which tells what each table needs from the
+ * cores whatever share of them it got.
  *
  * <p>Arguments: {@code [rounds] [slice milliseconds]}, default 24 rounds of 250 ms (the first 4 rounds
  * warm up and are not counted).
@@ -22,6 +27,7 @@ public final class VerityInterleavedMain {
     private static final String[] TARGETS = {"linear", "verity", "verity-once", "verity-cached"};
     private static final String[] STORAGES = {"disk", "memory"};
     private static final int WARM_UP_ROUNDS = 4;
+    private static final OperatingSystemMXBean OS = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
     private VerityInterleavedMain() {
     }
@@ -39,6 +45,7 @@ public final class VerityInterleavedMain {
         operations.put("sequentialRead1M", VerityReadBenchmark::sequentialRead1M);
 
         List<String> rows = new ArrayList<>();
+        List<String> cpuRows = new ArrayList<>();
         for (String storage : STORAGES) {
             VerityReadBenchmark[] states = new VerityReadBenchmark[TARGETS.length];
             try {
@@ -50,16 +57,24 @@ public final class VerityInterleavedMain {
                 }
                 for (var op : operations.entrySet()) {
                     double[][] rates = new double[TARGETS.length][rounds - WARM_UP_ROUNDS];
+                    long[] ops = new long[TARGETS.length], cpuNanos = new long[TARGETS.length];
                     for (int round = 0; round < rounds; round++) {
                         for (int k = 0; k < TARGETS.length; k++) {
                             int t = (k + round) % TARGETS.length; // each table goes first as often as the others
-                            double rate = opsPerSecond(states[t], op.getValue(), sliceNanos);
+                            Slice slice = run(states[t], op.getValue(), sliceNanos);
                             if (round >= WARM_UP_ROUNDS) {
-                                rates[t][round - WARM_UP_ROUNDS] = rate;
+                                rates[t][round - WARM_UP_ROUNDS] = slice.ops * 1e9 / slice.nanos;
+                                ops[t] += slice.ops;
+                                cpuNanos[t] += slice.cpuNanos;
                             }
                         }
                     }
                     rows.add(row(storage, op.getKey(), rates));
+                    StringBuilder cpu = new StringBuilder("| " + storage + " | " + op.getKey());
+                    for (int t = 0; t < TARGETS.length; t++) {
+                        cpu.append(String.format(" | %.1f", cpuNanos[t] / 1e3 / ops[t]));
+                    }
+                    cpuRows.add(cpu.append(" |").toString());
                 }
             } finally {
                 for (VerityReadBenchmark state : states) {
@@ -76,9 +91,17 @@ public final class VerityInterleavedMain {
                 + "| once/linear | data cache ½ image (ops/s) | cached/linear |");
         System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         rows.forEach(System.out::println);
+        System.out.println();
+        System.out.println("| CPU µs per operation (process) | operation | linear | verity | check_at_most_once | data cache ½ image |");
+        System.out.println("|---|---|---:|---:|---:|---:|");
+        cpuRows.forEach(System.out::println);
     }
 
-    private static double opsPerSecond(VerityReadBenchmark state, Operation op, long sliceNanos) throws IOException {
+    private record Slice(long ops, long nanos, long cpuNanos) {
+    }
+
+    private static Slice run(VerityReadBenchmark state, Operation op, long sliceNanos) throws IOException {
+        long cpuStart = OS.getProcessCpuTime();
         long start = System.nanoTime(), now;
         long ops = 0;
         do {
@@ -86,7 +109,7 @@ public final class VerityInterleavedMain {
             ops++;
             now = System.nanoTime();
         } while (now - start < sliceNanos);
-        return ops * 1e9 / (now - start);
+        return new Slice(ops, now - start, OS.getProcessCpuTime() - cpuStart);
     }
 
     private static String row(String storage, String operation, double[][] rates) {

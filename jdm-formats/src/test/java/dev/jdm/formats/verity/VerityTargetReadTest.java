@@ -200,6 +200,11 @@ class VerityTargetReadTest {
             dm.resume("v");
             assertEquals("verity: data block 21 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 20, 4)).getMessage(),
                     "suspend forgets the cache");
+
+            assertArrayEquals(expected(100, 150), read(md, 100, 150));
+            scribble(data, 110L * BS, (byte) 0x11);
+            assertEquals("verity: data block 110 is corrupted", assertThrows(BlockIoException.class, () -> read(md, 110, 1)).getMessage(),
+                    "large reads do not fill the cache");
         } finally {
             System.clearProperty(VerityTarget.DATA_CACHE_PROPERTY);
         }
