@@ -32,6 +32,13 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     private static final int DIRECT_ALIGNMENT = 4096;
+    /**
+     * Zeroes for filesystems without FALLOC_FL_ZERO_RANGE (tmpfs): one aligned buffer for every device, each
+     * call a duplicate, since a direct buffer per call costs more than the write (the thin pool zeroes the
+     * rest of every block a partial write provisions).
+     */
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(DIRECT_ALIGNMENT * 65)
+            .alignedSlice(DIRECT_ALIGNMENT).slice(0, DIRECT_ALIGNMENT * 64).asReadOnlyBuffer();
     private static final int PAGE = 4096;
     private static final boolean CACHESTAT = Native.hasCachestat();
 
@@ -239,7 +246,7 @@ public final class FileBlockDevice implements BlockDevice {
     }
 
     private void writeZeroBuffers(long offset, long length) throws IOException {
-        ByteBuffer zeroes = ByteBuffer.allocateDirect(DIRECT_ALIGNMENT * 64).alignedSlice(DIRECT_ALIGNMENT);
+        ByteBuffer zeroes = ZEROES.duplicate();
         long done = 0;
         while (done < length) {
             int n = (int) Math.min(zeroes.capacity(), length - done);
