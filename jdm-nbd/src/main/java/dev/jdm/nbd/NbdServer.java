@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Serves every mapped device of a {@link DeviceMapper} over NBD, under its name as export name, on
@@ -61,9 +62,13 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /** How long close() waits for connections still busy with the device (one held up by a suspended device, say). */
+    private static final long CLOSE_WAIT_MILLIS = 10_000;
+
     private final DeviceMapper dm;
     private final Config config;
     private final BufferPool pool = new BufferPool(256L << 20);
+    /** Connections whose threads have not ended yet. */
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
     private final List<Thread> acceptors = new ArrayList<>();
@@ -143,14 +148,18 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** Number of open client connections (for tests and status). */
+    /** Number of client connections whose threads have not ended yet (for tests and status). */
     public int connectionCount() {
         return connections.size();
     }
 
-    /** One client: the handshake, then transmission on the export it chose. */
+    /**
+     * One client: the handshake, then transmission on the export it chose. Its own thread releases
+     * the device, once no worker of it can touch the device any more.
+     */
     private final class Connection {
         private final Transport plain;
+        private final CountDownLatch ended = new CountDownLatch(1);
         private volatile Transport transport;
         private volatile MappedDevice device;
         private volatile MappedDevice.Opener opener;
@@ -179,13 +188,19 @@ public final class NbdServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             } finally {
                 close();
+                releaseDevice();
+                connections.remove(this);
+                ended.countDown();
             }
         }
 
+        /** Ends the session: wakes its threads, which finish what they hold and end. */
         void close() {
-            connections.remove(this);
             closeQuietly(transport);
             closeQuietly(plain);
+        }
+
+        void releaseDevice() {
             MappedDevice.Opener o = opener;
             if (o != null) {
                 o.close();
@@ -193,7 +208,11 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** Stops listening, ends every connection and removes the Unix socket file. */
+    /**
+     * Stops listening, ends every connection and removes the Unix socket file. Returns once every
+     * connection has ended and released its device, or after {@link #CLOSE_WAIT_MILLIS}, releasing
+     * for good the devices of connections that are still stuck.
+     */
     @Override
     public synchronized void close() {
         closed = true;
@@ -211,11 +230,26 @@ public final class NbdServer implements AutoCloseable {
         for (Connection c : connections) {
             c.close();
         }
+        awaitConnectionsEnded();
         if (config.unixSocket() != null) {
             try {
                 Files.deleteIfExists(config.unixSocket());
             } catch (IOException ignored) {
                 // Left behind; start() replaces it next time.
+            }
+        }
+    }
+
+    private void awaitConnectionsEnded() {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_WAIT_MILLIS);
+        for (Connection c : connections) {
+            try {
+                if (!c.ended.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+                    c.releaseDevice();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                c.releaseDevice();
             }
         }
     }

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -349,6 +350,25 @@ class TransmissionTest {
             Thread.sleep(20); // The server releases the device once its workers are done.
         }
         assertEquals(0, md.openCount());
+        served.dm.remove("disk", false, false);
+    }
+
+    @Test
+    void closingTheServerWaitsUntilEveryConnectionHasReleasedItsDevice() throws Exception {
+        MappedDevice md = served.dm.device("disk");
+        try (RawClient c = connect("disk", true, false)) {
+            served.dm.suspend("disk", false);
+            c.request(0, Nbd.CMD_READ, 1, 0, 512); // A worker takes it and waits for the resume.
+            CompletableFuture<Void> closing = CompletableFuture.runAsync(served.server::close);
+            assertTrue(c.closedByServer());
+            Thread.sleep(200); // Time for close() to return and the device to be let go of, if they wrongly were.
+            assertFalse(closing.isDone(), "close() waits for the request held by the suspended device");
+            assertEquals(1, md.openCount(), "the connection still has a request on the device");
+            served.dm.resume("disk");
+            closing.get();
+            assertEquals(0, md.openCount());
+            assertEquals(0, served.server.connectionCount());
+        }
         served.dm.remove("disk", false, false);
     }
 
