@@ -38,6 +38,8 @@ public final class SpaceMap {
 
     private long nrBlocks;
     private long nrAllocated;
+    private long committedNrAllocated;
+    private long allocatedThisTransaction;
     /** Committed index entries: bitmap location (0 = never written, all free), free count, first free entry. */
     private long[] bitmapAt;
     private int[] nrFree;
@@ -84,6 +86,15 @@ public final class SpaceMap {
 
     public long nrFree() {
         return nrBlocks - nrAllocated;
+    }
+
+    /**
+     * Free blocks as the kernel's metadata space map counts them (sm_metadata_get_nr_free): free at the last
+     * commit less those allocated since. Blocks freed in this transaction do not count (they cannot be
+     * reused before the commit), so this, unlike {@link #nrFree()}, falls steadily towards ENOSPC.
+     */
+    public long nrFreeAtCommitLessAllocated() {
+        return nrBlocks - committedNrAllocated - allocatedThisTransaction;
     }
 
     /**
@@ -173,6 +184,7 @@ public final class SpaceMap {
         }
         cursor = found + 1 == nrBlocks ? 0 : found + 1;
         setCount(found, 1);
+        allocatedThisTransaction++;
         return found;
     }
 
@@ -442,6 +454,8 @@ public final class SpaceMap {
     }
 
     private void forgetChanges() {
+        committedNrAllocated = nrAllocated;
+        allocatedThisTransaction = 0;
         Arrays.fill(shadow, null);
         bigCounts.clear();
         dirty.clear();

@@ -283,6 +283,34 @@ public final class ThinMetadata implements AutoCloseable {
         return (flags & NEEDS_CHECK) != 0;
     }
 
+    /**
+     * Metadata blocks held back so that a commit can always finish: min(4096, a tenth of the metadata
+     * blocks), as the kernel's __set_metadata_reserve. Allocation itself does not stop at it; the pool goes
+     * out-of-metadata-space mode when {@link #freeMetadataBlocks()} reaches 0.
+     */
+    public long metadataReserve() {
+        return Math.min(4096, metadataSm.nrBlocks() / 10);
+    }
+
+    /**
+     * Free metadata blocks less the {@link #metadataReserve()} (0 when fewer are free), as
+     * dm_pool_get_free_metadata_block_count reports them: free at the last commit less those allocated since
+     * ({@link SpaceMap#nrFreeAtCommitLessAllocated}). The pool's status shows total minus this as used.
+     */
+    public long freeMetadataBlocks() {
+        return counted(() -> Math.max(0, metadataSm.nrFreeAtCommitLessAllocated() - metadataReserve()));
+    }
+
+    /**
+     * Whether free metadata (counted as the kernel does, see {@link #freeMetadataBlocks()}, without the
+     * reserve) is at or below the pool's low-water threshold, min(1024 blocks (4 MiB), a quarter of the
+     * metadata blocks) (dm-thin's calc_metadata_threshold; the kernel raises a table event and logs
+     * "reached low water mark for metadata device" when a change crosses it).
+     */
+    public boolean metadataLowWater() {
+        return counted(() -> metadataSm.nrFreeAtCommitLessAllocated() <= Math.min(1024, metadataSm.nrBlocks() / 4));
+    }
+
     public SpaceMap dataSpaceMap() {
         return dataSm;
     }
@@ -568,6 +596,16 @@ public final class ThinMetadata implements AutoCloseable {
     @FunctionalInterface
     private interface Action<T> {
         T run() throws IOException;
+    }
+
+    /** Reads in-memory counters under the read lock (no I/O, so no IOException). */
+    private <T> T counted(java.util.function.Supplier<T> counters) {
+        lock.readLock().lock();
+        try {
+            return counters.get();
+        } finally {
+            lock.readLock().unlock();
+        }
     }
 
     private <T> T read(Action<T> action) throws IOException {

@@ -204,12 +204,23 @@ class ThinMetadataApiTest {
         try (var md = ThinMetadata.format(disk, 128, 100_000, 16)) {
             md.createThin(0);
             md.commit();
+            assertEquals(6, md.metadataReserve(), "a tenth of 64 blocks");
+            assertEquals(md.metadataSpaceMap().nrFree() - 6, md.freeMetadataBlocks(), "nothing allocated since the commit");
+            assertFalse(md.metadataLowWater(), md.metadataSpaceMap().nrFree() + " free, threshold 16");
             Random rnd = new Random(5);
             ThinTools.Dump committed = ThinView.of(md);
             MetadataException full = null;
+            int lowWaterAt = 0;
+            int insertsDone = 0;
             for (int i = 0; i < 100_000 && full == null; i++) {
                 try {
                     md.insert(0, rnd.nextInt(1 << 30), md.allocateDataBlock());
+                    insertsDone = i;
+                    if (lowWaterAt == 0 && md.metadataLowWater()) {
+                        lowWaterAt = i;
+                        assertEquals(Math.max(0, md.metadataSpaceMap().nrFreeAtCommitLessAllocated() - 6),
+                                md.freeMetadataBlocks());
+                    }
                     if (i % 500 == 499) {
                         md.commit();
                         committed = ThinView.of(md);
@@ -219,6 +230,8 @@ class ThinMetadataApiTest {
                 }
             }
             assertTrue(full != null, "64 metadata blocks filled up");
+            assertTrue(lowWaterAt > 0 && lowWaterAt < insertsDone, "low water at insert " + lowWaterAt
+                    + ", before the metadata ran out at insert " + insertsDone);
             assertFalse(full instanceof OutOfDataSpaceException);
             assertEquals(Errno.ENOSPC, full.errno());
             assertTrue(full.getMessage().startsWith("out of metadata space (64 blocks): "), full.getMessage());
