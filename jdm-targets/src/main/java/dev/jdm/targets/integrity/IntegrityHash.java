@@ -6,7 +6,6 @@ import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.zip.CRC32C;
 
@@ -68,20 +67,10 @@ public final class IntegrityHash {
      * {@code keyError} its messages for an unknown algorithm and a refused key.
      */
     static IntegrityHash parse(String spec, String invalidArgument, String invalidAlg, String keyError) throws AlgorithmException {
-        int colon = spec.indexOf(':');
-        String alg = colon < 0 ? spec : spec.substring(0, colon);
-        String hex = colon < 0 ? null : spec.substring(colon + 1);
-        byte[] key = null;
-        if (hex != null) {
-            if ((hex.length() & 1) != 0) {
-                throw new AlgorithmException(invalidArgument);
-            }
-            try {
-                key = HexFormat.of().parseHex(hex);
-            } catch (IllegalArgumentException e) {
-                throw new AlgorithmException(invalidArgument);
-            }
-        }
+        AlgSpec parsed = AlgSpec.parse(spec, invalidArgument);
+        String alg = parsed.alg();
+        String hex = parsed.keyHex();
+        byte[] key = parsed.key();
         if (alg.equals("crc32c") || alg.equals("crc32")) {
             // The kernel lets a 4-byte key replace the CRC seed; nobody formats that way, so refuse it plainly.
             if (key != null) {

@@ -7,7 +7,6 @@ import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
-import java.util.HexFormat;
 
 /**
  * {@code journal_crypt:<alg>:<hexkey>}: the journal encrypted on disk the way {@code create_journal}
@@ -44,20 +43,9 @@ final class JournalCrypt {
 
     /** Parses {@code alg[:hexkey]} (the part after {@code journal_crypt:}), with the kernel's error wording. */
     static JournalCrypt parse(String spec) throws IntegrityHash.AlgorithmException {
-        int colon = spec.indexOf(':');
-        String alg = colon < 0 ? spec : spec.substring(0, colon);
-        String hex = colon < 0 ? null : spec.substring(colon + 1);
-        byte[] key = null;
-        if (hex != null) {
-            if ((hex.length() & 1) != 0) {
-                throw new IntegrityHash.AlgorithmException("Invalid journal_crypt argument");
-            }
-            try {
-                key = HexFormat.of().parseHex(hex);
-            } catch (IllegalArgumentException e) {
-                throw new IntegrityHash.AlgorithmException("Invalid journal_crypt argument");
-            }
-        }
+        AlgSpec parsed = AlgSpec.parse(spec, "Invalid journal_crypt argument");
+        String alg = parsed.alg();
+        byte[] key = parsed.key();
         Kind kind = switch (alg) {
             case "ctr(aes)" -> Kind.CTR_AES;
             case "chacha20" -> Kind.CHACHA20;
@@ -75,7 +63,7 @@ final class JournalCrypt {
         if (!keyFits) {
             throw new IntegrityHash.AlgorithmException("Error setting encryption key (" + key.length + " bytes for " + alg + ")");
         }
-        return new JournalCrypt(alg, hex, kind, key);
+        return new JournalCrypt(alg, parsed.keyHex(), kind, key);
     }
 
     /** As the table shows it: {@code alg:hexkey}. */
