@@ -70,6 +70,7 @@ final class Pool {
     private volatile ThinPoolTarget bound;
     private volatile boolean suspended = true;
     private volatile boolean changed;
+    private boolean closed;
     private long lowWaterBlocks;
     private boolean lowWaterTriggered;
     private boolean metadataLowTriggered;
@@ -396,6 +397,9 @@ final class Pool {
         try {
             while (true) {
                 PoolMode m = mode;
+                if (closed) {
+                    throw new BlockIoException(Errno.EIO, name() + ": the pool is closed");
+                }
                 if (m == PoolMode.WRITE) {
                     return;
                 }
@@ -828,8 +832,18 @@ final class Pool {
         }
     }
 
-    /** The last user is gone: commit what is pending (dm_pool_metadata_close does) and close the metadata. */
+    /**
+     * The last user is gone: writers still queued for data space fail, what is pending is committed
+     * (dm_pool_metadata_close commits too) and the metadata closes.
+     */
     void destroy() {
+        state.lock();
+        try {
+            closed = true;
+            modeChanged.signalAll();
+        } finally {
+            state.unlock();
+        }
         stopPeriodicCommit();
         committer.shutdownNow();
         if (changed && !mode.readOnly()) {
