@@ -21,7 +21,8 @@ import static dev.jdm.targets.integrity.Harness.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The journal's promise proved with the log-writes harness: integrity (J mode) runs over a
+ * The journal's promise proved with the log-writes harness: integrity (J mode; and B mode, whose
+ * dirty bitmap promises the same after recalculation) runs over a
  * {@code log-writes} device while a workload writes (some with FUA) and flushes, logging a mark
  * before each write ({@code op-k}) and after each flush ({@code flushed-k}). The log is then
  * replayed one entry at a time, so every prefix — every flush point, every mark and every point
@@ -47,6 +48,7 @@ class IntegrityLogWritesCrashTest {
             "0 4 J 2 journal_sectors:704 internal_hash:crc32c",
             "0 - J 5 journal_sectors:704 block_size:4096 internal_hash:sha256 journal_crypt:ctr(aes):" + KEY
                     + " journal_mac:hmac(sha256):" + KEY,
+            "0 4 B 3 sectors_per_bit:64 bitmap_flush_interval:0 internal_hash:crc32c",
     })
     void everyPrefixOfTheLogReadsFlushedOrLaterDataWithValidTags(String args) throws Exception {
         int blockSectors = args.contains("block_size:4096") ? 8 : 1;

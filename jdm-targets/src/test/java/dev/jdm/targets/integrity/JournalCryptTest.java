@@ -115,7 +115,7 @@ class JournalCryptTest {
     /**
      * X committed in section 0, then Y's commit to section 1 torn (one sector keeps its old
      * ciphertext): the reload replays section 0 only, so sector 3 reads X; the whole commit gives Y.
-     * A wrong key cannot make sense of the commit ids: the replay refuses and the device fails.
+     * A wrong key, or none, cannot make sense of the commit ids: the replay refuses and the device fails.
      */
     @ParameterizedTest
     @ValueSource(strings = {"ctr(aes):" + KEY128, "cbc(aes):" + KEY256, "chacha20:" + KEY256, "ecb(aes):" + KEY128})
@@ -155,6 +155,11 @@ class JournalCryptTest {
         assertEquals(Errno.EIO, e.errno());
         assertTrue(e.getMessage().contains("journal commit id not recognised"), e.getMessage());
         w.close();
+
+        IntegrityTarget plain = open(new MemoryDevice("dev", whole.clone()), 1000, "0 4 J 2 journal_sectors:352 internal_hash:crc32c");
+        BlockIoException without = assertThrows(BlockIoException.class, () -> read(plain, 3, 1));
+        assertTrue(without.getMessage().contains("journal commit id not recognised"), "without journal_crypt: " + without.getMessage());
+        plain.close();
     }
 
     /** The same plaintext journal never leaves the same bytes under two keys or two ciphers. */
