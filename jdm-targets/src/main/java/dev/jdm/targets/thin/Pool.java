@@ -16,8 +16,6 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashMap;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -353,7 +351,7 @@ final class Pool {
         boolean send;
         state.lock();
         try {
-            send = free <= lowWaterBlocks && !lowWaterTriggered;
+            send = Long.compareUnsigned(free, lowWaterBlocks) <= 0 && !lowWaterTriggered;
             if (send) {
                 lowWaterTriggered = true;
             }
@@ -480,56 +478,41 @@ final class Pool {
 
     // ---- messages ---------------------------------------------------------------------------------------
 
-    /** A pool message (the kernel's pool_message), committed when it succeeds. */
-    void message(List<String> argv) throws DmException {
+    /** The kernel refuses every pool message in the read-only modes and in fail mode. */
+    void checkMessagesAllowed() throws DmException {
         if (mode.readOnly()) {
             throw new DmException(Errno.EOPNOTSUPP, name()
                     + ": unable to service pool target messages in READ_ONLY or FAIL mode");
         }
-        String verb = argv.getFirst().toLowerCase(Locale.ROOT);
+    }
+
+    /** A change a message makes to the metadata. */
+    @FunctionalInterface
+    interface MetadataChange {
+        void apply(ThinMetadata md) throws IOException;
+    }
+
+    /**
+     * Runs a message's change with no provisioning in flight, then commits it (every successful pool message
+     * is committed). Refusals (exists, missing, busy, mismatch) leave the transaction as it was and fail with
+     * {@code failure} and the reason; any other failure is a metadata failure, handled as the kernel does.
+     */
+    void changeMetadata(String failure, boolean commitFirst, MetadataChange change) throws DmException {
         transaction.writeLock().lock();
         try {
-            switch (verb) {
-                case "create_thin" -> {
-                    argCount(argv, 2);
-                    long id = deviceId(argv.get(1));
-                    run("Creation of new thinly-provisioned device with id " + argv.get(1) + " failed.",
-                            () -> md.createThin(id));
+            if (commitFirst) {
+                commitLocked();
+            }
+            try {
+                change.apply(md);
+            } catch (MetadataException e) {
+                Errno errno = e.errno() == Errno.ENOENT ? Errno.ENODATA : e.errno();
+                if (errno == Errno.ENOSPC || errno == Errno.EIO || errno == Errno.EILSEQ) {
+                    throw new DmException(errno, metadataOperationFailedLocked(failure, e).getMessage(), e);
                 }
-                case "create_snap" -> {
-                    argCount(argv, 3);
-                    long id = deviceId(argv.get(1));
-                    long origin = deviceId(argv.get(2));
-                    run("Creation of new snapshot " + argv.get(1) + " of device " + argv.get(2) + " failed.",
-                            () -> md.createSnapshot(id, origin));
-                }
-                case "delete" -> {
-                    argCount(argv, 2);
-                    long id = deviceId(argv.get(1));
-                    if (isOpen(id)) {
-                        throw new DmException(Errno.EBUSY, "Deletion of thin device " + argv.get(1)
-                                + " failed: the device is open");
-                    }
-                    run("Deletion of thin device " + argv.get(1) + " failed.", () -> md.deleteDevice(id));
-                }
-                case "set_transaction_id" -> {
-                    argCount(argv, 3);
-                    long old = transactionId(argv.get(1), "Unrecognised id");
-                    long now = transactionId(argv.get(2), "Unrecognised new id");
-                    run("Failed to change transaction id from " + argv.get(1) + " to " + argv.get(2) + ".",
-                            () -> md.setTransactionId(old, now));
-                }
-                case "reserve_metadata_snap" -> {
-                    argCount(argv, 1);
-                    commitLocked();
-                    run("reserve_metadata_snap message failed.", md::reserveMetadataSnapshot);
-                }
-                case "release_metadata_snap" -> {
-                    argCount(argv, 1);
-                    run("release_metadata_snap message failed.", md::releaseMetadataSnapshot);
-                }
-                default -> throw new DmException(Errno.EINVAL, "Unrecognised thin pool target message received: "
-                        + argv.getFirst());
+                throw new DmException(errno, failure + ": " + e.getMessage(), e);
+            } catch (IOException e) {
+                throw new DmException(Errno.EIO, metadataOperationFailedLocked(failure, e).getMessage(), e);
             }
             changed = true;
             commitLocked();
@@ -543,76 +526,10 @@ final class Pool {
         afterCommit();
     }
 
-    @FunctionalInterface
-    private interface MetadataChange {
-        void run() throws IOException;
-    }
-
-    /**
-     * Runs a message's metadata change. Refusals (exists, missing, busy, mismatch) leave the transaction as
-     * it was; any other failure is a metadata failure, handled as the kernel does.
-     */
-    private void run(String failure, MetadataChange change) throws DmException {
-        try {
-            change.run();
-        } catch (MetadataException e) {
-            Errno errno = e.errno() == Errno.ENOENT ? Errno.ENODATA : e.errno();
-            if (errno == Errno.ENOSPC || errno == Errno.EIO || errno == Errno.EILSEQ) {
-                BlockIoException failed = metadataOperationFailedLocked(failure, e);
-                throw new DmException(errno, failed.getMessage(), e);
-            }
-            throw new DmException(errno, withCause(failure, e), e);
-        } catch (IOException e) {
-            BlockIoException failed = metadataOperationFailedLocked(failure, e);
-            throw new DmException(Errno.EIO, failed.getMessage(), e);
-        }
-    }
-
-    /** The kernel's warning ("... failed.") joined to what went wrong. */
-    private static String withCause(String failure, Exception e) {
-        return failure.substring(0, failure.length() - 1) + ": " + e.getMessage();
-    }
-
-    private static void argCount(List<String> argv, int required) throws DmException {
-        if (argv.size() != required) {
-            throw new DmException(Errno.EINVAL, "Message received with " + argv.size() + " arguments instead of "
-                    + required + ".");
-        }
-    }
-
-    /** A device id as the kernel's read_dev_id takes it: decimal, at most 2^24 - 1. */
-    static long deviceId(String s) throws DmException {
-        long id = parseU64(s);
-        if (id < 0 || id > ThinMetadata.MAX_DEVICE_ID) {
-            throw new DmException(Errno.EINVAL, "Message received with invalid device id: " + s);
-        }
-        return id;
-    }
-
-    private static long transactionId(String s, String what) throws DmException {
-        long id = parseU64(s);
-        if (id == -1 && !s.equals("18446744073709551615")) {
-            throw new DmException(Errno.EINVAL, "set_transaction_id message: " + what + " " + s + ".");
-        }
-        return id;
-    }
-
-    /**
-     * An unsigned 64-bit decimal as kstrtoull takes it (an optional leading '+', digits, an optional
-     * trailing newline); -1 when it is not one (2^64 - 1 itself also reads as -1).
-     */
-    static long parseU64(String s) {
-        String digits = s.startsWith("+") ? s.substring(1) : s;
-        if (digits.endsWith("\n")) {
-            digits = digits.substring(0, digits.length() - 1);
-        }
-        if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            return -1;
-        }
-        try {
-            return Long.parseUnsignedLong(digits);
-        } catch (NumberFormatException e) {
-            return -1;
+    /** Deleting a device a thin table uses is refused (the kernel's __delete_device: EBUSY). */
+    void checkNotOpen(long id) throws MetadataException {
+        if (isOpen(id)) {
+            throw new MetadataException(Errno.EBUSY, "the device is open");
         }
     }
 

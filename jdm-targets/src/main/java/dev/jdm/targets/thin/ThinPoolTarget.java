@@ -13,6 +13,7 @@ import dev.jdm.core.spi.TargetType;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -53,13 +54,13 @@ public final class ThinPoolTarget extends RemapTarget {
             PoolFeatures requested = PoolFeatures.parse(args, 4);
             BlockDevice metadata = ctx.device(args, 0, 0, 0);
             BlockDevice data = ctx.device(args, 1, 0, ctx.length());
-            long blockSectors = Pool.parseU64(args.get(2));
+            long blockSectors = PoolMessages.u64(args.get(2)).orElse(-1);
             if (blockSectors < MIN_BLOCK_SECTORS || blockSectors > MAX_BLOCK_SECTORS
                     || blockSectors % MIN_BLOCK_SECTORS != 0) {
                 throw args.error(2, "Invalid block size: expected a multiple of 128 sectors in 128..2097152");
             }
-            long lowWater = Pool.parseU64(args.get(3));
-            if (lowWater == -1 && !args.get(3).equals("18446744073709551615")) {
+            OptionalLong lowWater = PoolMessages.u64(args.get(3));
+            if (lowWater.isEmpty()) {
                 throw args.error(3, "Invalid low water mark");
             }
             int bs = (int) blockSectors;
@@ -70,7 +71,7 @@ public final class ThinPoolTarget extends RemapTarget {
                 PoolRegistry.release(pool);
                 throw new TargetException("Discard support cannot be disabled once enabled");
             }
-            return new ThinPoolTarget(ctx, pool, metadata, data, lowWater, requested);
+            return new ThinPoolTarget(ctx, pool, metadata, data, lowWater.getAsLong(), requested);
         }
     }
 
@@ -146,12 +147,13 @@ public final class ThinPoolTarget extends RemapTarget {
 
     @Override
     public String table() {
-        return metadata.id() + " " + data.id() + " " + pool.blockSectors + " " + lowWaterBlocks + " " + requested.emit();
+        return metadata.id() + " " + data.id() + " " + pool.blockSectors + " " + Long.toUnsignedString(lowWaterBlocks) + " "
+                + requested.emit();
     }
 
     @Override
     public String message(List<String> argv) throws DmException {
-        pool.message(argv);
+        PoolMessages.handle(pool, argv);
         return null;
     }
 

@@ -49,7 +49,7 @@ public final class ThinTarget implements Target {
             }
             BlockDevice origin = args.count() == 3 ? ctx.device(args, 2, 0, 0) : null;
             BlockDevice poolDevice = ctx.device(args, 0, 0, 0);
-            long id = Pool.parseU64(args.get(1));
+            long id = PoolMessages.u64(args.get(1)).orElse(-1);
             if (id < 0 || id > ThinMetadata.MAX_DEVICE_ID) {
                 throw args.error(1, "Invalid device id");
             }
