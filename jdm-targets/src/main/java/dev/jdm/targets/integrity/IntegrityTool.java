@@ -117,7 +117,8 @@ public final class IntegrityTool {
         String meta = o.dataDevice() != null ? device.toString() : null;
         try (DeviceMapper dm = DeviceMapper.create()) {
             String name = "jdm-integrity-format-" + UUID.randomUUID();
-            dm.create(name, null, "0 1 integrity " + o.tableArgs(data, meta, o.mode(), true), false);
+            // One block: the table's length must be a multiple of the logical block size block_size sets.
+            dm.create(name, null, "0 " + o.sectorSize() / 512 + " integrity " + o.tableArgs(data, meta, o.mode(), true), false);
             long provided = Long.parseLong(dm.status(name, false).getFirst().params().split(" ")[1]);
             dm.remove(name, false, false);
             if (o.wipe()) {

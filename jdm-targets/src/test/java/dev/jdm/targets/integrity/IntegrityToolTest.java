@@ -112,6 +112,23 @@ class IntegrityToolTest {
         return Harness.run(List.of(python, "-c", py), data);
     }
 
+    /** --sector-size 4096: formatting loads a table of one 4 KiB block, and the opened device takes 4 KiB blocks. */
+    @Test
+    void fourKiSectors() throws Exception {
+        Path img = Images.create(dir, "s.img", SIZE);
+        IntegrityTool.Options o = new IntegrityTool.Options(0, "crc32c", 0, 4096, 0, 0, null, false, true, true, null, true);
+        long provided = IntegrityTool.format(img, o);
+        assertEquals(0, provided % 8, "whole blocks");
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            String table = IntegrityTool.open(dm, "s", img, o, 'J', false);
+            assertTrue(table.startsWith("0 " + provided + " integrity " + img + " 0 4 J 4 block_size:4096 "), table);
+            assertEquals(4096, dm.device("s").logicalBlockSize());
+            ByteBuffer back = ByteBuffer.allocate(4096);
+            dm.device("s").read((provided - 8) << 9, back);
+            assertArrayEquals(new byte[4096], back.array(), "wiped");
+        }
+    }
+
     /** integritysetup --journal-crypt: the key is part of every table, and the journal is only readable with it. */
     @Test
     void journalCryptFormatOpenAndReopen() throws Exception {
