@@ -42,7 +42,6 @@ final class Pool {
     private static final System.Logger LOG = System.getLogger(Pool.class.getName());
     private static final int CACHE_BLOCKS = 1024;
     private static final long COMMIT_PERIOD_MILLIS = 1000;
-    private static final long METADATA_RESERVE_MAX = 4096;
     private static final long METADATA_THRESHOLD_MAX = 1024;
     /** Superblock offset of the metadata space map root's first field, its number of blocks. */
     private static final int SUPERBLOCK_METADATA_NR_BLOCKS = 192;
@@ -570,11 +569,9 @@ final class Pool {
         }
     }
 
-    /** Free metadata blocks less the kernel's reserve of min(4096, total / 10) (dm_pool_get_free_metadata_block_count). */
+    /** Free metadata blocks less the kernel's reserve (dm_pool_get_free_metadata_block_count). */
     private long freeMetadataBlocks() {
-        SpaceMap sm = md.metadataSpaceMap();
-        long reserve = Math.min(METADATA_RESERVE_MAX, sm.nrBlocks() / 10);
-        return Math.max(0, sm.nrFree() - reserve);
+        return md.freeMetadataBlocks();
     }
 
     /** The metadata low-water mark: min(1024, a quarter of the metadata device's blocks) (calc_metadata_threshold). */
