@@ -3,6 +3,8 @@ package dev.jdm.targets.integrity;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.List;
 
@@ -173,11 +175,13 @@ class IntegrityJournalTest {
      * With meta_device the journal lives on the metadata device (sector 8 on, after the superblock)
      * and replays onto the data device, where block s sits at sector s.
      */
-    @Test
-    void metaDeviceJournalReplaysOntoTheDataDevice() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"2 meta_device:meta internal_hash:crc32c",
+            "3 meta_device:meta internal_hash:crc32c journal_crypt:cbc(aes):000102030405060708090a0b0c0d0e0f"})
+    void metaDeviceJournalReplaysOntoTheDataDevice(String options) throws Exception {
         MemoryDevice data = new MemoryDevice("data", 4 * MIB);
         MemoryDevice meta = new MemoryDevice("meta", 1 << 20);
-        String args = "data 0 4 J 2 meta_device:meta internal_hash:crc32c";
+        String args = "data 0 4 J " + options;
         IntegrityTarget t = open(java.util.Map.of("data", data, "meta", meta), 8192, args);
         byte[] dataBefore = data.snapshot();
         byte[] metaBefore = meta.snapshot();
