@@ -428,7 +428,7 @@ public final class ThinMetadata implements AutoCloseable {
                 throw new MetadataException(Errno.EINVAL, "data block " + dataBlock + " is beyond the pool's "
                         + dataSm.nrBlocks() + " blocks");
             }
-            long root = deviceRoot(id);
+            long root = writableDeviceRoot(id);
             boolean existed = deviceTrees.lookup(root, virtualBlock) != null;
             long newRoot = deviceTrees.insert(root, virtualBlock, BTree.le64(new Mapping(dataBlock, time).encode()));
             mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
@@ -443,11 +443,10 @@ public final class ThinMetadata implements AutoCloseable {
     public boolean remove(long id, long virtualBlock) throws IOException {
         return write(() -> {
             Details d = details(id);
-            long root = deviceRoot(id);
-            if (deviceTrees.lookup(root, virtualBlock) == null) {
+            if (deviceTrees.lookup(deviceRoot(id), virtualBlock) == null) {
                 return false;
             }
-            long newRoot = deviceTrees.remove(root, virtualBlock);
+            long newRoot = deviceTrees.remove(writableDeviceRoot(id), virtualBlock);
             mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
             putDetails(id, new Details(d.mappedBlocks() - 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
             return true;
@@ -462,7 +461,7 @@ public final class ThinMetadata implements AutoCloseable {
     public long removeRange(long id, long begin, long end, LongConsumer freedDataBlock) throws IOException {
         return write(() -> {
             Details d = details(id);
-            long root = deviceRoot(id);
+            long root = writableDeviceRoot(id);
             long removed = 0;
             dataBlockFreed = freedDataBlock;
             try {
@@ -557,6 +556,18 @@ public final class ThinMetadata implements AutoCloseable {
             }
             return BTree.le64(v);
         });
+    }
+
+    /**
+     * The root of a device's mapping tree, ready to change: the top-level path to it is shadowed first, as the
+     * kernel's two-level btree walks top-down. A top-level leaf shared with the held metadata snapshot is then
+     * copied, which counts the subtree as shared, so the subtree is copied too instead of changed under the
+     * snapshot (and the data blocks of its leaves stay referenced by the snapshot).
+     */
+    private long writableDeviceRoot(long id) throws IOException {
+        long root = deviceRoot(id);
+        mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(root));
+        return root;
     }
 
     /** The tree type of per-device mapping trees (for walking leaves, e.g. to recount data references). */
