@@ -3,6 +3,8 @@ package dev.jdm.targets.thin;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.core.io.FileBlockDevice;
+import dev.jdm.pdata.ThinMetadata;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -142,6 +144,28 @@ class ThinPoolTableTest {
             DmException magic = refusedCreate(f, f.poolTable(f.dataSectors(), 0));
             assertTrue(magic.getMessage().startsWith("table line 1: thin-pool: Error creating metadata object: "),
                     magic.getMessage());
+        }
+    }
+
+    @Test
+    void metadataThatNeedsCheckingOpensReadOnlyAndDoesNotGrow() throws Exception {
+        try (ThinFixture f = new ThinFixture(dir, 16)) {
+            f.createPool("pool", 0);
+            f.message("pool", "create_thin", "0");
+            f.dm.remove("pool", false, false);
+            try (ThinMetadata md = ThinMetadata.open(FileBlockDevice.open(f.metadata, FileBlockDevice.Options.READ_WRITE), 64)) {
+                md.setNeedsCheck();
+            }
+            try (var r = new java.io.RandomAccessFile(f.data.toFile(), "rw")) {
+                r.setLength(32L * BLOCK);
+            }
+            f.createPool("pool", 0);
+            assertEquals("0 112/1024 0/16 - ro discard_passdown queue_if_no_space needs_check 256 ", f.status("pool"),
+                    "read-only, and the data space map was not grown to the 32 blocks of the table");
+            assertEquals(Errno.EOPNOTSUPP, assertThrows(DmException.class, () -> f.message("pool", "create_thin", "1")).errno());
+            MappedDevice thin = f.createThin("pool", "thin", 0, 1024);
+            assertEquals(Errno.EIO, assertThrows(dev.jdm.core.BlockIoException.class, () -> write(thin, 0, pattern(512, 1))).errno());
+            assertTrue(ThinFixture.allZero(read(thin, 0, BLOCK)));
         }
     }
 
