@@ -143,8 +143,9 @@ public final class ThinTarget implements Target {
             src.position(src.position() + n);
             offset += n;
         }
-        if (fua) {
-            pool.commitIfChanged();
+        // In-place pieces went out FUA; new mappings (and any earlier one this block may have) need a commit.
+        if (fua && pool.changed()) {
+            pool.commit();
         }
     }
 
