@@ -20,14 +20,10 @@ record PoolFeatures(boolean zeroNewBlocks, boolean discardEnabled, boolean disca
         if (args.count() <= first) {
             return DEFAULT;
         }
-        long count;
-        try {
-            count = args.number(first, "number of pool feature arguments", 0, 4);
-        } catch (TargetException e) {
+        // dm_read_arg_group gives one error for a bad count and for a count larger than what follows.
+        long count = PoolMessages.u64(args.get(first)).orElse(-1);
+        if (count < 0 || count > 4 || count > args.count() - first - 1) {
             throw args.error(first, "Invalid number of pool feature arguments");
-        }
-        if (count > args.count() - first - 1) {
-            throw args.error(first, "Insufficient feature arguments");
         }
         boolean zero = true;
         boolean discard = true;

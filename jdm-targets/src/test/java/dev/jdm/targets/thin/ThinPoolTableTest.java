@@ -55,8 +55,10 @@ class ThinPoolTableTest {
                     refusedCreate(f, pool(f, m + " " + d + " 128 1x")).getMessage());
             assertEquals("table line 1: thin-pool: argument 5 (\"5\"): Invalid number of pool feature arguments",
                     refusedCreate(f, pool(f, m + " " + d + " 128 0 5 a b c d e")).getMessage());
-            assertEquals("table line 1: thin-pool: argument 5 (\"2\"): Insufficient feature arguments",
+            assertEquals("table line 1: thin-pool: argument 5 (\"2\"): Invalid number of pool feature arguments",
                     refusedCreate(f, pool(f, m + " " + d + " 128 0 2 read_only")).getMessage());
+            assertEquals("table line 1: thin-pool: argument 5 (\"x\"): Invalid number of pool feature arguments",
+                    refusedCreate(f, pool(f, m + " " + d + " 128 0 x")).getMessage());
             assertEquals("table line 1: thin-pool: argument 7 (\"zero_new_blocks\"): Unrecognised pool feature requested",
                     refusedCreate(f, pool(f, m + " " + d + " 128 0 2 skip_block_zeroing zero_new_blocks")).getMessage());
             DmException ro = refusedCreate(f, pool(f, m + " " + d + " 128 0 1 read_only"));
