@@ -26,6 +26,7 @@ import java.util.concurrent.locks.ReadWriteLock;
  * external origin within its size); a write to a block shared with a snapshot copies it first.
  */
 public final class ThinTarget implements Target {
+    private static final long DISCARD_WINDOW_BLOCKS = 4096;
 
     public static final class Type implements TargetType {
         @Override
@@ -294,17 +295,16 @@ public final class ThinTarget implements Target {
         if (first >= end) {
             return;
         }
-        List<Long> mapped = new ArrayList<>();
-        try {
-            pool.metadata().mappings(id, first, end, (vblock, m) -> mapped.add(vblock));
-        } catch (IOException e) {
-            throw pool.metadataOperationFailed("dm_thin_find_mapped_range", e);
-        }
-        for (long vblock : mapped) {
-            try {
-                unmap(vblock, f.discardPassdown());
-            } catch (MetadataFailure e) {
-                throw pool.metadataOperationFailed(e.operation, e.cause);
+        // A window at a time, so a discard of a whole large device never lists all its mappings at once.
+        for (long from = first; from < end; from += DISCARD_WINDOW_BLOCKS) {
+            List<Long> mapped = new ArrayList<>();
+            pool.metadata().mappings(id, from, Math.min(end, from + DISCARD_WINDOW_BLOCKS), (vblock, m) -> mapped.add(vblock));
+            for (long vblock : mapped) {
+                try {
+                    unmap(vblock, f.discardPassdown());
+                } catch (MetadataFailure e) {
+                    throw pool.metadataOperationFailed(e.operation, e.cause);
+                }
             }
         }
     }
