@@ -28,6 +28,10 @@ public final class BTree {
     private record Split(long rightKey, long rightLocation) {
     }
 
+    /** The new root after an insert, and whether the key was new (rather than overwritten). */
+    public record Inserted(long root, boolean added) {
+    }
+
     private final TransactionManager tm;
     private final ValueType valueType;
     private final int maxLeaf;
@@ -100,7 +104,14 @@ public final class BTree {
 
     /** Inserts or overwrites; an overwritten value that differs is released through the value type. */
     public long insert(long root, long key, byte[] value) throws IOException {
-        return insert(root, key, value, true);
+        return put(root, key, value).root();
+    }
+
+    /** {@link #insert}, also telling whether the key was new: one descent where lookup + insert take two. */
+    public Inserted put(long root, long key, byte[] value) throws IOException {
+        boolean[] added = new boolean[1];
+        long newRoot = insert(root, key, value, true, added);
+        return new Inserted(newRoot, added[0]);
     }
 
     /**
@@ -108,13 +119,13 @@ public final class BTree {
      * trees, where the old subtree root was already released when the subtree was shadowed.
      */
     public long replace(long root, long key, byte[] value) throws IOException {
-        return insert(root, key, value, false);
+        return insert(root, key, value, false, new boolean[1]);
     }
 
-    private long insert(long root, long key, byte[] value, boolean releaseOld) throws IOException {
+    private long insert(long root, long key, byte[] value, boolean releaseOld, boolean[] added) throws IOException {
         checkSize(value);
         Node top = shadow(root);
-        Split split = insertInto(top, key, value, releaseOld);
+        Split split = insertInto(top, key, value, releaseOld, added);
         if (split == null) {
             return top.block.location();
         }
@@ -124,7 +135,7 @@ public final class BTree {
         return newRoot.block.location();
     }
 
-    private Split insertInto(Node n, long key, byte[] value, boolean releaseOld) throws IOException {
+    private Split insertInto(Node n, long key, byte[] value, boolean releaseOld, boolean[] added) throws IOException {
         int i = n.lowerBound(key);
         if (n.isLeaf()) {
             if (i >= 0 && n.key(i) == key) {
@@ -135,6 +146,7 @@ public final class BTree {
                 n.setValue(i, value);
                 return null;
             }
+            added[0] = true;
             return insertAt(n, i + 1, key, value);
         }
         if (i < 0) {
@@ -143,7 +155,7 @@ public final class BTree {
         }
         Node child = shadow(n.value64(i));
         n.setValue64(i, child.block.location());
-        Split childSplit = insertInto(child, key, value, releaseOld);
+        Split childSplit = insertInto(child, key, value, releaseOld, added);
         return childSplit == null ? null : insertAt(n, i + 1, childSplit.rightKey(), le64(childSplit.rightLocation()));
     }
 

@@ -28,6 +28,9 @@ public final class BlockManager implements AutoCloseable {
     private final ArrayDeque<Block> clock = new ArrayDeque<>();
     private long reads;
     private long writes;
+    /** Staging for {@link #writeRun}, made on the first commit that needs it. */
+    private ByteBuffer runBuffer;
+    private static final int MAX_RUN = 256;
 
     public BlockManager(BlockDevice device, int cacheBlocks) {
         if (cacheBlocks < 16) {
@@ -116,10 +119,37 @@ public final class BlockManager implements AutoCloseable {
             }
         }
         dirty.sort((a, b) -> Long.compare(a.location(), b.location()));
-        for (Block b : dirty) {
-            writeOut(b);
+        for (int i = 0; i < dirty.size(); ) {
+            int run = 1;
+            while (i + run < dirty.size() && run < MAX_RUN
+                    && dirty.get(i + run).location() == dirty.get(i).location() + run) {
+                run++;
+            }
+            writeRun(dirty.subList(i, i + run));
+            i += run;
         }
         device.flush();
+    }
+
+    /** Writes blocks at consecutive locations with one device write: a commit's new blocks are mostly adjacent. */
+    private void writeRun(List<Block> run) throws IOException {
+        if (run.size() == 1) {
+            writeOut(run.getFirst());
+            return;
+        }
+        if (runBuffer == null) {
+            runBuffer = ByteBuffer.allocateDirect(MAX_RUN * Block.SIZE);
+        }
+        runBuffer.clear();
+        for (Block b : run) {
+            b.seal();
+            runBuffer.put(b.data().duplicate().clear());
+        }
+        device.write(run.getFirst().location() * Block.SIZE, runBuffer.flip(), false);
+        writes += run.size();
+        for (Block b : run) {
+            b.dirty = false;
+        }
     }
 
     /** Writes one block now and flushes (the superblock at the end of a commit). */

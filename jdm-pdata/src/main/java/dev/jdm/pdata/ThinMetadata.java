@@ -428,11 +428,10 @@ public final class ThinMetadata implements AutoCloseable {
                 throw new MetadataException(Errno.EINVAL, "data block " + dataBlock + " is beyond the pool's "
                         + dataSm.nrBlocks() + " blocks");
             }
-            long root = writableDeviceRoot(id);
-            boolean existed = deviceTrees.lookup(root, virtualBlock) != null;
-            long newRoot = deviceTrees.insert(root, virtualBlock, BTree.le64(new Mapping(dataBlock, time).encode()));
-            mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(newRoot));
-            if (!existed) {
+            BTree.Inserted inserted = deviceTrees.put(writableDeviceRoot(id), virtualBlock,
+                    BTree.le64(new Mapping(dataBlock, time).encode()));
+            mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(inserted.root()));
+            if (inserted.added()) {
                 putDetails(id, new Details(d.mappedBlocks() + 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
             }
             return null;
