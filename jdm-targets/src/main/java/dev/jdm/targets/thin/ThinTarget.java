@@ -27,6 +27,7 @@ import java.util.concurrent.locks.ReadWriteLock;
  */
 public final class ThinTarget implements Target {
     private static final long DISCARD_WINDOW_BLOCKS = 4096;
+    private static final long FILL_CHUNK_BYTES = 1 << 20;
 
     public static final class Type implements TargetType {
         @Override
@@ -228,32 +229,36 @@ public final class ThinTarget implements Target {
     private void fillNewBlock(long block, long vblock, Mapping shared, long offset, ByteBuffer piece) throws IOException {
         long blockStart = vblock * blockBytes;
         long dst = block * blockBytes;
-        int inBlock = (int) (offset - blockStart);
-        if (piece.remaining() == blockBytes) {
-            pool.dataDevice.write(dst, piece.duplicate(), false);
+        long pieceStart = offset - blockStart;
+        long pieceEnd = pieceStart + piece.remaining();
+        boolean fromOrigin = shared == null && origin != null && blockStart < originSize;
+        if (pieceEnd - pieceStart == blockBytes || (shared == null && !fromOrigin && !pool.features().zeroNewBlocks())) {
+            pool.dataDevice.write(dst + pieceStart, piece.duplicate(), false);
             return;
         }
-        if (shared != null || (origin != null && blockStart < originSize)) {
-            ByteBuffer whole = ByteBuffer.allocate((int) blockBytes);
+        // The rest of the block comes from the shared block, the origin or zeroes, a bounded chunk at a time
+        // (blocks go up to 1 GiB); a chunk the write does not touch and that only needs zeroes is zeroed in place.
+        int chunk = (int) Math.min(blockBytes, FILL_CHUNK_BYTES);
+        for (long at = 0; at < blockBytes; at += chunk) {
+            long end = at + chunk;
+            boolean touched = pieceStart < end && pieceEnd > at;
+            if (!touched && shared == null && (!fromOrigin || blockStart + at >= originSize)) {
+                pool.dataDevice.writeZeroes(dst + at, chunk, false);
+                continue;
+            }
+            ByteBuffer buf = ByteBuffer.allocate(chunk);
             if (shared != null) {
-                pool.dataDevice.read(shared.dataBlock() * blockBytes, whole);
-            } else {
-                readUnprovisioned(blockStart, whole);
+                pool.dataDevice.read(shared.dataBlock() * blockBytes + at, buf);
+            } else if (fromOrigin) {
+                readUnprovisioned(blockStart + at, buf);
             }
-            whole.put(inBlock, piece.duplicate(), piece.position(), piece.remaining());
-            pool.dataDevice.write(dst, whole.clear(), false);
-            return;
+            if (touched) {
+                long from = Math.max(at, pieceStart);
+                long to = Math.min(end, pieceEnd);
+                buf.put((int) (from - at), piece, piece.position() + (int) (from - pieceStart), (int) (to - from));
+            }
+            pool.dataDevice.write(dst + at, buf.clear(), false);
         }
-        if (pool.features().zeroNewBlocks()) {
-            if (inBlock > 0) {
-                pool.dataDevice.writeZeroes(dst, inBlock, false);
-            }
-            long after = inBlock + piece.remaining();
-            if (after < blockBytes) {
-                pool.dataDevice.writeZeroes(dst + after, blockBytes - after, false);
-            }
-        }
-        pool.dataDevice.write(dst + inBlock, piece.duplicate(), false);
     }
 
     /** The kernel has no write-zeroes for thin devices: the block layer writes zeroes, provisioning as it goes. */

@@ -144,6 +144,47 @@ class ThinProvisioningTest {
         }
     }
 
+    /** 2 MiB blocks are filled in 1 MiB chunks: zeroes, the shared block's bytes or the origin's around the write. */
+    @Test
+    void blocksLargerThanAChunkAreZeroedAndCopiedWhole() throws Exception {
+        int big = 4096 * 512;
+        Path originFile = dir.resolve("origin");
+        byte[] originData = pattern(big + big / 4 + 512, 40);
+        Files.write(originFile, originData);
+        Path meta = dev.jdm.core.testing.TestFiles.sparse(dir, "bigmeta", ThinFixture.METADATA_BYTES);
+        Path dataFile = dir.resolve("bigdata");
+        Files.write(dataFile, filled(8 * big, 0xAA));
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            dm.create("pool", null, "0 " + 8 * 4096 + " thin-pool " + meta + " " + dataFile + " 4096 0", false);
+            dm.message("pool", 0, List.of("create_thin", "0"));
+            dm.create("thin", null, "0 " + 4 * 4096 + " thin /dev/mapper/pool 0", false);
+            MappedDevice thin = dm.device("thin");
+            byte[] patch = pattern(4096, 41);
+            write(thin, big + big / 2 - 1024, patch);
+            byte[] expected = new byte[2 * big];
+            System.arraycopy(patch, 0, expected, big + big / 2 - 1024, 4096);
+            assertArrayEquals(expected, read(thin, 0, 2 * big));
+
+            dm.message("pool", 0, List.of("create_snap", "1", "0"));
+            dm.create("snap", null, "0 " + 4 * 4096 + " thin /dev/mapper/pool 1", false);
+            byte[] other = pattern(512, 42);
+            write(dm.device("snap"), big + 100 * 512, other);
+            byte[] snapExpected = expected.clone();
+            System.arraycopy(other, 0, snapExpected, big + 100 * 512, 512);
+            assertArrayEquals(snapExpected, read(dm.device("snap"), 0, 2 * big));
+            assertArrayEquals(expected, read(thin, 0, 2 * big));
+
+            dm.message("pool", 0, List.of("create_thin", "2"));
+            dm.create("ext", null, "0 " + 4 * 4096 + " thin /dev/mapper/pool 2 " + originFile, false);
+            write(dm.device("ext"), big + 512, other);
+            byte[] extExpected = new byte[2 * big];
+            System.arraycopy(originData, 0, extExpected, 0, originData.length);
+            System.arraycopy(other, 0, extExpected, big + 512, 512);
+            assertArrayEquals(extExpected, read(dm.device("ext"), 0, 2 * big));
+            dm.removeAll(true);
+        }
+    }
+
     @Test
     void externalOriginFillsUnprovisionedBlocksWithinItsSize() throws Exception {
         try (ThinFixture f = new ThinFixture(dir, 16)) {
