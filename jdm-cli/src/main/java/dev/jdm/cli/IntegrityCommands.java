@@ -15,7 +15,7 @@ import java.nio.file.Path;
  * (docs/integrity.md). format runs here with the engine in this process; open and close go through the daemon.
  */
 @Command(name = "integrity", description = "dm-integrity devices, in the kernel's format (see docs/integrity.md).",
-        subcommands = {IntegrityCommands.Format.class, IntegrityCommands.Open.class, IntegrityCommands.Close.class,
+        subcommands = {IntegrityCommands.Format.class, IntegrityCommands.Open.class, CloseMapping.class,
                 IntegrityCommands.Dump.class})
 final class IntegrityCommands {
 
@@ -41,6 +41,8 @@ final class IntegrityCommands {
         int interleaveSectors;
         @Option(names = "--journal-integrity", paramLabel = "ALG[:HEXKEY]", description = "MAC over the journal sections.")
         String journalIntegrity;
+        @Option(names = "--journal-crypt", paramLabel = "ALG:HEXKEY", description = "Encrypt the journal: ctr(aes), chacha20, cbc(aes) or ecb(aes) with its key.")
+        String journalCrypt;
         @Option(names = {"-B", "--integrity-bitmap-mode"}, description = "Bitmap mode instead of the journal.")
         boolean bitmapMode;
         @Option(names = "--data-device", paramLabel = "PATH", description = "Data on this device; DEVICE holds only the metadata.")
@@ -55,7 +57,7 @@ final class IntegrityCommands {
         @Override
         int run() throws IOException {
             IntegrityTool.Options o = new IntegrityTool.Options(0, integrity, tagSize, sectorSize, journalSectors, interleaveSectors,
-                    journalIntegrity, bitmapMode, !legacyPadding, !legacyHmac, dataDevice, !noWipe);
+                    journalIntegrity, bitmapMode, !legacyPadding, !legacyHmac, dataDevice, !noWipe).withJournalCrypt(journalCrypt);
             long provided;
             try (Progress progress = Progress.start("Formatting " + device + (noWipe ? "" : " and wiping its data"), -1)) {
                 provided = IntegrityTool.format(device, o);
@@ -77,6 +79,8 @@ final class IntegrityCommands {
         String integrity = "crc32c";
         @Option(names = "--journal-integrity", paramLabel = "ALG[:HEXKEY]", description = "The journal MAC, as formatted.")
         String journalIntegrity;
+        @Option(names = "--journal-crypt", paramLabel = "ALG:HEXKEY", description = "The journal cipher and key, as formatted.")
+        String journalCrypt;
         @Option(names = {"-B", "--integrity-bitmap-mode"}, description = "Bitmap mode (B).")
         boolean bitmapMode;
         @Option(names = {"-D", "--integrity-no-journal"}, description = "Direct mode (D): no journal, a crash may leave bad tags.")
@@ -91,7 +95,7 @@ final class IntegrityCommands {
         @Override
         int run() throws IOException, Action.Failed {
             IntegrityTool.Options o = new IntegrityTool.Options(0, integrity, 0, 512, 0, 0, journalIntegrity, bitmapMode,
-                    true, true, dataDevice, false);
+                    true, true, dataDevice, false).withJournalCrypt(journalCrypt);
             char mode = recovery ? 'R' : noJournal ? 'D' : bitmapMode ? 'B' : 'J';
             String table;
             try {
@@ -99,22 +103,11 @@ final class IntegrityCommands {
             } catch (DmException e) {
                 throw failure(e);
             }
-            // A keyed MAC puts its key in the table: such a device is not written to the daemon's state folder.
-            boolean keyed = integrity.contains(":") || (journalIntegrity != null && journalIntegrity.contains(":"));
+            // A key (MAC or journal cipher) is in the table: such a device is not written to the daemon's state folder.
+            boolean keyed = integrity.contains(":") || (journalIntegrity != null && journalIntegrity.contains(":"))
+                    || journalCrypt != null;
             daemon(ControlClient.request("create").put("name", name).put("table", table).put("readOnly", readOnly)
                     .put("transient", keyed), "integrity open " + name);
-            return 0;
-        }
-    }
-
-    @Command(name = "close", description = "Removes the mapping (jdm remove NAME).")
-    static final class Close extends LocalCommand {
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
-        @Override
-        int run() throws Action.Failed {
-            daemon(ControlClient.request("remove").put("name", name), "integrity close " + name);
             return 0;
         }
     }

@@ -254,6 +254,28 @@ class DaemonExportsIT {
     }
 
     @Test
+    void integrityWithAnEncryptedJournal() throws Exception {
+        Tools.require("nbdcopy", "libnbd-bin");
+        Path dev = image("icdev.img", 16 << 20);
+        String cipher = "ctr(aes):" + "0f1e2d3c4b5a69788796a5b4c3d2e1f0".repeat(2);
+        s.ok("jdm", "integrity", "format", "--journal-crypt", cipher, dev.toString());
+        s.ok("jdm", "integrity", "open", "--journal-crypt", cipher, dev.toString(), "integ");
+        assertTrue(s.ok("jdm", "table", "--showkeys", "integ").endsWith(" journal_crypt:" + cipher + "\n"), s.ok("jdm", "table", "--showkeys", "integ"));
+        byte[] data = pattern(1 << 20, 6);
+        Path in = dir.resolve("icin.bin");
+        Files.write(in, data);
+        s.ok("nbdcopy", in.toString(), unixUri("integ"));
+        s.ok("jdm", "integrity", "close", "integ");
+        assertEquals(new JdmSession.Result(1, "", "jdm: integrity close integ failed: device integ does not exist\n"),
+                s.jdm("integrity", "close", "integ"));
+        s.ok("jdm", "integrity", "open", "--journal-crypt", cipher, dev.toString(), "integ");
+        Path out = dir.resolve("icout.bin");
+        s.ok("nbdcopy", unixUri("integ"), out.toString());
+        assertArrayEquals(data, Arrays.copyOf(Files.readAllBytes(out), 1 << 20));
+        s.ok("jdm", "integrity", "close", "integ");
+    }
+
+    @Test
     void logWritesRecordedByTheDaemonListedFoundAndReplayed() throws Exception {
         Tools.require("nbdcopy", "libnbd-bin");
         Path data = image("ld.img", 1 << 20);
