@@ -406,7 +406,7 @@ public final class VerityTarget implements Target {
     /**
      * Reads blocks {@code from..to} of the region from the data device, then checks them; {@code keep}
      * puts those verified now in the data cache (small reads only: a streaming read would evict the
-     * blocks small reads come back to, and copying it costs about half as much again as hashing it).
+     * blocks small reads come back to, and copying it into the cache added ~40% to its CPU time).
      */
     private void readAndVerify(ByteBuffer region, long first, int from, int to, boolean keep) throws IOException {
         boolean reread = false;
