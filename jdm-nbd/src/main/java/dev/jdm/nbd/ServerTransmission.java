@@ -301,8 +301,10 @@ final class ServerTransmission {
 
     private ByteBuffer[] read(Wire.Request r, ByteBuffer data) throws IOException {
         int length = (int) r.length();
-        boolean fragment = (r.flags() & Nbd.CMD_FLAG_DF) == 0 && length >= HOLE_SCAN_MIN;
-        if (length >= ZERO_COPY_MIN && !(fragment && session.structured()) && sentFromPageCache(r)) {
+        boolean fragment = session.structured() && (r.flags() & Nbd.CMD_FLAG_DF) == 0 && length >= HOLE_SCAN_MIN;
+        List<Piece> pieces = fragment ? pieces(r.offset(), length) : List.of(new Piece(r.offset(), length, false));
+        boolean allData = pieces.size() == 1 && !pieces.getFirst().zero;
+        if (length >= ZERO_COPY_MIN && allData && sentFromPageCache(r)) {
             return SENT;
         }
         if (!session.structured()) {
@@ -312,7 +314,6 @@ final class ServerTransmission {
         if (length == 0) {
             return new ByteBuffer[]{Wire.chunk(r.cookie(), Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, 0, 0).flip()};
         }
-        List<Piece> pieces = fragment ? pieces(r.offset(), length) : List.of(new Piece(r.offset(), length, false));
         for (Piece p : pieces) {
             if (!p.zero) {
                 int at = (int) (p.offset - r.offset());

@@ -143,6 +143,17 @@ class TransmissionTest {
                 assertArrayEquals(expected, simple.in.readNBytes(length));
             }
         }
+        // 1 MiB and more: the hole lookup finds data only, and it too goes out as one chunk.
+        byte[] big = pattern(2 * MIB, 7);
+        try (RawClient c = connect("disk", true, false)) {
+            c.write(1, 0, big);
+            assertArrayEquals(new long[]{0, 1}, c.simpleReply());
+            c.request(0, Nbd.CMD_READ, 2, 4096, MIB);
+            RawClient.Chunk chunk = c.chunk();
+            assertEquals(Nbd.REPLY_FLAG_DONE, chunk.flags());
+            assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, chunk.type());
+            assertArrayEquals(ByteBuffer.allocate(8 + MIB).putLong(4096).put(big, 4096, MIB).array(), chunk.payload());
+        }
     }
 
     @Test
