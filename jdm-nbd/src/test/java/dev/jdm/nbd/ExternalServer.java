@@ -3,6 +3,8 @@ package dev.jdm.nbd;
 import dev.jdm.core.testing.ExternalTools;
 
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,16 +21,25 @@ final class ExternalServer implements AutoCloseable {
         this.export = export;
         this.process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(socket.resolveSibling(socket.getFileName() + ".log").toFile()).start();
-        for (int i = 0; i < 500 && !Files.exists(socket); i++) {
+        // The socket file appears at bind, a moment before the server listens: wait until it accepts.
+        for (int i = 0; i < 500 && !accepts(socket); i++) {
             if (!process.isAlive()) {
                 throw new IOException(String.join(" ", command) + " exited with " + process.exitValue() + ": "
                         + Files.readString(socket.resolveSibling(socket.getFileName() + ".log")));
             }
             Thread.sleep(10);
         }
-        if (!Files.exists(socket)) {
+        if (!accepts(socket)) {
             close();
-            throw new IOException(String.join(" ", command) + " did not create " + socket);
+            throw new IOException(String.join(" ", command) + " did not listen on " + socket);
+        }
+    }
+
+    private static boolean accepts(Path socket) {
+        try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
