@@ -2,6 +2,7 @@ package dev.jdm.targets.thin;
 
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
+import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
@@ -54,6 +55,9 @@ public final class ThinTarget implements Target {
             long id = PoolMessages.u64(args.get(1)).orElse(-1);
             if (id < 0 || id > ThinMetadata.MAX_DEVICE_ID) {
                 throw args.error(1, "Invalid device id");
+            }
+            if (!(poolDevice instanceof MappedDevice)) {
+                throw args.error(0, "Couldn't get pool mapped device: the pool must be a mapped device");
             }
             Pool pool = PoolRegistry.acquire(poolDevice);
             if (pool == null) {

@@ -360,6 +360,8 @@ class ThinProvisioningTest {
                 "0 8 thin /dev/mapper/pool 16777216", "table line 1: thin: argument 2 (\"16777216\"): Invalid device id",
                 "0 8 thin /dev/mapper/lin 0", "table line 1: thin: argument 1 (\"/dev/mapper/lin\"): Couldn't find pool object: "
                     + "no thin-pool table is bound to this device",
+                "0 8 thin " + f.data + " 0", "table line 1: thin: argument 1 (\"" + f.data + "\"): Couldn't get pool mapped "
+                    + "device: the pool must be a mapped device",
                 "0 8 thin /dev/mapper/pool 7", "table line 1: thin: Couldn't open thin internal device: thin device 7 "
                     + "does not exist in the pool",
             };
