@@ -72,7 +72,7 @@ public final class SpaceMap {
     }
 
     /** Entries in bitmap i (all but the last are full). */
-    private int entries(int i, long blocks) {
+    private static int entries(int i, long blocks) {
         return (int) Math.min(ENTRIES_PER_BITMAP, blocks - (long) i * ENTRIES_PER_BITMAP);
     }
 
@@ -371,7 +371,6 @@ public final class SpaceMap {
     }
 
     private void relocateBitmap(TransactionManager tm, int i) throws IOException {
-        shadowOf(i);
         newBitmapAt[i] = tm.metadataSpaceMap().allocate();
         if (bitmapAt[i] != 0) {
             tm.dec(bitmapAt[i]);
@@ -381,13 +380,15 @@ public final class SpaceMap {
     private void writeDirtyBitmaps(TransactionManager tm) throws IOException {
         for (int i = dirty.nextSetBit(0); i >= 0; i = dirty.nextSetBit(i + 1)) {
             Block b = tm.blockManager().create(newBitmapAt[i], BlockType.BITMAP);
+            // a dirty bitmap without a copy is one never written (new, or grown into): all free, no heap copy
             long[] words = shadow[i];
             int n = entries(i, nrBlocks);
             int free = 0;
             int firstFree = n;
             for (int w = 0; w < WORDS; w++) {
-                b.data().putLong(BITMAP_HEADER + 8 * w, words[w]);
-                long zero = ~(words[w] | words[w] >>> 1) & LOW_BITS;
+                long word = words == null ? 0 : words[w];
+                b.data().putLong(BITMAP_HEADER + 8 * w, word);
+                long zero = ~(word | word >>> 1) & LOW_BITS;
                 if (w * 32 + 32 > n) {
                     zero &= w * 32 >= n ? 0 : (1L << (2 * (n - w * 32))) - 1;
                 }
