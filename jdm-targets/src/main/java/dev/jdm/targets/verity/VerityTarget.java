@@ -66,7 +66,12 @@ public final class VerityTarget implements Target {
     /** The kernel's DM_VERITY_FEC_MAX_RECURSION: FEC of a hash block may need FEC of its parents. */
     private static final int MAX_FEC_DEPTH = 4;
     private static final int PAGE_SIZE = 4096;
-    private static final int CACHE_BYTES = 16 << 20;
+    /**
+     * Bytes of verified hash blocks to keep: 2% of the heap as dm-bufio's default share of memory, at
+     * least 16 MiB. A level-0 hash block covers 128 data blocks (sha256, 4 KiB), so 16 MiB keeps the
+     * whole tree of a 2 GiB image and a random read there costs one data read and one hash.
+     */
+    private static final long CACHE_BYTES = Math.max(16L << 20, Runtime.getRuntime().maxMemory() / 50);
     /**
      * MiB of verified data blocks to keep (0, the default: none). Off because jdm's devices are mostly
      * read through NBD by a kernel that keeps its own page cache above us, as it does above dm-verity.
@@ -163,7 +168,7 @@ public final class VerityTarget implements Target {
         }
         this.validated = options.checkAtMostOnce ? new AtomicLongArray((int) ((tree.dataBlocks() + 63) >>> 6)) : null;
         long treeBlocks = Math.max(1, tree.hashBlocks());
-        this.cache = new VerifiedBlockCache((int) Math.min(treeBlocks, Math.max(64, CACHE_BYTES / tree.hashBlockSize())));
+        this.cache = new VerifiedBlockCache((int) Math.min(treeBlocks, Math.max(64, Math.min(Integer.MAX_VALUE - 8, CACHE_BYTES / tree.hashBlockSize()))));
         long dataCacheBlocks = Math.min(tree.dataBlocks(), (Long.getLong(DATA_CACHE_PROPERTY, 0) << 20) / dataBlockSize);
         this.dataCache = dataCacheBlocks > 0 ? new VerifiedBlockCache((int) Math.min(Integer.MAX_VALUE - 8, dataCacheBlocks)) : null;
         if (dataCache != null) {
