@@ -73,6 +73,7 @@ final class Pool {
     private boolean metadataLowTriggered;
     private long outOfDataSpaceSince;
     private ScheduledFuture<?> periodicCommit;
+    /** Tables holding the pool; changed only under {@link PoolRegistry}'s lock. */
     int users = 1;
 
     private Pool(BlockDevice poolDevice, BlockDevice metadataDevice, BlockDevice dataDevice, int blockSectors,
@@ -154,10 +155,6 @@ final class Pool {
 
     PoolFeatures features() {
         return features;
-    }
-
-    boolean errorIfNoSpace() {
-        return errorIfNoSpace;
     }
 
     boolean suspended() {
