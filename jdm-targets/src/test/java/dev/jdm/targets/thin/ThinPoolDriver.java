@@ -61,11 +61,16 @@ final class ThinPoolDriver {
     final List<Op> log = new ArrayList<>();
 
     ThinPoolDriver(DeviceMapper dm, int blockSectors, long virtualBlocks, long nrDataBlocks) {
+        this(dm, blockSectors, virtualBlocks, nrDataBlocks, new ThinPoolModel(blockSectors * 512));
+    }
+
+    /** Drives a pool whose metadata already holds what {@code model} says (e.g. written by thin_restore). */
+    ThinPoolDriver(DeviceMapper dm, int blockSectors, long virtualBlocks, long nrDataBlocks, ThinPoolModel model) {
         this.dm = dm;
         this.blockSectors = blockSectors;
         this.virtualBlocks = virtualBlocks;
         this.nrDataBlocks = nrDataBlocks;
-        this.model = new ThinPoolModel(blockSectors * 512);
+        this.model = model;
     }
 
     /** An operation drawn from {@code rnd}: mostly I/O, now and then a message. */

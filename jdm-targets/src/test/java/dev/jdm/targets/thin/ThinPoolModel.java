@@ -1,10 +1,14 @@
 package dev.jdm.targets.thin;
 
+import dev.jdm.pdata.ThinTools;
+
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.LongFunction;
 
 /**
  * A thin pool as the kernel's dm-thin-metadata.c and dm-thin.c would leave it after the same messages and
@@ -54,6 +58,23 @@ final class ThinPoolModel {
 
     ThinPoolModel(int blockBytes) {
         this.blockBytes = blockBytes;
+    }
+
+    /** The pool thin_restore wrote from {@code dump}: mappings of the same data block share one {@link Block}. */
+    static ThinPoolModel restored(ThinTools.Dump dump, int blockBytes, LongFunction<byte[]> dataBlockContent) {
+        ThinPoolModel model = new ThinPoolModel(blockBytes);
+        model.transaction = dump.transaction();
+        model.time = dump.time();
+        Map<Long, Block> blocks = new HashMap<>();
+        for (ThinTools.Device d : dump.devices().values()) {
+            TreeMap<Long, Mapped> maps = new TreeMap<>();
+            d.mappings().forEach((v, m) -> maps.put(v, new Mapped(
+                    blocks.computeIfAbsent(m.dataBlock(), b -> new Block(dataBlockContent.apply(b))), m.time())));
+            Device device = new Device(d.transaction(), d.creationTime(), maps);
+            device.snapTime = d.snapTime();
+            model.devices.put(d.id(), device);
+        }
+        return model;
     }
 
     void createThin(long id) {
