@@ -27,7 +27,9 @@ import java.util.concurrent.TimeUnit;
  * virtual blocks) in a 1 TiB pool of 64 KiB blocks, metadata in /dev/shm (or {@code $JDM_BENCH_DIR}):
  * lookup of a mapped block; allocate + insert of a new mapping at a random odd virtual block (the
  * transaction is committed after each iteration); 1,000 of those followed by a commit; and lookups while
- * another thread inserts (the write lock against the readers).
+ * another thread inserts (the write lock against the readers). The single-thread ones also count operations
+ * and their thread's CPU time ({@link CoreIoBenchmark.CpuAccount}: ops / cpuNanos is what an operation
+ * costs, which shared cores distort less than throughput).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -93,22 +95,25 @@ public class ThinMetadataBenchmark {
     }
 
     @Benchmark
-    public ThinMetadata.Mapping lookupHit(Pool pool, Random r) throws IOException {
+    public ThinMetadata.Mapping lookupHit(Pool pool, Random r, CoreIoBenchmark.CpuAccount cpu) throws IOException {
+        cpu.ops++;
         return pool.md.lookup(0, pool.mappedBlock(r.rnd));
     }
 
     @Benchmark
-    public void allocateAndInsert(Pool pool, Random r) throws IOException {
+    public void allocateAndInsert(Pool pool, Random r, CoreIoBenchmark.CpuAccount cpu) throws IOException {
+        cpu.ops++;
         pool.allocateAndInsert(r.rnd);
     }
 
     @Benchmark
     @OperationsPerInvocation(1000)
-    public void insert1000ThenCommit(Pool pool, Random r) throws IOException {
+    public void insert1000ThenCommit(Pool pool, Random r, CoreIoBenchmark.CpuAccount cpu) throws IOException {
         for (int i = 0; i < 1000; i++) {
             pool.allocateAndInsert(r.rnd);
         }
         pool.md.commit();
+        cpu.ops += 1000;
     }
 
     @Benchmark
