@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * kill -9 of a daemon serving a thin pool over NBD, many times, at random points of writes, flushes, FUA
- * writes, snapshots and deletes. After each kill thin_check finds the metadata clean; the next daemon
+ * writes, discards, snapshots, deletes and metadata snapshot messages. After each kill thin_check finds the metadata clean; the next daemon
  * restores the pool and its thin devices from the state folder, and every write that was acknowledged
  * durable (answered with FUA, or followed by an answered FLUSH on its connection) reads back exactly; a
  * write that was not may read as it was before or after, one whole 4 KiB write unit at a time. The data
@@ -112,8 +112,10 @@ class ThinCrashTest {
     private final TreeMap<Long, Expect> devices = new TreeMap<>();
     private final Map<Long, Expect> maybeCreated = new HashMap<>();
     private final Set<Long> maybeDeleted = new HashSet<>();
-    /** Answered writes, flushes, snapshots and deletes over all rounds: the kills must land among all of them. */
-    private final int[] done = new int[4];
+    /** Answered writes, flushes, snapshots, deletes, discards, metadata snapshot messages over all rounds. */
+    private final int[] done = new int[6];
+    /** Whether the last answered metadata snapshot message reserved one (a kill may leave either). */
+    private boolean heldMetadataSnapshot;
 
     @Test
     void acknowledgedWritesSurviveKillDashNineDuringWritesSnapshotsAndDeletes() throws Exception {
@@ -156,6 +158,8 @@ class ThinCrashTest {
             reconcile(present, where);
 
             startDaemon();
+            heldMetadataSnapshot = !call(ControlClient.request("status").put("name", "pool")).path("targets").get(0)
+                    .path("params").asText().split(" ")[3].equals("-");
             JsonNode list = call(ControlClient.request("list"));
             Set<String> names = new HashSet<>();
             for (JsonNode d : list.path("devices")) {
@@ -178,7 +182,8 @@ class ThinCrashTest {
                 verify(id, where);
             }
         }
-        assertTrue(Arrays.stream(done).allMatch(n -> n > 0), "writes, flushes, snapshots, deletes: " + Arrays.toString(done));
+        assertTrue(Arrays.stream(done).allMatch(n -> n > 0), "writes, flushes, snapshots, deletes, discards, metadata snapshots: "
+                + Arrays.toString(done));
     }
 
     /** Which in-flight creates and deletes happened, by what thin_dump shows; nothing else may differ. */
@@ -226,7 +231,7 @@ class ThinCrashTest {
                 long id = ids.get(rnd.nextInt(ids.size()));
                 Expect x = devices.get(id);
                 int r = rnd.nextInt(100);
-                if (r < 60) {
+                if (r < 52) {
                     int first = rnd.nextInt(UNITS);
                     int count = Math.min(1 + rnd.nextInt(16), UNITS - first);
                     boolean fua = rnd.nextInt(6) == 0;
@@ -242,6 +247,20 @@ class ThinCrashTest {
                             x.settle(first + u, x.pending.get(first + u).getLast());
                         }
                     }
+                } else if (r < 58) {
+                    // whole pool blocks: a discarded block reads as zeroes, once the discard is flushed for sure
+                    int unitsPerBlock = BLOCK_BYTES / UNIT;
+                    int first = rnd.nextInt(UNITS / unitsPerBlock) * unitsPerBlock;
+                    int count = Math.min(unitsPerBlock * (1 + rnd.nextInt(2)), UNITS - first);
+                    for (int u = first; u < first + count; u++) {
+                        x.pending.get(u).add(new byte[UNIT]);
+                    }
+                    export(id).discard((long) first * UNIT, (long) count * UNIT);
+                    done[4]++;
+                } else if (r < 60) {
+                    message(heldMetadataSnapshot ? "release_metadata_snap" : "reserve_metadata_snap");
+                    heldMetadataSnapshot = !heldMetadataSnapshot;
+                    done[5]++;
                 } else if (r < 72) {
                     export(id).flush();
                     x.flushed();
