@@ -58,6 +58,7 @@ final class Pool {
     /** Guards the mode and the flags below; {@link #modeChanged} wakes writers queued for data space. */
     private final ReentrantLock state = new ReentrantLock();
     private final Condition modeChanged = state.newCondition();
+    private final Condition resumed = state.newCondition();
     private final Map<Long, Integer> openThins = new HashMap<>();
     private final ScheduledExecutorService committer;
 
@@ -676,6 +677,7 @@ final class Pool {
             lowWaterTriggered = false;
             suspended = false;
             modeChanged.signalAll();
+            resumed.signalAll();
             if (periodicCommit == null) {
                 periodicCommit = committer.scheduleWithFixedDelay(this::periodicCommit, COMMIT_PERIOD_MILLIS,
                         COMMIT_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
@@ -687,6 +689,27 @@ final class Pool {
 
     void presuspend() {
         suspended = true;
+    }
+
+    /**
+     * Holds a thin device's I/O while the pool is suspended, as the kernel suspends a pool's active thin
+     * devices with it (pool_presuspend); called before the I/O takes any lock.
+     */
+    void awaitResumed() throws BlockIoException {
+        if (!suspended) {
+            return;
+        }
+        state.lock();
+        try {
+            while (suspended && !closed) {
+                resumed.awaitUninterruptibly();
+            }
+            if (closed) {
+                throw new BlockIoException(Errno.EIO, name() + ": the pool is closed");
+            }
+        } finally {
+            state.unlock();
+        }
     }
 
     /** The kernel stops its periodic work and commits once the pool is suspended. */
@@ -752,6 +775,7 @@ final class Pool {
         try {
             closed = true;
             modeChanged.signalAll();
+            resumed.signalAll();
         } finally {
             state.unlock();
         }

@@ -101,7 +101,7 @@ public final class ThinTarget implements Target {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        checkNotFailed();
+        admitIo();
         while (dst.hasRemaining()) {
             int n = pieceLength(offset, dst.remaining());
             readBlock(offset / blockBytes, offset, dst.slice(dst.position(), n));
@@ -142,7 +142,7 @@ public final class ThinTarget implements Target {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        checkNotFailed();
+        admitIo();
         while (src.hasRemaining()) {
             int n = pieceLength(offset, src.remaining());
             writeBlock(offset / blockBytes, offset, src.slice(src.position(), n), fua);
@@ -279,7 +279,7 @@ public final class ThinTarget implements Target {
 
     @Override
     public void flush() throws IOException {
-        checkNotFailed();
+        admitIo();
         pool.commitIfChanged();
     }
 
@@ -295,7 +295,7 @@ public final class ThinTarget implements Target {
         if (!f.discardEnabled()) {
             throw new BlockIoException(Errno.EOPNOTSUPP, "the pool ignores discards (ignore_discard)");
         }
-        checkNotFailed();
+        admitIo();
         if (pool.mode().readOnly()) {
             return;
         }
@@ -477,7 +477,9 @@ public final class ThinTarget implements Target {
         return m.time() < pool.metadata().details(id).snapshottedTime();
     }
 
-    private void checkNotFailed() throws BlockIoException {
+    /** Every I/O first waits out a suspended pool, then fails at once in fail mode. */
+    private void admitIo() throws BlockIoException {
+        pool.awaitResumed();
         if (pool.mode() == PoolMode.FAIL) {
             throw new BlockIoException(Errno.EIO, "the pool is in fail mode");
         }

@@ -122,6 +122,31 @@ class ThinSpaceTest {
     }
 
     @Test
+    void thinIoWaitsWhileThePoolIsSuspended() throws Exception {
+        try (ThinFixture f = new ThinFixture(dir, 16)) {
+            f.createPool("pool", 0);
+            f.message("pool", "create_thin", "0");
+            MappedDevice thin = f.createThin("pool", "thin", 0, 8 * 128);
+            byte[] data = pattern(512, 5);
+            f.dm.suspend("pool", false);
+            CompletableFuture<Void> held = CompletableFuture.runAsync(() -> {
+                try {
+                    write(thin, BLOCK, data);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            Thread.sleep(200);
+            assertFalse(held.isDone(), "the write waits for the pool");
+            assertEquals("0 -", f.status("thin"));
+            f.dm.resume("pool");
+            held.get(30, TimeUnit.SECONDS);
+            assertArrayEquals(data, read(thin, BLOCK, 512));
+            assertEquals("128 255", f.status("thin"));
+        }
+    }
+
+    @Test
     void queuedWritesFailWithEnospcAfterTheNoSpaceTimeout() throws Exception {
         System.setProperty(Pool.NO_SPACE_TIMEOUT_PROPERTY, "1");
         try (ThinFixture f = new ThinFixture(dir, 2)) {
