@@ -185,6 +185,23 @@ class ThinPoolBadMetadataTest {
         assertArrayEquals(before, Files.readAllBytes(meta), "reads and removal wrote nothing");
     }
 
+    /** The kernel reads device details when a thin table opens its device; jdm may already refuse the pool. */
+    @Test
+    void deviceDetailsWithABadChecksumKeepTheThinDeviceFromOpening() throws Exception {
+        flipByte(block(0).getLong(328));
+        byte[] before = Files.readAllBytes(meta);
+        DmException e = assertThrows(DmException.class, () -> {
+            dm.create("pool", null, poolTable(), false);
+            dm.create("thin", null, "0 " + 64 * BLOCK_SECTORS + " thin /dev/mapper/pool 1", false);
+        });
+        assertTrue(e.getMessage().toLowerCase(Locale.ROOT).contains("checksum"), e.getMessage());
+        assertTrue(!dm.names().contains("thin"), "no thin device is left behind");
+        if (dm.names().contains("pool")) {
+            dm.remove("pool", false, false);
+        }
+        assertArrayEquals(before, Files.readAllBytes(meta), "the metadata is untouched");
+    }
+
     @Test
     void mappingToABlockBeyondTheDataDeviceFailsItsRead() throws Exception {
         long leafAt = deviceLeaf();
