@@ -67,6 +67,12 @@ class ThinPoolBadMetadataTest {
         return PoolFiles.poolTable(NR_DATA * BLOCK_SECTORS, meta, data, BLOCK_SECTORS, 0);
     }
 
+    /** The pool and a thin device over its device 1 (20 mapped blocks from virtual block 0). */
+    private void activate() throws DmException {
+        dm.create("pool", null, poolTable(), false);
+        dm.create("thin", null, "0 " + 64 * BLOCK_SECTORS + " thin /dev/mapper/pool 1", false);
+    }
+
     private ByteBuffer block(long nr) throws Exception {
         byte[] all = Files.readAllBytes(meta);
         return ByteBuffer.wrap(Arrays.copyOfRange(all, (int) (nr * MB), (int) ((nr + 1) * MB))).order(ByteOrder.LITTLE_ENDIAN);
@@ -175,8 +181,7 @@ class ThinPoolBadMetadataTest {
     void mappingLeafWithABadChecksumFailsItsReadsAndThinStatus() throws Exception {
         flipByte(deviceLeaf());
         byte[] before = Files.readAllBytes(meta);
-        dm.create("pool", null, poolTable(), false);
-        dm.create("thin", null, "0 " + 64 * BLOCK_SECTORS + " thin /dev/mapper/pool 1", false);
+        activate();
         assertThrows(BlockIoException.class, () -> dm.device("thin").read(0, ByteBuffer.allocate(4096)));
         // dm-thin prints Error when it cannot find the highest mapped block
         assertEquals("Error", dm.status("thin", false).getFirst().params());
@@ -191,8 +196,7 @@ class ThinPoolBadMetadataTest {
         flipByte(block(0).getLong(328));
         byte[] before = Files.readAllBytes(meta);
         DmException e = assertThrows(DmException.class, () -> {
-            dm.create("pool", null, poolTable(), false);
-            dm.create("thin", null, "0 " + 64 * BLOCK_SECTORS + " thin /dev/mapper/pool 1", false);
+            activate();
         });
         assertTrue(e.getMessage().toLowerCase(Locale.ROOT).contains("checksum"), e.getMessage());
         assertTrue(!dm.names().contains("thin"), "no thin device is left behind");
@@ -212,8 +216,7 @@ class ThinPoolBadMetadataTest {
         reseal(leaf, NODE_XOR);
         writeBlock(leafAt, leaf);
         byte[] before = Files.readAllBytes(meta);
-        dm.create("pool", null, poolTable(), false);
-        dm.create("thin", null, "0 " + 64 * BLOCK_SECTORS + " thin /dev/mapper/pool 1", false);
+        activate();
         ByteBuffer good = ByteBuffer.allocate(BLOCK_BYTES);
         dm.device("thin").read(2L * BLOCK_BYTES, good);
         assertArrayEquals(PoolFiles.blockPattern(12, BLOCK_BYTES), good.array(), "the mapping next to it still reads");
@@ -227,8 +230,7 @@ class ThinPoolBadMetadataTest {
     void dataBitmapWithABadChecksumFailsTheAllocationAndTurnsThePoolReadOnly() throws Exception {
         flipByte(dataBitmap());
         byte[] before = Files.readAllBytes(meta);
-        dm.create("pool", null, poolTable(), false);
-        dm.create("thin", null, "0 " + 64 * BLOCK_SECTORS + " thin /dev/mapper/pool 1", false);
+        activate();
         // block 40 is unmapped: the write needs a new data block, whose search reads the bad bitmap
         assertThrows(BlockIoException.class, () -> dm.device("thin").write(40L * BLOCK_BYTES, ByteBuffer.allocate(4096), false));
         String[] status = dm.status("pool", false).getFirst().params().split(" ");
