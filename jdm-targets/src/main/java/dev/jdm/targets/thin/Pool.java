@@ -52,6 +52,7 @@ final class Pool {
     final int blockSectors;
     final long blockBytes;
     final BlockLocks cells = new BlockLocks();
+    final MappingCache mappings = new MappingCache();
 
     private final ThinMetadata md;
     private final ReentrantReadWriteLock transaction = new ReentrantReadWriteLock();
@@ -315,6 +316,7 @@ final class Pool {
         LOG.log(Level.ERROR, "{0}: aborting current metadata transaction", name());
         try {
             md.abort();
+            mappings.newGeneration();
             changed = false;
             if (!outOfSpace) {
                 md.setNeedsCheck();
@@ -502,6 +504,8 @@ final class Pool {
             }
             try {
                 change.apply(md);
+                // Devices came or went (an id may come back empty), and snapshot times moved.
+                mappings.newGeneration();
             } catch (MetadataException e) {
                 Errno errno = e.errno() == Errno.ENOENT ? Errno.ENODATA : e.errno();
                 if (errno == Errno.ENOSPC || errno == Errno.EIO || errno == Errno.EILSEQ) {

@@ -87,6 +87,7 @@ public final class ThinTarget implements Target {
     private final BlockDevice origin;
     private final long blockBytes;
     private volatile long originSize;
+    private volatile SnapshotTime snapshotTime;
 
     private ThinTarget(Pool pool, BlockDevice poolDevice, long id, BlockDevice origin) {
         this.pool = pool;
@@ -223,6 +224,8 @@ public final class ThinTarget implements Target {
             } catch (IOException e) {
                 throw new MetadataFailure("dm_thin_insert_block", e);
             }
+            // Stamped with the current time, which cannot move while the transaction is held.
+            pool.mappings.put(id, vblock, new Mapping(block, pool.metadata().time()), pool.mappings.generation());
             pool.markChanged();
             return true;
         } finally {
@@ -331,6 +334,7 @@ public final class ThinTarget implements Target {
             } catch (IOException e) {
                 throw new MetadataFailure("dm_thin_remove_range", e);
             }
+            pool.mappings.put(id, vblock, null, pool.mappings.generation());
             if (removed > 0) {
                 pool.markChanged();
             }
@@ -462,19 +466,36 @@ public final class ThinTarget implements Target {
         return m.dataBlock() * blockBytes + offset % blockBytes;
     }
 
+    /**
+     * The block's mapping, from the pool's cache when it has it. The cell held by the caller keeps it from
+     * changing; ThinMetadata's own lock makes the lookup see a whole commit or abort.
+     */
     private Mapping lookup(long vblock) throws IOException {
-        Lock txn = pool.sharedTransaction();
-        txn.lock();
-        try {
-            return pool.metadata().lookup(id, vblock);
-        } finally {
-            txn.unlock();
+        long generation = pool.mappings.generation();
+        Mapping m = pool.mappings.get(id, vblock);
+        if (m == null) {
+            m = pool.metadata().lookup(id, vblock);
+            pool.mappings.put(id, vblock, m, generation);
+            return m;
         }
+        return m == MappingCache.UNMAPPED ? null : m;
     }
 
-    /** The kernel's sharing test: written before this device was last snapshotted (__snapshotted_since). */
+    /**
+     * The kernel's sharing test: written before this device was last snapshotted (__snapshotted_since). The
+     * device's snapshot time is kept for the cache's generation: only messages and aborts change it.
+     */
     private boolean shared(Mapping m) throws IOException {
-        return m.time() < pool.metadata().details(id).snapshottedTime();
+        long generation = pool.mappings.generation();
+        SnapshotTime t = snapshotTime;
+        if (t == null || t.generation() != generation) {
+            t = new SnapshotTime(generation, pool.metadata().details(id).snapshottedTime());
+            snapshotTime = t;
+        }
+        return m.time() < t.time();
+    }
+
+    private record SnapshotTime(long generation, int time) {
     }
 
     /** Every I/O first waits out a suspended pool, then fails at once in fail mode. */
