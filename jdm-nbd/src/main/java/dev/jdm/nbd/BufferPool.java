@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class BufferPool {
     private static final int MIN_SHIFT = 12;
     private static final int MAX_SHIFT = 25;
+    private static final int PAGE = 4096;
 
     private final List<ConcurrentLinkedDeque<ByteBuffer>> free = new ArrayList<>();
     private final AtomicLong pooledBytes = new AtomicLong();
@@ -33,11 +34,19 @@ final class BufferPool {
         }
         ByteBuffer b = free.get(shift - MIN_SHIFT).pollFirst();
         if (b == null) {
-            b = ByteBuffer.allocateDirect(1 << shift);
+            b = pageAligned(1 << shift);
         } else {
             pooledBytes.addAndGet(-b.capacity());
         }
         return b.clear().limit(size);
+    }
+
+    /**
+     * Page-aligned, like the page-cache pages the kernel copies payloads to and from: with only the
+     * allocator's 16-byte alignment, sequential writes measured a few percent more CPU per GiB.
+     */
+    private static ByteBuffer pageAligned(int size) {
+        return ByteBuffer.allocateDirect(size + PAGE).alignedSlice(PAGE).slice(0, size);
     }
 
     void give(ByteBuffer b) {

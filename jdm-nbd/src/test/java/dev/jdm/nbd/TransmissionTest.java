@@ -369,7 +369,11 @@ class TransmissionTest {
         MappedDevice md = served.dm.device("disk");
         try (RawClient c = connect("disk", true, false)) {
             served.dm.suspend("disk", false);
-            c.request(0, Nbd.CMD_READ, 1, 0, 512); // A worker takes it and waits for the resume.
+            c.request(0, Nbd.CMD_READ, 1, 0, 512);
+            for (int i = 0; i < 500 && !aWorkerWaitsAtTheSuspendedDevice(); i++) {
+                Thread.sleep(20);
+            }
+            assertTrue(aWorkerWaitsAtTheSuspendedDevice());
             CompletableFuture<Void> closing = CompletableFuture.runAsync(served.server::close);
             assertTrue(c.closedByServer());
             Thread.sleep(200); // Time for close() to return and the device to be let go of, if they wrongly were.
@@ -381,6 +385,11 @@ class TransmissionTest {
             assertEquals(0, served.server.connectionCount());
         }
         served.dm.remove("disk", false, false);
+    }
+
+    private static boolean aWorkerWaitsAtTheSuspendedDevice() {
+        return Thread.getAllStackTraces().entrySet().stream().anyMatch(t -> t.getKey().getName().equals("nbd-worker")
+                && java.util.Arrays.stream(t.getValue()).anyMatch(f -> f.getClassName().equals("dev.jdm.core.engine.IoGate")));
     }
 
     @Test
