@@ -85,6 +85,13 @@ public final class ThinMetadata implements AutoCloseable {
     private long mappingRoot;
     private long detailsRoot;
     private long heldRoot;
+    /** Device roots lookups found, valid while {@code generation} (bumped by every change) is unchanged. */
+    private record CachedRoot(long generation, long root) {
+    }
+
+    private final java.util.concurrent.ConcurrentHashMap<Long, CachedRoot> rootCache = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Written under the write lock, read under the read lock (the lock orders them). */
+    private long generation;
     /** Told about data blocks whose last reference goes, while {@link #removeRange} runs. */
     private LongConsumer dataBlockFreed;
 
@@ -391,6 +398,7 @@ public final class ThinMetadata implements AutoCloseable {
             detailsRoot = detailsTree.remove(detailsRoot, id);
             details.remove(id);
             changedDetails.remove(id);
+            rootCache.remove(id);
             return null;
         });
     }
@@ -412,7 +420,7 @@ public final class ThinMetadata implements AutoCloseable {
 
     public Mapping lookup(long id, long virtualBlock) throws IOException {
         return read(() -> {
-            byte[] v = deviceTrees.lookup(deviceRoot(id), virtualBlock);
+            byte[] v = deviceTrees.lookup(cachedDeviceRoot(id), virtualBlock);
             return v == null ? null : Mapping.decode(BTree.le64(v));
         });
     }
@@ -558,6 +566,20 @@ public final class ThinMetadata implements AutoCloseable {
     }
 
     /**
+     * {@link #deviceRoot} for lookups, remembered until the next change: the I/O path looks up far more often
+     * than it changes anything, and this saves the top-level tree's descent. Called under the read lock.
+     */
+    private long cachedDeviceRoot(long id) throws IOException {
+        CachedRoot cached = rootCache.get(id);
+        if (cached != null && cached.generation() == generation) {
+            return cached.root();
+        }
+        long root = deviceRoot(id);
+        rootCache.put(id, new CachedRoot(generation, root));
+        return root;
+    }
+
+    /**
      * The root of a device's mapping tree, ready to change: the top-level path to it is shadowed first, as the
      * kernel's two-level btree walks top-down. A top-level leaf shared with the held metadata snapshot is then
      * copied, which counts the subtree as shared, so the subtree is copied too instead of changed under the
@@ -639,6 +661,7 @@ public final class ThinMetadata implements AutoCloseable {
             }
             throw e;
         } finally {
+            generation++; // whatever the action changed, roots cached before or during it are stale
             lock.writeLock().unlock();
         }
     }

@@ -79,6 +79,28 @@ class ThinMetadataApiTest {
     }
 
     @Test
+    void lookupsSeeEveryChangeAndAbort() throws Exception {
+        try (var md = ThinMetadata.format(new MemoryDevice(4L << 20), 128, 1000, 32)) {
+            md.createThin(1);
+            md.insert(1, 5, md.allocateDataBlock());
+            assertEquals(new ThinMetadata.Mapping(0, 0), md.lookup(1, 5));
+            md.commit();
+            md.createSnapshot(2, 1);
+            assertEquals(new ThinMetadata.Mapping(0, 0), md.lookup(2, 5));
+            md.insert(1, 5, md.allocateDataBlock());
+            assertEquals(new ThinMetadata.Mapping(1, 1), md.lookup(1, 5), "the origin's own copy now");
+            assertEquals(new ThinMetadata.Mapping(0, 0), md.lookup(2, 5));
+            md.deleteDevice(2);
+            assertEquals(Errno.ENOENT, assertThrows(MetadataException.class, () -> md.lookup(2, 5)).errno());
+            md.abort();
+            assertEquals(new ThinMetadata.Mapping(0, 0), md.lookup(1, 5));
+            assertEquals(Errno.ENOENT, assertThrows(MetadataException.class, () -> md.lookup(2, 5)).errno());
+            assertTrue(md.removeRange(1, 0, 10, b -> { }) == 1);
+            assertNull(md.lookup(1, 5));
+        }
+    }
+
+    @Test
     void needsCheckIsWrittenAtOnceWithoutCommittingPendingChanges() throws Exception {
         MemoryDevice disk = new MemoryDevice(4L << 20);
         try (var md = ThinMetadata.format(disk, 128, 1000, 32)) {
