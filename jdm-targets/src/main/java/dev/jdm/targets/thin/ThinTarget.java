@@ -239,7 +239,9 @@ public final class ThinTarget implements Target {
         long pieceStart = offset - blockStart;
         long pieceEnd = pieceStart + piece.remaining();
         boolean fromOrigin = shared == null && origin != null && blockStart < originSize;
-        if (pieceEnd - pieceStart == blockBytes || (shared == null && !fromOrigin && !pool.features().zeroNewBlocks())) {
+        boolean zeroesAround = shared == null && !fromOrigin;
+        if (pieceEnd - pieceStart == blockBytes
+                || (zeroesAround && (!pool.features().zeroNewBlocks() || readsAsZeroes(dst, blockBytes)))) {
             pool.dataDevice.write(dst + pieceStart, piece.duplicate(), false);
             return;
         }
@@ -266,6 +268,16 @@ public final class ThinTarget implements Target {
             }
             pool.dataDevice.write(dst + at, buf.clear(), false);
         }
+    }
+
+    /**
+     * Whether the data device already reads the range as zeroes (a hole of a sparse data file, such as a
+     * block never written or one whose discard was passed down): zeroing it again would change nothing.
+     */
+    private boolean readsAsZeroes(long offset, long length) throws IOException {
+        boolean[] zero = {true};
+        pool.dataDevice.allocation(offset, length, (n, flags) -> zero[0] &= (flags & ExtentSink.ZERO) != 0);
+        return zero[0];
     }
 
     /** The kernel has no write-zeroes for thin devices: the block layer writes zeroes, provisioning as it goes. */

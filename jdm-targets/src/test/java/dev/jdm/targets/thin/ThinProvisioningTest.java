@@ -278,6 +278,24 @@ class ThinProvisioningTest {
         }
     }
 
+    /** A freed block whose data stayed (no passdown) is zeroed when it is handed out again; a hole need not be. */
+    @Test
+    void aReusedBlockIsZeroedAgain() throws Exception {
+        try (ThinFixture f = new ThinFixture(dir, 1)) {
+            f.createPool("pool", 0, "no_discard_passdown");
+            f.message("pool", "create_thin", "0");
+            MappedDevice thin = f.createThin("pool", "thin", 0, 1024);
+            write(thin, 0, pattern(BLOCK, 8));
+            thin.discard(0, BLOCK);
+            thin.flush();
+            byte[] patch = pattern(512, 9);
+            write(thin, 3L * BLOCK + 1024, patch);
+            assertEquals("1/1", used(f));
+            assertArrayEquals(concat(new byte[1024], patch, new byte[BLOCK - 1536]), read(thin, 3L * BLOCK, BLOCK));
+            assertArrayEquals(concat(new byte[1024], patch, new byte[BLOCK - 1536]), dataBlock(f, 0));
+        }
+    }
+
     @Test
     void concurrentWritesToOneUnprovisionedBlockAllocateItOnce() throws Exception {
         try (ThinFixture f = new ThinFixture(dir, 64)) {
