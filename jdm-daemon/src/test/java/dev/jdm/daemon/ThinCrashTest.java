@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -114,6 +115,8 @@ class ThinCrashTest {
     private final Set<Long> maybeDeleted = new HashSet<>();
     /** Answered writes, flushes, snapshots, deletes, discards, metadata snapshot messages over all rounds. */
     private final int[] done = new int[6];
+    /** Counted down as a create_snap or delete message goes out: the kill's cue in the rounds that aim at them. */
+    private volatile CountDownLatch messageSent;
     /** Whether the last answered metadata snapshot message reserved one (a kill may leave either). */
     private boolean heldMetadataSnapshot;
 
@@ -137,8 +140,14 @@ class ThinCrashTest {
         for (int kill = 0; kill < KILLS; kill++) {
             SplittableRandom rnd = new SplittableRandom(seed + kill);
             String where = "kill " + kill + " (seed " + (seed + kill) + ")";
+            // every other round the kill waits for a create_snap or delete to be sent, so it lands inside one
+            messageSent = new CountDownLatch(kill % 2 == 1 ? 1 : 0);
             Thread worker = Thread.ofPlatform().start(() -> randomWork(rnd));
-            Thread.sleep(100 + ThreadLocalRandom.current().nextInt(900));
+            if (kill % 2 == 1 && messageSent.await(10, TimeUnit.SECONDS)) {
+                Thread.sleep(ThreadLocalRandom.current().nextInt(3));
+            } else {
+                Thread.sleep(100 + ThreadLocalRandom.current().nextInt(900));
+            }
             daemon.destroyForcibly();
             assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "the daemon did not die");
             worker.join(TimeUnit.SECONDS.toMillis(30));
@@ -302,6 +311,7 @@ class ThinCrashTest {
         // as lvm does: the origin is quiet while the snapshot is taken
         call(ControlClient.request("suspend").put("name", name(origin)));
         maybeCreated.put(id, devices.get(origin).copy());
+        messageSent.countDown();
         message("create_snap", id, origin);
         devices.put(id, maybeCreated.remove(id));
         call(ControlClient.request("resume").put("name", name(origin)));
@@ -315,6 +325,7 @@ class ThinCrashTest {
         }
         call(ControlClient.request("remove").put("name", name(id)));
         maybeDeleted.add(id);
+        messageSent.countDown();
         message("delete", id);
         devices.remove(id);
         maybeDeleted.remove(id);
