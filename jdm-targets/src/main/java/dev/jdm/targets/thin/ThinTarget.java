@@ -29,6 +29,7 @@ import java.util.concurrent.locks.ReadWriteLock;
 public final class ThinTarget implements Target {
     private static final long DISCARD_WINDOW_BLOCKS = 4096;
     private static final long FILL_CHUNK_BYTES = 1 << 20;
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
 
     public static final class Type implements TargetType {
         @Override
@@ -135,7 +136,7 @@ public final class ThinTarget implements Target {
             piece.position(piece.position() + fromOrigin);
         }
         while (piece.hasRemaining()) {
-            piece.put((byte) 0);
+            piece.put(ZEROES.duplicate().limit(Math.min(ZEROES.capacity(), piece.remaining())));
         }
     }
 
