@@ -183,8 +183,36 @@ public final class BTree {
         if (lookup(root, key) == null) {
             return root;
         }
+        return removeRun(root, key, key, new int[1]);
+    }
+
+    /** The new root after removing keys, and how many there were. */
+    public record Removed(long root, long count) {
+    }
+
+    /**
+     * Removes every key in [from, to) (unsigned; their values are released), a leaf's worth at a time: one
+     * descent per leaf touched rather than one per key, which is what makes discarding a large range cheap.
+     */
+    public Removed removeRange(long root, long from, long to) throws IOException {
+        long removed = 0;
+        while (Long.compareUnsigned(from, to) < 0) {
+            OptionalLong first = ceilingKey(root, from);
+            if (first.isEmpty() || Long.compareUnsigned(first.getAsLong(), to) >= 0) {
+                break;
+            }
+            int[] count = new int[1];
+            root = removeRun(root, first.getAsLong(), to - 1, count);
+            removed += count[0];
+            from = first.getAsLong() + count[0]; // a lower bound of what is left: the run had count keys from first
+        }
+        return new Removed(root, removed);
+    }
+
+    /** Removes {@code first} (present) and the keys after it up to {@code last} that share its leaf. */
+    private long removeRun(long root, long first, long last, int[] count) throws IOException {
         Node top = shadow(root);
-        removeFrom(top, key);
+        removeFrom(top, first, last, count);
         if (!top.isLeaf() && top.nr() == 1) {
             long only = top.value64(0);
             tm.dec(top.block.location()); // the root's single child becomes the root; its own count is unchanged
@@ -193,16 +221,21 @@ public final class BTree {
         return top.block.location();
     }
 
-    private void removeFrom(Node n, long key) throws IOException {
-        int i = n.lowerBound(key);
+    private void removeFrom(Node n, long first, long last, int[] count) throws IOException {
+        int i = n.lowerBound(first);
         if (n.isLeaf()) {
-            valueType.dec(n.value(i));
-            n.remove(i);
+            int j = i;
+            while (j < n.nr() && Long.compareUnsigned(n.key(j), last) <= 0) {
+                valueType.dec(n.value(j));
+                j++;
+            }
+            n.remove(i, j - i);
+            count[0] = j - i;
             return;
         }
         Node child = shadow(n.value64(i));
         n.setValue64(i, child.block.location());
-        removeFrom(child, key);
+        removeFrom(child, first, last, count);
         if (child.nr() < child.max() / 3) {
             rebalance(n, i, child);
         }

@@ -133,9 +133,14 @@ final class Node {
     }
 
     void remove(int i) {
+        remove(i, 1);
+    }
+
+    /** Removes {@code count} entries from position i. */
+    void remove(int i, int count) {
         int n = nr();
-        shift(i + 1, i, n - i - 1);
-        setNr(n - 1);
+        shift(i + count, i, n - i - count);
+        setNr(n - count);
     }
 
     /** Moves entries within this node (overlap-safe); the value region scales with the value size. */

@@ -468,28 +468,19 @@ public final class ThinMetadata implements AutoCloseable {
     public long removeRange(long id, long begin, long end, LongConsumer freedDataBlock) throws IOException {
         return write(() -> {
             Details d = details(id);
-            long root = writableDeviceRoot(id);
-            long removed = 0;
+            BTree.Removed removed;
             dataBlockFreed = freedDataBlock;
             try {
-                for (long from = begin; from < end; ) {
-                    java.util.OptionalLong next = deviceTrees.ceilingKey(root, from);
-                    if (next.isEmpty() || next.getAsLong() >= end) {
-                        break;
-                    }
-                    root = deviceTrees.remove(root, next.getAsLong());
-                    mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(root));
-                    removed++;
-                    from = next.getAsLong() + 1;
-                }
+                removed = deviceTrees.removeRange(writableDeviceRoot(id), begin, end);
             } finally {
                 dataBlockFreed = null;
-                if (removed > 0) {
-                    putDetails(id, new Details(d.mappedBlocks() - removed, d.transactionId(), d.creationTime(),
-                            d.snapshottedTime()));
-                }
             }
-            return removed;
+            mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(removed.root()));
+            if (removed.count() > 0) {
+                putDetails(id, new Details(d.mappedBlocks() - removed.count(), d.transactionId(), d.creationTime(),
+                        d.snapshottedTime()));
+            }
+            return removed.count();
         });
     }
 
