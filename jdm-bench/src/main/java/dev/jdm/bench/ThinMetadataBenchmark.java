@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * The thin metadata operations a pool's I/O path calls, on one device of {@code mappings} mappings (even
  * virtual blocks) in a 1 TiB pool of 64 KiB blocks, metadata in /dev/shm (or {@code $JDM_BENCH_DIR}):
  * lookup of a mapped block; allocate + insert of a new mapping at a random odd virtual block (the
- * transaction is committed after each iteration); 1,000 of those followed by a commit; and lookups while
+ * transaction is committed after each iteration); 1,000 of those followed by a commit; the removal of a
+ * device's 200,000 mappings in one call (a whole-device discard); and lookups while
  * another thread inserts (the write lock against the readers). The single-thread ones also count operations
  * and their thread's CPU time ({@link CoreIoBenchmark.CpuAccount}: ops / cpuNanos is what an operation
  * costs, which shared cores distort less than throughput).
@@ -89,6 +90,23 @@ public class ThinMetadataBenchmark {
         }
     }
 
+    /** Device 1 with {@link #BLOCKS} mappings made and committed before each measured discard of them all. */
+    @State(Scope.Thread)
+    public static class Discard {
+        static final int BLOCKS = 200_000;
+
+        @Setup(Level.Iteration)
+        public void map(Pool pool) throws IOException {
+            if (!pool.md.devices().containsKey(1L)) {
+                pool.md.createThin(1);
+            }
+            for (long v = 0; v < BLOCKS; v++) {
+                pool.md.insert(1, v, pool.md.allocateDataBlock());
+            }
+            pool.md.commit();
+        }
+    }
+
     @State(Scope.Thread)
     public static class Random {
         final SplittableRandom rnd = new SplittableRandom(42);
@@ -114,6 +132,14 @@ public class ThinMetadataBenchmark {
         }
         pool.md.commit();
         cpu.ops += 1000;
+    }
+
+    /** What a discard of a whole 12.5 GiB thin device costs the metadata (one call, as the pool makes it). */
+    @Benchmark
+    @BenchmarkMode(Mode.SingleShotTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public long removeRange200k(Pool pool, Discard d) throws IOException {
+        return pool.md.removeRange(1, 0, Discard.BLOCKS, b -> { });
     }
 
     @Benchmark
