@@ -225,6 +225,8 @@ public final class ThinMetadata implements AutoCloseable {
     public void setNeedsCheck() throws IOException {
         write(() -> {
             flags |= NEEDS_CHECK;
+            // from disk: after a commit that failed half-way the cached superblock is the unpublished one
+            bm.forget(0);
             Block sb = bm.read(0, BlockType.THIN_SUPERBLOCK);
             sb.data().putInt(4, flags);
             bm.writeAndFlush(sb);
