@@ -589,7 +589,10 @@ public final class ThinMetadata implements AutoCloseable {
         return deviceTrees;
     }
 
-    /** Makes every change since the last commit durable, atomically. */
+    /**
+     * Makes every change since the last commit durable, atomically. If it fails, the previous commit is what
+     * the disk holds and the in-memory state is half-way: {@link #abort()} before anything else.
+     */
     public void commit() throws IOException {
         write(() -> {
             for (long id : changedDetails) {
