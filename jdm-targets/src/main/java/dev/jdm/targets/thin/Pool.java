@@ -269,15 +269,17 @@ final class Pool {
             LOG.log(Level.ERROR, "{0}: No free metadata blocks", name());
             setMode(PoolMode.OUT_OF_METADATA_SPACE);
         }
-        boolean metadataLow;
+        // The kernel's metadata space map calls back once when its free count crosses the threshold.
+        boolean low = md.metadataLowWater();
+        boolean crossed;
         state.lock();
         try {
-            metadataLow = freeMetadata <= metadataThreshold() && !metadataLowTriggered;
-            metadataLowTriggered = freeMetadata <= metadataThreshold();
+            crossed = low && !metadataLowTriggered;
+            metadataLowTriggered = low;
         } finally {
             state.unlock();
         }
-        if (metadataLow) {
+        if (crossed) {
             LOG.log(Level.WARNING, "{0}: reached low water mark for metadata device: sending event.", name());
             raiseEvent();
         }

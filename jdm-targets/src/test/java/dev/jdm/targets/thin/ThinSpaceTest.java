@@ -168,6 +168,7 @@ class ThinSpaceTest {
             MappedDevice thin = f.createThin("pool", "thin", 0, 16 * 128);
             byte[] data = pattern(512, 1);
             write(thin, 0, data);
+            long before = events(f);
             int created = 0;
             DmException stop = null;
             for (int id = 1; id < 200 && stop == null; id++) {
@@ -179,6 +180,7 @@ class ThinSpaceTest {
                 }
             }
             assertTrue(stop != null && created > 10, "metadata ran out after " + created + " devices");
+            assertEquals(before + 2, events(f), "one event for the metadata low water mark, one for the mode change");
             String[] status = f.status("pool").split(" ");
             assertEquals("ro", status[4]);
             assertEquals("-", status[7], "running out of metadata space does not ask for a check");
