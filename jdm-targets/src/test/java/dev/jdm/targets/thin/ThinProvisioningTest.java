@@ -350,10 +350,17 @@ class ThinProvisioningTest {
             try (ThinMetadata md = ThinMetadata.open(FileBlockDevice.open(copy, FileBlockDevice.Options.READ_ONLY), 64)) {
                 assertEquals(2, md.details(5).mappedBlocks(), "the flush committed both new mappings");
             }
+            write(thin, 12 * BLOCK, Arrays.copyOf(data, 512));
+            f.dm.suspend("pool", false);
+            Files.copy(meta, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            try (ThinMetadata md = ThinMetadata.open(FileBlockDevice.open(copy, FileBlockDevice.Options.READ_ONLY), 64)) {
+                assertEquals(3, md.details(5).mappedBlocks(), "suspending the pool committed");
+            }
+            f.dm.resume("pool");
             thin.write(9 * BLOCK, ByteBuffer.wrap(data, 0, 512), true);
             Files.copy(meta, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             try (ThinMetadata md = ThinMetadata.open(FileBlockDevice.open(copy, FileBlockDevice.Options.READ_ONLY), 64)) {
-                assertEquals(3, md.details(5).mappedBlocks(), "a FUA write is committed before it returns");
+                assertEquals(4, md.details(5).mappedBlocks(), "a FUA write is committed before it returns");
             }
         }
         try (DeviceMapper dm = DeviceMapper.create()) {
@@ -362,6 +369,7 @@ class ThinProvisioningTest {
             MappedDevice thin = dm.device("thin");
             assertArrayEquals(data, read(thin, 3 * BLOCK, data.length));
             assertArrayEquals(Arrays.copyOf(data, 512), read(thin, 9 * BLOCK, 512));
+            assertArrayEquals(Arrays.copyOf(data, 512), read(thin, 12 * BLOCK, 512));
             dm.removeAll(true);
         }
     }
