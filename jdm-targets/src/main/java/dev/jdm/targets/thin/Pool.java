@@ -17,6 +17,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -69,6 +71,8 @@ final class Pool {
     private volatile ThinPoolTarget bound;
     private volatile boolean suspended = true;
     private volatile boolean changed;
+    /** Thin devices with changes since the last commit: their FLUSH and FUA commit (dm_thin_changed_this_transaction). */
+    private final Set<Long> changedDevices = ConcurrentHashMap.newKeySet();
     private boolean closed;
     private long lowWaterBlocks;
     private boolean lowWaterTriggered;
@@ -163,12 +167,19 @@ final class Pool {
         return suspended;
     }
 
-    boolean changed() {
-        return changed;
+    boolean changed(long device) {
+        return changedDevices.contains(device);
     }
 
-    void markChanged() {
+    /** A thin device's mapping changed; called with the transaction held shared. */
+    void markChanged(long device) {
+        changedDevices.add(device);
         changed = true;
+    }
+
+    private void clearChanged() {
+        changedDevices.clear();
+        changed = false;
     }
 
     ThinMetadata metadata() {
@@ -256,7 +267,7 @@ final class Pool {
         try {
             dataDevice.flush();
             md.commit();
-            changed = false;
+            clearChanged();
         } catch (IOException e) {
             throw metadataOperationFailedLocked("dm_pool_commit_metadata", e);
         }
@@ -288,9 +299,9 @@ final class Pool {
         }
     }
 
-    /** Commits if anything changed since the last commit (FLUSH and FUA on a thin device). */
-    void commitIfChanged() throws IOException {
-        if (changed) {
+    /** A thin device's FLUSH: commits if the device changed since the last commit, else flushes the data. */
+    void commitIfChanged(long device) throws IOException {
+        if (changed(device)) {
             commit();
         } else {
             dataDevice.flush();
@@ -319,7 +330,7 @@ final class Pool {
         try {
             md.abort();
             mappings.newGeneration();
-            changed = false;
+            clearChanged();
             if (!outOfSpace) {
                 md.setNeedsCheck();
             }

@@ -151,8 +151,8 @@ public final class ThinTarget implements Target {
             src.position(src.position() + n);
             offset += n;
         }
-        // In-place pieces went out FUA; new mappings (and any earlier one this block may have) need a commit.
-        if (fua && pool.changed()) {
+        // In-place pieces went out FUA; this device's uncommitted mappings (this write's too) need a commit.
+        if (fua && pool.changed(id)) {
             pool.commit();
         }
     }
@@ -227,7 +227,7 @@ public final class ThinTarget implements Target {
             }
             // Stamped with the current time, which cannot move while the transaction is held.
             pool.mappings.put(id, vblock, new Mapping(block, pool.metadata().time()), pool.mappings.generation());
-            pool.markChanged();
+            pool.markChanged(id);
             return true;
         } finally {
             txn.unlock();
@@ -296,7 +296,7 @@ public final class ThinTarget implements Target {
     @Override
     public void flush() throws IOException {
         admitIo();
-        pool.commitIfChanged();
+        pool.commitIfChanged(id);
     }
 
     // ---- discards ---------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ public final class ThinTarget implements Target {
             }
             pool.mappings.put(id, vblock, null, pool.mappings.generation());
             if (removed > 0) {
-                pool.markChanged();
+                pool.markChanged(id);
             }
             // Still inside the transaction: a freed block cannot be handed out again before it is discarded.
             if (passdown) {
