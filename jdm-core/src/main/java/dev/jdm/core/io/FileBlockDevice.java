@@ -5,6 +5,8 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
@@ -41,6 +43,8 @@ public final class FileBlockDevice implements BlockDevice {
             .alignedSlice(DIRECT_ALIGNMENT).slice(0, DIRECT_ALIGNMENT * 64).asReadOnlyBuffer();
     private static final int PAGE = 4096;
     private static final boolean CACHESTAT = Native.hasCachestat();
+    /** Writes from this size on are worth a cachestat call to find out whether they can be copied into a mapping. */
+    private static final int MAPPED_WRITE_MIN = 64 << 10;
 
     private final Path path;
     private final String id;
@@ -54,6 +58,9 @@ public final class FileBlockDevice implements BlockDevice {
     /** Serialises the read-modify-write of unaligned O_DIRECT writes. */
     private final ReentrantLock unalignedWrite = new ReentrantLock();
     private volatile boolean closed;
+    /** The file mapped shared, for large writes into cached pages; null until the first one. */
+    private volatile MemorySegment mapped;
+    private Arena mapping;
 
     private FileBlockDevice(Path path, Options options) throws IOException {
         this.path = path.toAbsolutePath().normalize();
@@ -193,6 +200,49 @@ public final class FileBlockDevice implements BlockDevice {
         return true;
     }
 
+    /**
+     * A large write whose pages are all in the page cache is a copy into the shared mapping of the
+     * file: the same pages a pwrite would fill, without the page cache's per-page write path (about
+     * half of a pwrite's time on tmpfs). Pages that are not cached take pwrite, which does not read
+     * what it overwrites whole; so does anything past the size the file had when first mapped. A
+     * fault during the copy (the file shrank underneath) leaves the write to pwrite, which reports it.
+     */
+    private boolean copiedIntoMapping(long offset, ByteBuffer src) throws IOException {
+        int length = src.remaining();
+        if (!CACHESTAT || direct || blockDevice || length < MAPPED_WRITE_MIN || !inPageCache(offset, length)) {
+            return false;
+        }
+        MemorySegment file = mapping();
+        if (file == null || offset + length > file.byteSize()) {
+            return false;
+        }
+        try {
+            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, file, offset, length);
+            return true;
+        } catch (InternalError | IllegalStateException e) {
+            return false;
+        }
+    }
+
+    private MemorySegment mapping() throws IOException {
+        MemorySegment m = mapped;
+        if (m == null) {
+            synchronized (this) {
+                m = mapped;
+                if (m == null && !closed) {
+                    long size = channel.size();
+                    if (size == 0) {
+                        return null;
+                    }
+                    mapping = Arena.ofShared();
+                    m = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, mapping);
+                    mapped = m;
+                }
+            }
+        }
+        return m;
+    }
+
     private boolean inPageCache(long offset, long length) {
         long pages = (offset + length - 1) / PAGE - offset / PAGE + 1;
         return Native.cachedPages(fd, offset, length) == pages;
@@ -203,6 +253,8 @@ public final class FileBlockDevice implements BlockDevice {
         checkWritable();
         if (direct && !alignedForDirect(offset, src)) {
             writeBounced(offset, src);
+        } else if (copiedIntoMapping(offset, src)) {
+            src.position(src.limit());
         } else {
             long pos = offset;
             while (src.hasRemaining()) {
@@ -374,6 +426,12 @@ public final class FileBlockDevice implements BlockDevice {
         }
         closed = true;
         try {
+            synchronized (this) {
+                if (mapping != null) {
+                    mapped = null;
+                    mapping.close();
+                }
+            }
             channel.close();
         } finally {
             Native.close(fd);

@@ -79,6 +79,24 @@ class SparseFileBlockDeviceTest extends BlockDeviceContract {
     }
 
     @Test
+    void largeWritesOverCachedPagesLandInTheFileExactly() throws Exception {
+        byte[] first = pattern(256 * KIB, 43);
+        write(64 * KIB, first); // Not cached before: a pwrite, and now its pages are cached.
+        byte[] second = pattern(200 * KIB, 44);
+        // A heap buffer with a window that starts past its beginning, over the cached pages.
+        ByteBuffer src = ByteBuffer.allocate(210 * KIB).position(10 * KIB).put(second).flip().position(10 * KIB);
+        device.write(64 * KIB + 4096 + 100, src, true);
+        assertEquals(src.limit(), src.position());
+        assertEquals(210 * KIB, src.limit());
+        byte[] expected = first.clone();
+        System.arraycopy(second, 0, expected, 4096 + 100, second.length);
+        assertArrayEquals(expected, readFrom(device, 64 * KIB, 256 * KIB));
+        byte[] onDisk = Files.readAllBytes(dir.resolve("disk.img"));
+        assertArrayEquals(expected, Arrays.copyOfRange(onDisk, 64 * KIB, 320 * KIB));
+        assertEquals(SIZE, onDisk.length);
+    }
+
+    @Test
     void missingFileIsReported() {
         var e = assertThrows(java.nio.file.NoSuchFileException.class,
                 () -> FileBlockDevice.open(dir.resolve("absent.img"), FileBlockDevice.Options.READ_WRITE));
