@@ -43,6 +43,18 @@ public interface BlockDevice extends AutoCloseable {
         sink.extent(length, 0);
     }
 
+    /**
+     * Whether the range is known to read as zeroes without reading it (all of it reported as zero by
+     * {@link #allocation}); false when unknown. Devices that can tell sooner than a full allocation walk
+     * override it: a file whose range lies in data answers after one SEEK_DATA, without the SEEK_HOLE
+     * that on tmpfs scans the whole run of data after it.
+     */
+    default boolean readsAsZeroes(long offset, long length) throws IOException {
+        boolean[] zero = {true};
+        allocation(offset, length, (n, flags) -> zero[0] &= (flags & ExtentSink.ZERO) != 0);
+        return zero[0];
+    }
+
     default boolean supportsDiscard() {
         return true;
     }

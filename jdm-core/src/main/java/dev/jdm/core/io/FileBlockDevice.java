@@ -307,6 +307,16 @@ public final class FileBlockDevice implements BlockDevice {
         }
     }
 
+    /** A hole all the way: the next data at or after {@code offset} (if any) starts at or beyond the range's end. */
+    @Override
+    public boolean readsAsZeroes(long offset, long length) throws IOException {
+        if (blockDevice) {
+            return false;
+        }
+        long data = Native.lseek(fd, offset, Native.SEEK_DATA);
+        return data == -Native.ENXIO || data >= offset + length;
+    }
+
     @Override
     public void allocation(long offset, long length, ExtentSink sink) throws IOException {
         if (blockDevice) {

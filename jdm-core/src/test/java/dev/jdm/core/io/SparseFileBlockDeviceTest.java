@@ -33,6 +33,17 @@ class SparseFileBlockDeviceTest extends BlockDeviceContract {
     }
 
     @Test
+    void readsAsZeroesIsTrueExactlyWhereTheFileHasNoData() throws Exception {
+        device.write(1 << 20, ByteBuffer.wrap(new byte[64 << 10]), false);
+        device.write(3 << 20, ByteBuffer.wrap(new byte[4096]), false);
+        assertEquals(List.of(true, true, false, false, false, true, false),
+                List.of(device.readsAsZeroes(0, 1 << 20), device.readsAsZeroes(512 << 10, 512 << 10),
+                        device.readsAsZeroes(512 << 10, (512 << 10) + 1), device.readsAsZeroes(1 << 20, 4096),
+                        device.readsAsZeroes((1 << 20) + 4096, 4096), device.readsAsZeroes(2 << 20, 1 << 20),
+                        device.readsAsZeroes(2 << 20, (1 << 20) + 1)));
+    }
+
+    @Test
     void idIsTheAbsolutePathAndItIsNotABlockDevice() {
         FileBlockDevice f = (FileBlockDevice) device;
         assertEquals(dir.resolve("disk.img").toAbsolutePath().toString(), f.id());
