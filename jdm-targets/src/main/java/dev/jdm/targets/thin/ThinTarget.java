@@ -104,11 +104,19 @@ public final class ThinTarget implements Target {
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         admitIo();
-        while (dst.hasRemaining()) {
-            int n = pieceLength(offset, dst.remaining());
-            readBlock(offset / blockBytes, offset, dst.slice(dst.position(), n));
-            dst.position(dst.position() + n);
-            offset += n;
+        // Each block's piece is the buffer itself narrowed by its limit: no slice per I/O.
+        int end = dst.limit();
+        try {
+            while (dst.hasRemaining()) {
+                int pieceStart = dst.position();
+                int pieceEnd = pieceStart + pieceLength(offset, dst.remaining());
+                dst.limit(pieceEnd);
+                readBlock(offset / blockBytes, offset, dst);
+                offset += pieceEnd - pieceStart;
+                dst.position(pieceEnd).limit(end);
+            }
+        } finally {
+            dst.limit(end);
         }
     }
 
@@ -145,11 +153,18 @@ public final class ThinTarget implements Target {
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         admitIo();
-        while (src.hasRemaining()) {
-            int n = pieceLength(offset, src.remaining());
-            writeBlock(offset / blockBytes, offset, src.slice(src.position(), n), fua);
-            src.position(src.position() + n);
-            offset += n;
+        int end = src.limit();
+        try {
+            while (src.hasRemaining()) {
+                int pieceStart = src.position();
+                int pieceEnd = pieceStart + pieceLength(offset, src.remaining());
+                src.limit(pieceEnd);
+                writeBlock(offset / blockBytes, offset, src, fua);
+                offset += pieceEnd - pieceStart;
+                src.position(pieceEnd).limit(end);
+            }
+        } finally {
+            src.limit(end);
         }
         // In-place pieces went out FUA; this device's uncommitted mappings (this write's too) need a commit.
         if (fua && pool.changed(id)) {
