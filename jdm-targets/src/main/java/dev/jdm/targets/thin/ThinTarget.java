@@ -19,7 +19,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * {@code thin <pool dev> <dev id> [<external origin dev>]} (dm-thin.c's thin target): a virtual device
@@ -121,17 +121,54 @@ public final class ThinTarget implements Target {
     }
 
     private void readBlock(long vblock, long offset, ByteBuffer piece) throws IOException {
-        ReadWriteLock cell = pool.cells.of(id, vblock);
-        cell.readLock().lock();
+        StampedLock cell = pool.cells.of(id, vblock);
+        if (readOptimistically(cell, vblock, offset, piece)) {
+            return;
+        }
+        long stamp = cell.readLock();
         try {
-            Mapping m = lookup(vblock);
-            if (m != null) {
-                pool.dataDevice.read(dataOffset(m, offset), piece);
-            } else {
-                readUnprovisioned(offset, piece);
-            }
+            readMapped(lookup(vblock), offset, piece);
         } finally {
-            cell.readLock().unlock();
+            cell.unlockRead(stamp);
+        }
+    }
+
+    /**
+     * A read whose mapping is cached, without taking the cell: if no exclusive holder (a provisioning or
+     * sharing-breaking write, a discard) took the cell while it ran, the bytes are those of a read under
+     * the cell. A data block is only handed to another block after a discard took this cell, so a read
+     * that raced its reuse fails validation. A cache miss is not filled here: filling is only safe under
+     * the shared cell (see {@link MappingCache}). Returns false when the caller must read under the cell.
+     */
+    private boolean readOptimistically(StampedLock cell, long vblock, long offset, ByteBuffer piece) throws IOException {
+        long stamp = cell.tryOptimisticRead();
+        if (stamp == 0) {
+            return false;
+        }
+        Mapping m = pool.mappings.get(id, vblock);
+        if (m == null) {
+            return false;
+        }
+        int start = piece.position();
+        try {
+            readMapped(m == MappingCache.UNMAPPED ? null : m, offset, piece);
+        } catch (IOException e) {
+            if (cell.validate(stamp)) {
+                throw e;
+            }
+        }
+        if (cell.validate(stamp)) {
+            return true;
+        }
+        piece.position(start);
+        return false;
+    }
+
+    private void readMapped(Mapping m, long offset, ByteBuffer piece) throws IOException {
+        if (m != null) {
+            pool.dataDevice.read(dataOffset(m, offset), piece);
+        } else {
+            readUnprovisioned(offset, piece);
         }
     }
 
@@ -173,9 +210,9 @@ public final class ThinTarget implements Target {
     }
 
     private void writeBlock(long vblock, long offset, ByteBuffer piece, boolean fua) throws IOException {
-        ReadWriteLock cell = pool.cells.of(id, vblock);
+        StampedLock cell = pool.cells.of(id, vblock);
         // The common case: a block this device owns alone is written in place, sharing the cell.
-        cell.readLock().lock();
+        long stamp = cell.readLock();
         try {
             Mapping m = lookup(vblock);
             if (m != null && !shared(m)) {
@@ -183,19 +220,19 @@ public final class ThinTarget implements Target {
                 return;
             }
         } finally {
-            cell.readLock().unlock();
+            cell.unlockRead(stamp);
         }
         while (true) {
             boolean done;
             MetadataFailure failure = null;
-            cell.writeLock().lock();
+            stamp = cell.writeLock();
             try {
                 done = provision(vblock, offset, piece, fua);
             } catch (MetadataFailure f) {
                 failure = f;
                 done = true;
             } finally {
-                cell.writeLock().unlock();
+                cell.unlockWrite(stamp);
             }
             if (failure != null) {
                 throw pool.metadataOperationFailed(failure.operation, failure.cause);
@@ -350,8 +387,8 @@ public final class ThinTarget implements Target {
     }
 
     private void unmap(long vblock, boolean passdown) throws IOException {
-        ReadWriteLock cell = pool.cells.of(id, vblock);
-        cell.writeLock().lock();
+        StampedLock cell = pool.cells.of(id, vblock);
+        long stamp = cell.writeLock();
         Lock txn = pool.sharedTransaction();
         txn.lock();
         try {
@@ -374,7 +411,7 @@ public final class ThinTarget implements Target {
             }
         } finally {
             txn.unlock();
-            cell.writeLock().unlock();
+            cell.unlockWrite(stamp);
         }
     }
 
