@@ -234,8 +234,14 @@ public final class FileBlockDevice implements BlockDevice {
                     if (size == 0) {
                         return null;
                     }
-                    mapping = Arena.ofShared();
-                    m = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, mapping);
+                    Arena arena = Arena.ofShared();
+                    try {
+                        m = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
+                    } catch (IOException | RuntimeException e) {
+                        arena.close();
+                        throw e;
+                    }
+                    mapping = arena;
                     mapped = m;
                 }
             }
