@@ -393,6 +393,27 @@ class TransmissionTest {
     }
 
     @Test
+    void aLargeReadHeldBySuspensionDoesNotHoldUpTheConnectionsOtherReplies() throws Exception {
+        byte[] data = pattern(256 << 10, 8);
+        try (RawClient c = connect("disk", true, false)) {
+            c.write(1, 0, data);
+            assertArrayEquals(new long[]{0, 1}, c.simpleReply());
+            served.dm.suspend("disk", false);
+            c.request(0, Nbd.CMD_READ, 2, 0, data.length);
+            for (int i = 0; i < 500 && !aWorkerWaitsAtTheSuspendedDevice(); i++) {
+                Thread.sleep(20);
+            }
+            assertTrue(aWorkerWaitsAtTheSuspendedDevice());
+            c.request(0, 42, 3, 0, 0); // Refused at once, while the read still waits.
+            assertError(c.chunk(), 3, Nbd.EINVAL, "unknown command 42");
+            served.dm.resume("disk");
+            RawClient.Chunk r = c.chunk();
+            assertEquals(2, r.cookie());
+            assertArrayEquals(ByteBuffer.allocate(8 + data.length).putLong(0).put(data).array(), r.payload());
+        }
+    }
+
+    @Test
     void suspendedDeviceHoldsRequestsUntilResume() throws Exception {
         try (RawClient c = connect("disk", true, false)) {
             served.dm.suspend("disk", false);

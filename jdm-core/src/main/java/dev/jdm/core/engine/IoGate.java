@@ -55,6 +55,16 @@ final class IoGate {
         }
     }
 
+    /** Counts the caller in unless the device is suspended or gone; never waits. */
+    boolean tryEnter() {
+        inflight.getAndIncrement(stripe());
+        if (!suspended && !closed) {
+            return true;
+        }
+        exit();
+        return false;
+    }
+
     /** Counts the caller out; it must be the thread that entered. */
     void exit() {
         inflight.getAndDecrement(stripe());

@@ -376,10 +376,14 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
-    /** Within one table entry only; a removed device or a range past the end reads the ordinary way, which reports it. */
+    /**
+     * Within one table entry only. A suspended device sends nothing rather than wait: its caller may
+     * hold a lock of its own (a connection's reply lock), and its ordinary read waits without it. A
+     * removed device or a range past the end also reads the ordinary way, which reports it.
+     */
     @Override
     public boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
-        if (!gate.enter()) {
+        if (!gate.tryEnter()) {
             return false;
         }
         try {
