@@ -87,6 +87,8 @@ public final class ThinTarget implements Target {
     private final long id;
     private final BlockDevice origin;
     private final long blockBytes;
+    /** log2 of the block size when it is a power of two (the usual case), else -1: the I/O path shifts, not divides. */
+    private final int blockShift;
     private volatile long originSize;
     private volatile SnapshotTime snapshotTime;
 
@@ -96,6 +98,7 @@ public final class ThinTarget implements Target {
         this.id = id;
         this.origin = origin;
         this.blockBytes = pool.blockBytes;
+        this.blockShift = Long.bitCount(blockBytes) == 1 ? Long.numberOfTrailingZeros(blockBytes) : -1;
         this.originSize = origin != null ? origin.size() : 0;
     }
 
@@ -111,7 +114,7 @@ public final class ThinTarget implements Target {
                 int pieceStart = dst.position();
                 int pieceEnd = pieceStart + pieceLength(offset, dst.remaining());
                 dst.limit(pieceEnd);
-                readBlock(offset / blockBytes, offset, dst);
+                readBlock(blockOf(offset), offset, dst);
                 offset += pieceEnd - pieceStart;
                 dst.position(pieceEnd).limit(end);
             }
@@ -196,7 +199,7 @@ public final class ThinTarget implements Target {
                 int pieceStart = src.position();
                 int pieceEnd = pieceStart + pieceLength(offset, src.remaining());
                 src.limit(pieceEnd);
-                writeBlock(offset / blockBytes, offset, src, fua);
+                writeBlock(blockOf(offset), offset, src, fua);
                 offset += pieceEnd - pieceStart;
                 src.position(pieceEnd).limit(end);
             }
@@ -222,10 +225,15 @@ public final class ThinTarget implements Target {
         } finally {
             cell.unlockRead(stamp);
         }
+        writeExclusively(cell, vblock, offset, piece, fua);
+    }
+
+    /** Provisions or breaks sharing under the exclusive cell; out of line, so the in-place path above stays small. */
+    private void writeExclusively(StampedLock cell, long vblock, long offset, ByteBuffer piece, boolean fua) throws IOException {
         while (true) {
             boolean done;
             MetadataFailure failure = null;
-            stamp = cell.writeLock();
+            long stamp = cell.writeLock();
             try {
                 done = provision(vblock, offset, piece, fua);
             } catch (MetadataFailure f) {
@@ -524,11 +532,19 @@ public final class ThinTarget implements Target {
     // ---- helpers ------------------------------------------------------------------------------------------
 
     private int pieceLength(long offset, int remaining) {
-        return (int) Math.min(remaining, blockBytes - offset % blockBytes);
+        return (int) Math.min(remaining, blockBytes - inBlock(offset));
     }
 
     private long dataOffset(Mapping m, long offset) {
-        return m.dataBlock() * blockBytes + offset % blockBytes;
+        return m.dataBlock() * blockBytes + inBlock(offset);
+    }
+
+    private long blockOf(long offset) {
+        return blockShift >= 0 ? offset >>> blockShift : offset / blockBytes;
+    }
+
+    private long inBlock(long offset) {
+        return blockShift >= 0 ? offset & (blockBytes - 1) : offset % blockBytes;
     }
 
     /**
