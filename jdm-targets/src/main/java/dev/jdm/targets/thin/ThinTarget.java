@@ -301,8 +301,10 @@ public final class ThinTarget implements Target {
         long pieceEnd = pieceStart + piece.remaining();
         boolean fromOrigin = shared == null && origin != null && blockStart < originSize;
         boolean zeroesAround = shared == null && !fromOrigin;
+        // No zeroing where the data device already reads as zeroes (a hole of a sparse data file: a block
+        // never written, or one whose discard was passed down): it would change nothing.
         if (pieceEnd - pieceStart == blockBytes
-                || (zeroesAround && (!pool.features().zeroNewBlocks() || readsAsZeroes(dst, blockBytes)))) {
+                || (zeroesAround && (!pool.features().zeroNewBlocks() || pool.dataDevice.readsAsZeroes(dst, blockBytes)))) {
             pool.dataDevice.write(dst + pieceStart, piece.duplicate(), false);
             return;
         }
@@ -329,16 +331,6 @@ public final class ThinTarget implements Target {
             }
             pool.dataDevice.write(dst + at, buf.clear(), false);
         }
-    }
-
-    /**
-     * Whether the data device already reads the range as zeroes (a hole of a sparse data file, such as a
-     * block never written or one whose discard was passed down): zeroing it again would change nothing.
-     */
-    private boolean readsAsZeroes(long offset, long length) throws IOException {
-        boolean[] zero = {true};
-        pool.dataDevice.allocation(offset, length, (n, flags) -> zero[0] &= (flags & ExtentSink.ZERO) != 0);
-        return zero[0];
     }
 
     /** The kernel has no write-zeroes for thin devices: the block layer writes zeroes, provisioning as it goes. */
