@@ -309,13 +309,27 @@ public final class ThinTarget implements Target {
             return;
         }
         // The rest of the block comes from the shared block, the origin or zeroes, a bounded chunk at a time
-        // (blocks go up to 1 GiB); a chunk the write does not touch and that only needs zeroes is zeroed in place.
+        // (blocks go up to 1 GiB). A chunk that only needs zeroes is zeroed in place around the part of the
+        // write it holds, which goes out from the caller's buffer: no chunk buffer to fill and copy.
         int chunk = (int) Math.min(blockBytes, FILL_CHUNK_BYTES);
         for (long at = 0; at < blockBytes; at += chunk) {
             long end = at + chunk;
             boolean touched = pieceStart < end && pieceEnd > at;
-            if (!touched && shared == null && (!fromOrigin || blockStart + at >= originSize)) {
-                pool.dataDevice.writeZeroes(dst + at, chunk, false);
+            if (shared == null && (!fromOrigin || blockStart + at >= originSize)) {
+                if (!touched) {
+                    pool.dataDevice.writeZeroes(dst + at, chunk, false);
+                    continue;
+                }
+                long from = Math.max(at, pieceStart);
+                long to = Math.min(end, pieceEnd);
+                if (from > at) {
+                    pool.dataDevice.writeZeroes(dst + at, from - at, false);
+                }
+                if (end > to) {
+                    pool.dataDevice.writeZeroes(dst + to, end - to, false);
+                }
+                int in = piece.position() + (int) (from - pieceStart);
+                pool.dataDevice.write(dst + from, piece.duplicate().limit(in + (int) (to - from)).position(in), false);
                 continue;
             }
             ByteBuffer buf = ByteBuffer.allocate(chunk);
