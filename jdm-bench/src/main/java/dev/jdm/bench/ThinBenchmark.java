@@ -129,6 +129,10 @@ public class ThinBenchmark {
                 dm.create("unprovisioned", null, "0 " + sectors + " linear " + fresh + " 0", false);
             } else {
                 if (unprovisioned != null) {
+                    // Discarded first, as mkfs or blkdiscard would: the passdown punches the freed blocks out of the
+                    // data file, so the next batch writes into holes, like linear's fresh sparse file. Blocks freed
+                    // without a discard hold old data and must be zeroed (thin/linear ~0.1 for 4 KiB writes then).
+                    unprovisioned.discard(0, unprovisioned.size());
                     dm.remove("unprovisioned", false, false);
                     message("delete", "1");
                 }
