@@ -149,6 +149,9 @@ public final class ControlService {
             throw new DmException(Errno.EINVAL, "create: minor " + minor + " is outside 0.." + MAX_MINOR);
         }
         changes.lock();
+        if (table != null) {
+            store.beginDeferral();
+        }
         try {
             if (notPersisted) {
                 store.expectTransient(name);
@@ -173,7 +176,13 @@ public final class ControlService {
             }
             return Protocol.ok().set("info", Protocol.info(dm.info(name)));
         } finally {
-            changes.unlock();
+            try {
+                if (table != null) {
+                    store.endDeferral();
+                }
+            } finally {
+                changes.unlock();
+            }
         }
     }
 

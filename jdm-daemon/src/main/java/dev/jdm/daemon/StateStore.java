@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -58,6 +59,8 @@ public final class StateStore implements DeviceMapper.Listener {
     /** Devices kept out of the folder (their tables hold volume keys); they end with the daemon, as after a reboot. */
     private final Set<Integer> transientMinors = new HashSet<>();
     private String pendingTransient;
+    private boolean deferring;
+    private final Set<Integer> deferred = new TreeSet<>();
 
     public StateStore(Path dir, DeviceMapper dm) throws IOException {
         this.dir = dir;
@@ -85,6 +88,34 @@ public final class StateStore implements DeviceMapper.Listener {
     /** The next device created under {@code name} (null: none) is never written to the folder. */
     public synchronized void expectTransient(String name) {
         pendingTransient = name;
+    }
+
+    /**
+     * Holds file writes until {@link #endDeferral()}: the steps of a create with a table (create, load,
+     * resume) then reach the folder as one atomic write, so a kill -9 between them leaves no device with
+     * no table behind; the create was never acknowledged, so after a restart it simply did not happen.
+     */
+    public synchronized void beginDeferral() {
+        deferring = true;
+    }
+
+    /** Writes (or deletes) the file of every device changed since {@link #beginDeferral()}. */
+    public synchronized void endDeferral() {
+        deferring = false;
+        try {
+            for (int minor : deferred) {
+                DeviceState state = states.get(minor);
+                if (state == null) {
+                    AtomicFile.delete(fileOf(minor));
+                } else {
+                    write(state);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot update the state folder " + dir, e);
+        } finally {
+            deferred.clear();
+        }
     }
 
     public synchronized Map<Integer, DeviceState> snapshot() {
@@ -146,6 +177,10 @@ public final class StateStore implements DeviceMapper.Listener {
         }
         try {
             states.remove(minor);
+            if (deferring) {
+                deferred.add(minor);
+                return;
+            }
             AtomicFile.delete(fileOf(minor));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot delete the state of " + md.name() + ": " + fileOf(minor), e);
@@ -180,6 +215,10 @@ public final class StateStore implements DeviceMapper.Listener {
     private void write(DeviceState state) {
         try {
             states.put(state.minor(), state);
+            if (deferring) {
+                deferred.add(state.minor());
+                return;
+            }
             AtomicFile.write(fileOf(state.minor()), json.writeValueAsBytes(state));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the state of " + state.name() + " to " + fileOf(state.minor()), e);

@@ -56,6 +56,33 @@ class StateStoreTest {
         }
     }
 
+    /** The create, load and resume of a create with a table reach the folder as one write, after the last of them. */
+    @Test
+    void aCreateWithATableIsWrittenOnceWhole() throws Exception {
+        Path a = image("a.img", 1 << 20);
+        Path state = dir.resolve("state");
+        try (Setup s = setup(state)) {
+            List<String> seenDuringCreate = new java.util.ArrayList<>();
+            DeviceMapper.Listener spy = (md, change) -> {
+                try {
+                    seenDuringCreate.add(change + " " + files(state));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            };
+            s.dm().addListener(spy);
+            s.call("{\"op\":\"create\",\"name\":\"d\",\"table\":\"0 8 linear " + a + " 0\"}");
+            s.dm().removeListener(spy);
+            assertEquals(List.of("CREATED []", "LOADED []", "RESUMED []"), seenDuringCreate);
+            assertEquals(new DeviceState("d", null, 0, "0 8 linear " + a + " 0", false, null, false, false),
+                    Protocol.JSON.readValue(state.resolve("dm-0.json").toFile(), DeviceState.class));
+
+            // A refused table: the device the create made is removed again and nothing was ever written for it.
+            s.call("{\"op\":\"create\",\"name\":\"bad\",\"table\":\"0 8 linear /nonexistent 0\"}");
+            assertEquals(List.of("dm-0.json"), files(state));
+        }
+    }
+
     @Test
     void everyChangeRewritesTheDeviceFileWithTheTableAsLoaded() throws Exception {
         Path a = image("a.img", 1 << 20);
