@@ -30,6 +30,8 @@ public final class ThinTarget implements Target {
     private static final long DISCARD_WINDOW_BLOCKS = 4096;
     private static final long FILL_CHUNK_BYTES = 1 << 20;
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
+    /** The pool in which this thread holds a block cell exclusively, while it fills a new block. */
+    private static final ThreadLocal<Pool> FILLING = new ThreadLocal<>();
 
     public static final class Type implements TargetType {
         @Override
@@ -126,6 +128,13 @@ public final class ThinTarget implements Target {
     private void readBlock(long vblock, long offset, ByteBuffer piece) throws IOException {
         StampedLock cell = pool.cells.of(id, vblock);
         if (readOptimistically(cell, vblock, offset, piece)) {
+            return;
+        }
+        if (FILLING.get() == pool) {
+            // A new block is being filled from an external origin that is a thin device of this pool, under an
+            // exclusive cell this thread holds, maybe of this very stripe (the locks are not reentrant).
+            Mapping m = pool.mappings.get(id, vblock);
+            readMapped(m == null ? pool.metadata().lookup(id, vblock) : m == MappingCache.UNMAPPED ? null : m, offset, piece);
             return;
         }
         long stamp = cell.readLock();
@@ -234,12 +243,14 @@ public final class ThinTarget implements Target {
             boolean done;
             MetadataFailure failure = null;
             long stamp = cell.writeLock();
+            FILLING.set(pool);
             try {
                 done = provision(vblock, offset, piece, fua);
             } catch (MetadataFailure f) {
                 failure = f;
                 done = true;
             } finally {
+                FILLING.remove();
                 cell.unlockWrite(stamp);
             }
             if (failure != null) {

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -28,6 +29,7 @@ import static dev.jdm.targets.thin.ThinFixture.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ThinProvisioningTest {
@@ -141,6 +143,38 @@ class ThinProvisioningTest {
             assertArrayEquals(concat(other, Arrays.copyOfRange(v1, BLOCK, 2 * BLOCK)), read(snap, 0, 2 * BLOCK));
             assertArrayEquals(Arrays.copyOf(v1, BLOCK), read(snapOfSnap, 0, BLOCK));
             assertEquals("5/64", used(f));
+        }
+    }
+
+    /**
+     * An external origin that is a thin device of the same pool: the origin is read while the written
+     * block's cell is held exclusively, and the origin's block may share that cell's lock stripe (for a
+     * pair of device ids whose stripes coincide, every block does).
+     */
+    @Test
+    void anExternalOriginInTheSamePoolIsReadUnderTheWrittenBlocksCell() throws Exception {
+        BlockLocks stripes = new BlockLocks();
+        long dev = 1;
+        while (stripes.of(dev, 0) != stripes.of(0, 0)) {
+            dev++;
+        }
+        long vb = 3;
+        try (ThinFixture f = new ThinFixture(dir, 16)) {
+            f.createPool("pool", 0);
+            f.message("pool", "create_thin", "0");
+            long sectors = (vb + 1) * 128;
+            MappedDevice origin = f.createThin("pool", "origin", 0, sectors);
+            byte[] originBlock = pattern(BLOCK, 50);
+            write(origin, vb * BLOCK, originBlock);
+            f.message("pool", "create_thin", Long.toString(dev));
+            f.dm.create("ext", null, "0 " + sectors + " thin /dev/mapper/pool " + dev + " /dev/mapper/origin", false);
+            byte[] patch = pattern(4096, 51);
+            long at = vb * BLOCK;
+            assertTimeoutPreemptively(Duration.ofSeconds(20), () -> write(f.dm.device("ext"), at + 4096, patch));
+            byte[] expected = originBlock.clone();
+            System.arraycopy(patch, 0, expected, 4096, patch.length);
+            assertArrayEquals(expected, read(f.dm.device("ext"), at, BLOCK));
+            assertArrayEquals(originBlock, read(origin, at, BLOCK));
         }
     }
 
