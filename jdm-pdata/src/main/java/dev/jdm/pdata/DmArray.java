@@ -26,22 +26,7 @@ public final class DmArray {
         this.tm = tm;
         this.valueType = valueType;
         this.perBlock = (Block.SIZE - HEADER) / valueType.size();
-        this.blocks = new BTree(tm, new ValueType() {
-            @Override
-            public int size() {
-                return 8;
-            }
-
-            @Override
-            public void inc(byte[] v) {
-                tm.inc(BTree.le64(v));
-            }
-
-            @Override
-            public void dec(byte[] v) throws IOException {
-                releaseBlock(BTree.le64(v));
-            }
-        });
+        this.blocks = new BTree(tm, ValueType.blockReference(tm, this::releaseBlock));
     }
 
     public int entriesPerBlock() {

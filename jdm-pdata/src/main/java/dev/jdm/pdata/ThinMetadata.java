@@ -120,22 +120,7 @@ public final class ThinMetadata implements AutoCloseable {
                 }
             }
         });
-        this.mappingTree = new BTree(tm, new ValueType() {
-            @Override
-            public int size() {
-                return 8;
-            }
-
-            @Override
-            public void inc(byte[] v) {
-                tm.inc(BTree.le64(v));
-            }
-
-            @Override
-            public void dec(byte[] v) throws IOException {
-                deviceTrees.delete(BTree.le64(v));
-            }
-        });
+        this.mappingTree = new BTree(tm, ValueType.blockReference(tm, root -> deviceTrees.delete(root)));
         this.detailsTree = new BTree(tm, () -> DETAILS_SIZE);
     }
 
