@@ -182,7 +182,7 @@ public final class FileBlockDevice implements BlockDevice {
      */
     @Override
     public boolean sendCached(long offset, long length, ByteBuffer prefix, WritableByteChannel out) throws IOException {
-        if (!CACHESTAT || direct || blockDevice || length <= 0 || !inPageCache(offset, length)) {
+        if (length <= 0 || !inPageCache(offset, length)) {
             return false;
         }
         while (prefix.hasRemaining()) {
@@ -209,7 +209,7 @@ public final class FileBlockDevice implements BlockDevice {
      */
     private boolean copiedIntoMapping(long offset, ByteBuffer src) throws IOException {
         int length = src.remaining();
-        if (!CACHESTAT || direct || blockDevice || length < MAPPED_WRITE_MIN || !inPageCache(offset, length)) {
+        if (length < MAPPED_WRITE_MIN || !inPageCache(offset, length)) {
             return false;
         }
         MemorySegment file = mapping();
@@ -249,7 +249,11 @@ public final class FileBlockDevice implements BlockDevice {
         return m;
     }
 
+    /** Whether every page of the range of this regular file (opened without O_DIRECT) is in the page cache. */
     private boolean inPageCache(long offset, long length) {
+        if (!CACHESTAT || direct || blockDevice) {
+            return false;
+        }
         long pages = (offset + length - 1) / PAGE - offset / PAGE + 1;
         return Native.cachedPages(fd, offset, length) == pages;
     }

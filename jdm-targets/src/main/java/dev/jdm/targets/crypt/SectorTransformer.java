@@ -40,8 +40,9 @@ final class SectorTransformer {
     }
 
     /**
-     * Encrypts ({@code writing}) or decrypts the whole sectors of {@code src[srcOff, srcOff+len)} into
-     * {@code dst} (the same range, or apart), the first being 512-byte sector {@code ccSector}.
+     * Encrypts ({@code writing}) the whole sectors of {@code src[srcOff, srcOff+len)} into {@code dst} (the
+     * same range, or apart), or decrypts them in place (reads always do: {@code dst} is {@code src}), the
+     * first being 512-byte sector {@code ccSector}.
      */
     void transform(IvGenerator ivGen, byte[] src, int srcOff, byte[] dst, int dstOff, int len, long ccSector, boolean writing) {
         int step = sectorSize >> 9;
@@ -54,9 +55,6 @@ final class SectorTransformer {
             if (writing) {
                 c.encrypt(src, srcOff + p, dst, dstOff + p, sectorSize, iv);
             } else {
-                if (src != dst || srcOff != dstOff) {
-                    System.arraycopy(src, srcOff + p, dst, dstOff + p, sectorSize);
-                }
                 c.decrypt(dst, dstOff + p, sectorSize, iv);
             }
             if (ivGen != null) {
