@@ -84,6 +84,11 @@ class AttachTest {
             try (Stream<Path> left = Files.list(work)) {
                 assertEquals(List.of(), left.toList());
             }
+            // The server notices the closed socket on its own thread: give it a moment.
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+            while (served.dm.device("fs").openCount() != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
             assertEquals(0, served.dm.device("fs").openCount(), "detach closed the NBD connections");
         }
 
