@@ -17,6 +17,8 @@ public final class Block {
      * a hit the evicting thread does not see yet only costs the block its second chance.
      */
     boolean referenced;
+    /** Dirty and taken out of the CLOCK ring until the commit writes it (the manager's monitor guards it). */
+    boolean held;
 
     Block(long location, BlockType type, ByteBuffer data) {
         this.location = location;

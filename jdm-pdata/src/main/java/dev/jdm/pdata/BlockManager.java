@@ -11,9 +11,10 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Reads and writes 4 KiB metadata blocks over a {@link BlockDevice} through a bounded cache. A dirty block
- * that falls out of the cache is written where it is (it always lives at a shadow location no committed
- * superblock references, so that is safe); {@link #flushDirty} writes the rest.
+ * Reads and writes 4 KiB metadata blocks over a {@link BlockDevice} through a bounded cache of clean blocks
+ * plus the transaction's dirty ones, which stay until {@link #flushDirty} writes them: an operation holds the
+ * blocks it shadows (a btree insert keeps the parent while it shadows the child), and a dirty block evicted
+ * under it would take the changes made after its eviction nowhere.
  *
  * <p>A cache hit takes no lock (a concurrent map, and a "referenced" mark for the CLOCK eviction that
  * approximates LRU), so concurrent lookups do not queue behind each other; misses, eviction and every change
@@ -26,6 +27,8 @@ public final class BlockManager implements AutoCloseable {
     private final ConcurrentHashMap<Long, Block> cache = new ConcurrentHashMap<>();
     /** The CLOCK ring: cached blocks in insertion order, plus stale entries for blocks since replaced or dropped. */
     private final ArrayDeque<Block> clock = new ArrayDeque<>();
+    /** Cached blocks {@linkplain Block#held held} out of the ring: the cache bound counts the others. */
+    private int held;
     private long reads;
     private long writes;
     /** Staging for {@link #writeRun}, made on the first commit that needs it. */
@@ -107,7 +110,14 @@ public final class BlockManager implements AutoCloseable {
 
     /** Forgets a block (freed, or the transaction was aborted) without writing it. */
     public synchronized void forget(long location) {
-        cache.remove(location);
+        release(cache.remove(location));
+    }
+
+    private void release(Block b) {
+        if (b != null && b.held) {
+            b.held = false;
+            held--;
+        }
     }
 
     /** Writes every dirty block except {@code except} (the superblock), then flushes the device. */
@@ -129,6 +139,13 @@ public final class BlockManager implements AutoCloseable {
             i += run;
         }
         device.flush();
+        for (Block b : dirty) {
+            if (b.held) { // clean now: back in the ring, to be evicted as any other
+                release(b);
+                clock.addLast(b);
+            }
+        }
+        evict(null);
     }
 
     /** Writes blocks at consecutive locations with one device write: a commit's new blocks are mostly adjacent. */
@@ -162,9 +179,10 @@ public final class BlockManager implements AutoCloseable {
     public synchronized void dropAll() {
         cache.clear();
         clock.clear();
+        held = 0;
     }
 
-    /** Blocks held in memory now (never more than the cache size once a call returns). */
+    /** Blocks held in memory now: at most the cache size, plus the blocks the open transaction changed. */
     public int cachedBlocks() {
         return cache.size();
     }
@@ -185,22 +203,28 @@ public final class BlockManager implements AutoCloseable {
     }
 
     /** Caches a block, then evicts by CLOCK: the ring's head goes unless it was referenced since its last turn. */
-    private void put(Block block) throws IOException {
-        cache.put(block.location(), block);
+    private void put(Block block) {
+        release(cache.put(block.location(), block));
         clock.addLast(block);
+        evict(block);
+    }
+
+    private void evict(Block keep) {
         int turns = 2 * clock.size(); // every block gets its second chance at most once per eviction
-        while (cache.size() > cacheBlocks && turns-- > 0) {
+        while (cache.size() - held > cacheBlocks && turns-- > 0) {
             Block head = clock.pollFirst();
             if (cache.get(head.location()) != head) {
                 continue; // replaced or dropped since it joined the ring
             }
-            if (head == block || head.location() == 0 || head.referenced) {
+            if (head.dirty && head != keep && head.location() != 0) {
+                head.held = true; // out of the ring until the commit writes it
+                held++;
+                continue;
+            }
+            if (head == keep || head.location() == 0 || head.referenced) {
                 head.referenced = false; // the block just handed out, and the superblock, always stay
                 clock.addLast(head);
                 continue;
-            }
-            if (head.dirty) {
-                writeOut(head);
             }
             cache.remove(head.location());
         }

@@ -32,17 +32,24 @@ final class CrashingDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        if (dead || cut()) {
-            dead = true;
-            throw new PowerCut();
-        }
-        writes++;
-        if (loseUnflushed) {
-            byte[] b = new byte[src.remaining()];
-            src.get(b);
-            volatileCache.put(offset, b);
-        } else {
-            inner.write(offset, src, fua);
+        // Counted and cut per metadata block: the power can go between any two blocks of a longer write.
+        while (src.hasRemaining()) {
+            if (dead || cut()) {
+                dead = true;
+                throw new PowerCut();
+            }
+            writes++;
+            int n = Math.min(Block.SIZE, src.remaining());
+            ByteBuffer one = src.slice(src.position(), n);
+            src.position(src.position() + n);
+            if (loseUnflushed) {
+                byte[] b = new byte[n];
+                one.get(b);
+                volatileCache.put(offset, b);
+            } else {
+                inner.write(offset, one, fua);
+            }
+            offset += n;
         }
     }
 
