@@ -92,6 +92,14 @@ public final class ThinMetadata implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<Long, CachedRoot> rootCache = new java.util.concurrent.ConcurrentHashMap<>();
     /** Written under the write lock, read under the read lock (the lock orders them). */
     private long generation;
+    /**
+     * The device the last inserts went to and its mapping root, whose top-level path is already shadowed in
+     * this transaction: a run of inserts into one device (provisioning) skips the top-level tree, and its
+     * lookups skip the root cache. Any change but an allocation or an insert clears it (snapshots and the
+     * held metadata snapshot share trees; a commit ends the transaction). Guarded like {@code generation}.
+     */
+    private long hotDevice = -1;
+    private long hotRoot;
     /** Told about data blocks whose last reference goes, while {@link #removeRange} runs. */
     private LongConsumer dataBlockFreed;
 
@@ -392,7 +400,7 @@ public final class ThinMetadata implements AutoCloseable {
 
     /** A free data block (free at the last commit too), with reference count 1 that a mapping will own. */
     public long allocateDataBlock() throws IOException {
-        return write(() -> {
+        return writeKeepingDeviceRoots(() -> {
             try {
                 return dataSm.allocate();
             } catch (MetadataException e) {
@@ -417,15 +425,23 @@ public final class ThinMetadata implements AutoCloseable {
      * stamped with the current time; a previous mapping's data block loses its reference.
      */
     public void insert(long id, long virtualBlock, long dataBlock) throws IOException {
-        write(() -> {
+        writeKeepingDeviceRoots(() -> {
             Details d = details(id);
             if (dataBlock < 0 || dataBlock >= dataSm.nrBlocks()) {
                 throw new MetadataException(Errno.EINVAL, "data block " + dataBlock + " is beyond the pool's "
                         + dataSm.nrBlocks() + " blocks");
             }
-            BTree.Inserted inserted = deviceTrees.put(writableDeviceRoot(id), virtualBlock,
-                    BTree.le64(new Mapping(dataBlock, time).encode()));
-            mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(inserted.root()));
+            if (hotDevice >= 0 && hotDevice != id) {
+                rootCache.put(hotDevice, new CachedRoot(generation, hotRoot)); // only inserts ran since it was hot
+            }
+            long root = id == hotDevice ? hotRoot : writableDeviceRoot(id);
+            hotDevice = -1; // until the insert is through
+            BTree.Inserted inserted = deviceTrees.put(root, virtualBlock, BTree.le64(new Mapping(dataBlock, time).encode()));
+            if (inserted.root() != root) {
+                mappingRoot = mappingTree.replace(mappingRoot, id, BTree.le64(inserted.root()));
+            }
+            hotDevice = id;
+            hotRoot = inserted.root();
             if (inserted.added()) {
                 putDetails(id, new Details(d.mappedBlocks() + 1, d.transactionId(), d.creationTime(), d.snapshottedTime()));
             }
@@ -548,6 +564,9 @@ public final class ThinMetadata implements AutoCloseable {
      * than it changes anything, and this saves the top-level tree's descent. Called under the read lock.
      */
     private long cachedDeviceRoot(long id) throws IOException {
+        if (id == hotDevice) {
+            return hotRoot;
+        }
         CachedRoot cached = rootCache.get(id);
         if (cached != null && cached.generation() == generation) {
             return cached.root();
@@ -631,9 +650,24 @@ public final class ThinMetadata implements AutoCloseable {
     }
 
     private <T> T write(Action<T> action) throws IOException {
+        return write(action, false);
+    }
+
+    /** For changes that leave every device root but the hot device's as it was (allocation, insert). */
+    private <T> T writeKeepingDeviceRoots(Action<T> action) throws IOException {
+        return write(action, true);
+    }
+
+    private <T> T write(Action<T> action, boolean keepsDeviceRoots) throws IOException {
         lock.writeLock().lock();
+        boolean rootsKept = false;
         try {
-            return unchecked(action);
+            if (!keepsDeviceRoots) {
+                hotDevice = -1;
+            }
+            T result = unchecked(action);
+            rootsKept = keepsDeviceRoots;
+            return result;
         } catch (MetadataException e) {
             if (e.errno() == Errno.ENOSPC && !(e instanceof OutOfDataSpaceException)
                     && !e.getMessage().startsWith(OUT_OF_METADATA_SPACE)) {
@@ -642,7 +676,10 @@ public final class ThinMetadata implements AutoCloseable {
             }
             throw e;
         } finally {
-            generation++; // whatever the action changed, roots cached before or during it are stale
+            if (!rootsKept) {
+                hotDevice = -1;
+                generation++; // whatever the action changed, roots cached before or during it are stale
+            }
             lock.writeLock().unlock();
         }
     }

@@ -100,6 +100,45 @@ class ThinMetadataApiTest {
         }
     }
 
+    /**
+     * Runs of inserts keep their device's root without the top-level tree (see ThinMetadata's hot device):
+     * lookups of every device, with inserts hopping between devices and a snapshot between them, see each
+     * change, and thin_dump agrees after the commit.
+     */
+    @Test
+    void interleavedInsertsIntoSeveralDevicesStayVisibleToLookups() throws Exception {
+        Path meta = sparse("interleaved", 16L << 20);
+        try (var dev = FileBlockDevice.open(meta, FileBlockDevice.Options.READ_WRITE);
+             var md = ThinMetadata.format(dev, 128, 100_000, 16)) {
+            md.createThin(1);
+            md.createThin(2);
+            java.util.Map<Long, java.util.Map<Long, Long>> model = new java.util.TreeMap<>();
+            Random rnd = new Random(11);
+            for (int i = 0; i < 3000; i++) {
+                long id = i == 1500 ? 3 : 1 + rnd.nextInt(i > 1500 ? 3 : 2);
+                if (i == 1500) {
+                    md.createSnapshot(3, 1);
+                    model.put(3L, new java.util.TreeMap<>(model.get(1L)));
+                }
+                long vblock = rnd.nextInt(1 << 16);
+                long block = md.allocateDataBlock();
+                md.insert(id, vblock, block);
+                model.computeIfAbsent(id, k -> new java.util.TreeMap<>()).put(vblock, block);
+                for (long other = 1; other <= (i >= 1500 ? 3 : 2); other++) {
+                    var mine = model.getOrDefault(other, java.util.Map.of());
+                    long probe = mine.isEmpty() ? 0 : mine.keySet().stream().skip(rnd.nextInt(mine.size())).findFirst().orElseThrow();
+                    ThinMetadata.Mapping m = md.lookup(other, probe);
+                    assertEquals(mine.get(probe), m == null ? null : m.dataBlock(), "device " + other + " block " + probe + " after insert " + i);
+                }
+            }
+            md.commit();
+            assertToolsAgree(meta, md);
+            for (long id = 1; id <= 3; id++) {
+                assertEquals(model.get(id).size(), md.details(id).mappedBlocks());
+            }
+        }
+    }
+
     @Test
     void needsCheckIsWrittenAtOnceWithoutCommittingPendingChanges() throws Exception {
         MemoryDevice disk = new MemoryDevice(4L << 20);
