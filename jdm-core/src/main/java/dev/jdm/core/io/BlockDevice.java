@@ -45,14 +45,28 @@ public interface BlockDevice extends AutoCloseable {
 
     /**
      * Whether the range is known to read as zeroes without reading it (all of it reported as zero by
-     * {@link #allocation}); false when unknown. Devices that can tell sooner than a full allocation walk
-     * override it: a file whose range lies in data answers after one SEEK_DATA, without the SEEK_HOLE
-     * that on tmpfs scans the whole run of data after it.
+     * {@link #allocation}); false when unknown.
      */
     default boolean readsAsZeroes(long offset, long length) throws IOException {
-        boolean[] zero = {true};
-        allocation(offset, length, (n, flags) -> zero[0] &= (flags & ExtentSink.ZERO) != 0);
-        return zero[0];
+        return zeroesUntil(offset, offset + length) == offset + length;
+    }
+
+    /**
+     * Where the run of bytes known to read as zeroes that starts at {@code offset} ends, at most {@code limit};
+     * {@code offset} when the byte there is not known to. Devices that can tell sooner than an allocation walk
+     * override it: a file answers with one SEEK_DATA, without the SEEK_HOLE that on tmpfs scans the whole run
+     * of data after it.
+     */
+    default long zeroesUntil(long offset, long limit) throws IOException {
+        long[] end = {offset};
+        boolean[] inRun = {true};
+        allocation(offset, limit - offset, (n, flags) -> {
+            inRun[0] &= (flags & ExtentSink.ZERO) != 0;
+            if (inRun[0]) {
+                end[0] += n;
+            }
+        });
+        return end[0];
     }
 
     default boolean supportsDiscard() {

@@ -317,14 +317,17 @@ public final class FileBlockDevice implements BlockDevice {
         }
     }
 
-    /** A hole all the way: the next data at or after {@code offset} (if any) starts at or beyond the range's end. */
+    /** The hole at {@code offset} runs to the next data (SEEK_DATA), or to the limit when no data follows. */
     @Override
-    public boolean readsAsZeroes(long offset, long length) throws IOException {
+    public long zeroesUntil(long offset, long limit) throws IOException {
         if (blockDevice) {
-            return false;
+            return offset;
         }
         long data = Native.lseek(fd, offset, Native.SEEK_DATA);
-        return data == -Native.ENXIO || data >= offset + length;
+        if (data == -Native.ENXIO) {
+            return limit;
+        }
+        return data < 0 ? offset : Math.min(data, limit);
     }
 
     @Override

@@ -44,6 +44,40 @@ class SparseFileBlockDeviceTest extends BlockDeviceContract {
     }
 
     @Test
+    void zeroesUntilEndsAtTheNextDataOrTheLimitAndTheAllocationWalkAgrees() throws Exception {
+        device.write(1 << 20, ByteBuffer.wrap(new byte[64 << 10]), false);
+        device.write(3 << 20, ByteBuffer.wrap(new byte[4096]), false);
+        BlockDevice walked = byAllocationWalk(device);
+        for (BlockDevice d : List.of(device, walked)) {
+            assertEquals(List.of(1L << 20, 512L << 10, 1L << 20, (3L << 20) - 4096, 3L << 20, 4L << 20),
+                    List.of(d.zeroesUntil(0, 4 << 20), d.zeroesUntil(0, 512 << 10), d.zeroesUntil(1 << 20, 4 << 20),
+                            d.zeroesUntil(2 << 20, (3 << 20) - 4096), d.zeroesUntil(2 << 20, 4 << 20),
+                            d.zeroesUntil((3 << 20) + 4096, 4 << 20)), d.getClass().getSimpleName());
+        }
+    }
+
+    /** The device with only what every BlockDevice must implement, so the interface's defaults answer. */
+    private static BlockDevice byAllocationWalk(BlockDevice d) {
+        return new BlockDevice() {
+            @Override public String id() { return d.id(); }
+            @Override public long size() { return d.size(); }
+            @Override public boolean isReadOnly() { return d.isReadOnly(); }
+            @Override public void read(long offset, ByteBuffer dst) throws java.io.IOException { d.read(offset, dst); }
+            @Override public void write(long offset, ByteBuffer src, boolean fua) throws java.io.IOException { d.write(offset, src, fua); }
+            @Override public void flush() throws java.io.IOException { d.flush(); }
+            @Override public void discard(long offset, long length) throws java.io.IOException { d.discard(offset, length); }
+            @Override public void writeZeroes(long offset, long length, boolean mayUnmap) throws java.io.IOException {
+                d.writeZeroes(offset, length, mayUnmap);
+            }
+            @Override public void allocation(long offset, long length, ExtentSink sink) throws java.io.IOException {
+                d.allocation(offset, length, sink);
+            }
+            @Override public void close() {
+            }
+        };
+    }
+
+    @Test
     void idIsTheAbsolutePathAndItIsNotABlockDevice() {
         FileBlockDevice f = (FileBlockDevice) device;
         assertEquals(dir.resolve("disk.img").toAbsolutePath().toString(), f.id());

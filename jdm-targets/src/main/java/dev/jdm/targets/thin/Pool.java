@@ -51,6 +51,8 @@ final class Pool {
     final BlockDevice poolDevice;
     final BlockDevice metadataDevice;
     final BlockDevice dataDevice;
+    /** New data blocks that need no zeroing; forgotten whenever blocks could be reused or written unseen. */
+    final KnownHoles holes;
     final int blockSectors;
     final long blockBytes;
     final BlockLocks cells = new BlockLocks();
@@ -89,6 +91,7 @@ final class Pool {
         this.dataDevice = dataDevice;
         this.blockSectors = blockSectors;
         this.blockBytes = (long) blockSectors << 9;
+        this.holes = new KnownHoles(dataDevice, blockBytes);
         this.md = md;
         this.committer = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("thin-pool-commit").factory());
     }
@@ -270,6 +273,8 @@ final class Pool {
             clearChanged();
         } catch (IOException e) {
             throw metadataOperationFailedLocked("dm_pool_commit_metadata", e);
+        } finally {
+            holes.forget(); // blocks freed in the transaction can be allocated again
         }
     }
 
@@ -327,6 +332,7 @@ final class Pool {
         LOG.log(Level.ERROR, "{0}: metadata operation ''{1}'' failed: {2}", name(), op, cause.getMessage());
         boolean outOfSpace = BlockIoException.errnoOf(cause) == Errno.ENOSPC && !(cause instanceof OutOfDataSpaceException);
         LOG.log(Level.ERROR, "{0}: aborting current metadata transaction", name());
+        holes.forget(); // blocks written in the aborted transaction are free again
         try {
             md.abort();
             mappings.newGeneration();
@@ -654,6 +660,7 @@ final class Pool {
             return false;
         }
         LOG.log(Level.INFO, "{0}: growing the data device from {1} to {2} blocks", name(), now, blocks);
+        holes.forget();
         try {
             md.resizeData(blocks);
         } catch (IOException e) {

@@ -12,6 +12,7 @@ import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -125,6 +126,16 @@ public final class ThinPoolTarget extends RemapTarget {
     @Override
     protected Remap map(long offset, long length) {
         return new Remap(data, offset, length);
+    }
+
+    /** Writes to the pool device land in data blocks behind the allocator's back: no hole found before holds. */
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        try {
+            super.write(offset, src, fua);
+        } finally {
+            pool.holes.forget();
+        }
     }
 
     @Override

@@ -315,7 +315,7 @@ public final class ThinTarget implements Target {
         // No zeroing where the data device already reads as zeroes (a hole of a sparse data file: a block
         // never written, or one whose discard was passed down): it would change nothing.
         if (pieceEnd - pieceStart == blockBytes
-                || (zeroesAround && (!pool.features().zeroNewBlocks() || pool.dataDevice.readsAsZeroes(dst, blockBytes)))) {
+                || (zeroesAround && (!pool.features().zeroNewBlocks() || pool.holes.newBlockReadsAsZeroes(block)))) {
             pool.dataDevice.write(dst + pieceStart, piece.duplicate(), false);
             return;
         }

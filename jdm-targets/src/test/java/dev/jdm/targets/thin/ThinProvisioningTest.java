@@ -330,6 +330,48 @@ class ThinProvisioningTest {
         }
     }
 
+    /** A hole found before a block was written, freed and committed says nothing of it when it comes back. */
+    @Test
+    void aBlockReusedAfterACommitIsZeroedThoughItLayInAHoleFoundBefore() throws Exception {
+        try (ThinFixture f = new ThinFixture(dir, 2)) {
+            f.createPool("pool", 0, "no_discard_passdown");
+            f.message("pool", "create_thin", "0");
+            MappedDevice thin = f.createThin("pool", "thin", 0, 1024);
+            byte[] patch = pattern(512, 6);
+            write(thin, 1024, patch); // data block 0: the probe finds blocks 0 and 1 in a hole
+            write(thin, BLOCK + 1024, patch); // data block 1, from the hole found
+            write(thin, BLOCK, pattern(BLOCK, 7));
+            thin.discard(BLOCK, BLOCK);
+            thin.flush();
+            write(thin, 5L * BLOCK + 1024, patch); // data block 1 again
+            assertEquals("2/2", used(f));
+            byte[] zeroedAround = concat(new byte[1024], patch, new byte[BLOCK - 1536]);
+            assertArrayEquals(zeroedAround, read(thin, 5L * BLOCK, BLOCK));
+            assertArrayEquals(zeroedAround, dataBlock(f, 1));
+        }
+    }
+
+    /**
+     * New blocks in a hole of the data file skip zeroing without a probe each (one SEEK_DATA covers the hole);
+     * a block written through the pool device since, behind the allocator's back, is zeroed all the same.
+     */
+    @Test
+    void aHoleFoundOnceIsNotTrustedAfterAWriteThroughThePoolDevice() throws Exception {
+        try (ThinFixture f = new ThinFixture(dir, 4)) {
+            f.createPool("pool", 0);
+            f.message("pool", "create_thin", "0");
+            MappedDevice thin = f.createThin("pool", "thin", 0, 1024);
+            byte[] patch = pattern(512, 4);
+            write(thin, 1024, patch);
+            write(f.dm.device("pool"), BLOCK, pattern(BLOCK, 5)); // data block 1, still free
+            write(thin, BLOCK + 1024, patch);
+            byte[] zeroedAround = concat(new byte[1024], patch, new byte[BLOCK - 1536]);
+            assertArrayEquals(zeroedAround, read(thin, 0, BLOCK));
+            assertArrayEquals(zeroedAround, read(thin, BLOCK, BLOCK), "block 1 was zeroed around the write");
+            assertArrayEquals(zeroedAround, dataBlock(f, 1));
+        }
+    }
+
     @Test
     void concurrentWritesToOneUnprovisionedBlockAllocateItOnce() throws Exception {
         try (ThinFixture f = new ThinFixture(dir, 64)) {
