@@ -8,7 +8,8 @@ import java.lang.management.ThreadMXBean;
  * and first writes into new blocks, on thin and on linear (the {@link ThinBenchmark.Io} setup), alternating
  * the two in rounds so both see the same load, and prints operations per CPU second of this thread and
  * thin/linear. Run it under JFR to see where thin's extra time goes. Arguments: [rounds] [operations per
- * round of reads and overwrites]; a round has {@link ThinBenchmark#FIRST_WRITES} first writes.
+ * round of reads and overwrites] [only this kind: read, overwrite or first-write, for a profiler]; a round has
+ * {@link ThinBenchmark#FIRST_WRITES} first writes.
  */
 public final class ThinHotPathMain {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -20,6 +21,7 @@ public final class ThinHotPathMain {
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int ops = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
+        String only = args.length > 2 ? args[2].replace('-', ' ') : null;
         ThinBenchmark.Io linear = open("linear");
         ThinBenchmark.Io thin = open("thin");
         try {
@@ -27,6 +29,9 @@ public final class ThinHotPathMain {
             for (int r = 0; r < rounds; r++) {
                 boolean measured = r > 0;
                 for (int kind = 0; kind < KINDS.length; kind++) {
+                    if (only != null && !KINDS[kind].equals(only)) {
+                        continue;
+                    }
                     for (int t = 0; t < 2; t++) {
                         long nanos = run(t == 0 ? linear : thin, kind, ops);
                         if (measured) {
@@ -36,6 +41,9 @@ public final class ThinHotPathMain {
                 }
             }
             for (int kind = 0; kind < KINDS.length; kind++) {
+                if (only != null && !KINDS[kind].equals(only)) {
+                    continue;
+                }
                 long total = (long) (rounds - 1) * (kind == 2 ? ThinBenchmark.FIRST_WRITES : ops);
                 double l = total * 1e9 / cpu[kind][0];
                 double t = total * 1e9 / cpu[kind][1];
