@@ -8,7 +8,7 @@ import java.lang.management.ThreadMXBean;
  * and first writes into new blocks, on thin and on linear (the {@link ThinBenchmark.Io} setup), alternating
  * the two in rounds so both see the same load, and prints operations per CPU second of this thread and
  * thin/linear. Run it under JFR to see where thin's extra time goes. Arguments: [rounds] [operations per
- * round of reads and overwrites] [only this kind: read, overwrite or first-write, for a profiler]; a round has
+ * round of reads and overwrites] [only this kind: read, overwrite or first-write, for a profiler] [io size, 4096 by default]; a round has
  * {@link ThinBenchmark#FIRST_WRITES} first writes.
  */
 public final class ThinHotPathMain {
@@ -21,9 +21,10 @@ public final class ThinHotPathMain {
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int ops = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
-        String only = args.length > 2 ? args[2].replace('-', ' ') : null;
-        ThinBenchmark.Io linear = open("linear");
-        ThinBenchmark.Io thin = open("thin");
+        String only = args.length > 2 && !args[2].equals("all") ? args[2].replace('-', ' ') : null;
+        int io = args.length > 3 ? Integer.parseInt(args[3]) : 4096;
+        ThinBenchmark.Io linear = open("linear", io);
+        ThinBenchmark.Io thin = open("thin", io);
         try {
             long[][] cpu = new long[KINDS.length][2];
             for (int r = 0; r < rounds; r++) {
@@ -47,8 +48,8 @@ public final class ThinHotPathMain {
                 long total = (long) (rounds - 1) * (kind == 2 ? ThinBenchmark.FIRST_WRITES : ops);
                 double l = total * 1e9 / cpu[kind][0];
                 double t = total * 1e9 / cpu[kind][1];
-                System.out.printf("%-11s 4096: linear %,.0f  thin %,.0f ops per CPU s  thin/linear %.3f%n",
-                        KINDS[kind], l, t, t / l);
+                System.out.printf("%-11s %d: linear %,.0f  thin %,.0f ops per CPU s  thin/linear %.3f%n",
+                        KINDS[kind], io, l, t, t / l);
             }
         } finally {
             linear.tearDown();
@@ -56,10 +57,10 @@ public final class ThinHotPathMain {
         }
     }
 
-    private static ThinBenchmark.Io open(String target) throws Exception {
+    private static ThinBenchmark.Io open(String target, int io) throws Exception {
         ThinBenchmark.Io s = new ThinBenchmark.Io();
         s.target = target;
-        s.io = 4096;
+        s.io = io;
         s.setUp();
         return s;
     }
