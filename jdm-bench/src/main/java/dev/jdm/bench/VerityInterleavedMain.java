@@ -20,8 +20,9 @@ import java.util.Map;
  * the reader, verity's slice threads, and the JVM's own), which tells what each table needs from the
  * cores whatever share of them it got.
  *
- * <p>Arguments: {@code [rounds] [slice milliseconds]}, default 24 rounds of 250 ms (the first 4 rounds
- * warm up and are not counted).
+ * <p>Arguments: {@code [rounds] [slice milliseconds] [storages] [operations]}, default 24 rounds of 250 ms
+ * (the first 4 rounds warm up and are not counted), storages {@code disk,memory}, operations
+ * {@code randomRead4K,sequentialRead1M}.
  */
 public final class VerityInterleavedMain {
     private static final String[] TARGETS = {"linear", "verity", "verity-once", "verity-cached"};
@@ -43,10 +44,14 @@ public final class VerityInterleavedMain {
         Map<String, Operation> operations = new LinkedHashMap<>();
         operations.put("randomRead4K", VerityReadBenchmark::randomRead4K);
         operations.put("sequentialRead1M", VerityReadBenchmark::sequentialRead1M);
+        List<String> storages = args.length > 2 ? List.of(args[2].split(",")) : List.of(STORAGES);
+        if (args.length > 3) {
+            operations.keySet().retainAll(List.of(args[3].split(",")));
+        }
 
         List<String> rows = new ArrayList<>();
         List<String> cpuRows = new ArrayList<>();
-        for (String storage : STORAGES) {
+        for (String storage : storages) {
             VerityReadBenchmark[] states = new VerityReadBenchmark[TARGETS.length];
             try {
                 for (int t = 0; t < TARGETS.length; t++) {
