@@ -199,4 +199,35 @@ class ThinSpaceTest {
             assertEquals("256 255", f.status("thin"));
         }
     }
+    /**
+     * A metadata operation fails and so does the abort after it (the metadata device now errors every I/O,
+     * as a dying disk would): the pool is in fail mode, as the kernel's abort_transaction leaves it. Status
+     * prints Fail for the pool and its thin devices, every thin I/O and message fails, no thin device opens.
+     */
+    @Test
+    void aFailedAbortLeavesThePoolInFailMode() throws Exception {
+        try (ThinFixture f = new ThinFixture(dir, 16)) {
+            long metaSectors = f.metadata.toFile().length() / 512;
+            f.dm.create("meta", null, "0 " + metaSectors + " linear " + f.metadata + " 0", false);
+            f.dm.create("pool", null, "0 " + f.dataSectors() + " thin-pool /dev/mapper/meta " + f.data + " "
+                    + ThinFixture.BLOCK_SECTORS + " 0", false);
+            f.message("pool", "create_thin", "0");
+            MappedDevice thin = f.createThin("pool", "thin", 0, 16 * 128);
+            byte[] data = pattern(4096, 3);
+            write(thin, 0, data);
+
+            f.dm.load("meta", "0 " + metaSectors + " error", false);
+            f.dm.suspend("meta", false);
+            f.dm.resume("meta");
+            assertEquals(Errno.EIO, assertThrows(BlockIoException.class, thin::flush).errno(), "the commit fails");
+
+            assertEquals("Fail", f.status("pool"));
+            assertEquals("Fail", f.status("thin"));
+            assertEquals(Errno.EIO, assertThrows(BlockIoException.class, () -> read(thin, 0, 4096)).errno());
+            assertEquals(Errno.EIO, assertThrows(BlockIoException.class, () -> write(thin, BLOCK, data)).errno());
+            assertEquals(Errno.EOPNOTSUPP, assertThrows(DmException.class, () -> f.message("pool", "create_thin", "1")).errno());
+            DmException open = assertThrows(DmException.class, () -> f.createThin("pool", "other", 0, 128));
+            assertTrue(open.getMessage().contains("Pool is in fail mode"), open.getMessage());
+        }
+    }
 }
