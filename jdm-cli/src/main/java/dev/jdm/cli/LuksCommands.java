@@ -138,12 +138,12 @@ final class LuksCommands {
                 options = options.withVolumeKey(volumeKey);
                 Passphrases.wipe(volumeKey);
             }
-            byte[] passphrase = key.read("Enter passphrase for " + device.device + ": ", true);
-            try (Progress progress = Progress.start("Formatting " + device.device + " (PBKDF benchmark)", -1)) {
-                Luks.format(device.luks(), options, passphrase);
-            } finally {
-                Passphrases.wipe(passphrase);
-            }
+            FormatOptions chosen = options;
+            Passphrases.using(key.read("Enter passphrase for " + device.device + ": ", true), passphrase -> {
+                try (Progress progress = Progress.start("Formatting " + device.device + " (PBKDF benchmark)", -1)) {
+                    Luks.format(device.luks(), chosen, passphrase);
+                }
+            });
             return 0;
         }
     }
@@ -190,14 +190,14 @@ final class LuksCommands {
             if (noWriteWorkqueue) {
                 options = options.withFeature("no-write-workqueue");
             }
-            byte[] passphrase = key.read("Enter passphrase for " + device.device + ": ", false);
-            try (Unlocked unlocked = Luks.open(device.luks(), options, passphrase)) {
-                // transient: the table holds the volume key, which must not land in the daemon's state folder.
-                daemon(ControlClient.request("create").put("name", name).put("uuid", unlocked.dmUuid(name))
-                        .put("table", unlocked.tableLine()).put("readOnly", readOnly).put("transient", true), "luks open " + name);
-            } finally {
-                Passphrases.wipe(passphrase);
-            }
+            OpenOptions chosen = options;
+            Passphrases.using(key.read("Enter passphrase for " + device.device + ": ", false), passphrase -> {
+                try (Unlocked unlocked = Luks.open(device.luks(), chosen, passphrase)) {
+                    // transient: the table holds the volume key, which must not land in the daemon's state folder.
+                    daemon(ControlClient.request("create").put("name", name).put("uuid", unlocked.dmUuid(name))
+                            .put("table", unlocked.tableLine()).put("readOnly", readOnly).put("transient", true), "luks open " + name);
+                }
+            });
             return 0;
         }
     }
@@ -216,12 +216,8 @@ final class LuksCommands {
         @Override
         int run() throws IOException {
             if (volumeKey) {
-                byte[] passphrase = key.read("Enter passphrase for " + device.device + ": ", false);
-                try {
-                    out().print(Luks.dumpVolumeKey(device.luks(), passphrase));
-                } finally {
-                    Passphrases.wipe(passphrase);
-                }
+                Passphrases.using(key.read("Enter passphrase for " + device.device + ": ", false),
+                        passphrase -> out().print(Luks.dumpVolumeKey(device.luks(), passphrase)));
             } else {
                 out().print(json ? Luks.dumpJson(device.luks()) : Luks.dump(device.luks()));
             }
@@ -265,16 +261,11 @@ final class LuksCommands {
             KdfOptions slotKdf = kdf.optionsFor(luks);
             byte[] existing = volumeKeyFile != null ? Files.readAllBytes(volumeKeyFile)
                     : key.read("Enter any existing passphrase: ", false);
-            byte[] fresh = null;
-            try {
-                fresh = newKey.read();
-                int slot = volumeKeyFile != null ? Luks.addKeyWithVolumeKey(luks, existing, fresh, keySlot, slotKdf)
-                        : Luks.addKey(luks, existing, fresh, keySlot, slotKdf);
+            Passphrases.using(existing, unlocking -> Passphrases.using(newKey.read(), fresh -> {
+                int slot = volumeKeyFile != null ? Luks.addKeyWithVolumeKey(luks, unlocking, fresh, keySlot, slotKdf)
+                        : Luks.addKey(luks, unlocking, fresh, keySlot, slotKdf);
                 out().println("Key slot " + slot + " created.");
-            } finally {
-                Passphrases.wipe(existing);
-                Passphrases.wipe(fresh);
-            }
+            }));
             return 0;
         }
     }
@@ -288,12 +279,8 @@ final class LuksCommands {
 
         @Override
         int run() throws IOException {
-            byte[] passphrase = key.read("Enter passphrase to be deleted: ", false);
-            try {
-                out().println("Key slot " + Luks.removeKey(device.luks(), passphrase) + " removed.");
-            } finally {
-                Passphrases.wipe(passphrase);
-            }
+            Passphrases.using(key.read("Enter passphrase to be deleted: ", false),
+                    passphrase -> out().println("Key slot " + Luks.removeKey(device.luks(), passphrase) + " removed."));
             return 0;
         }
     }
@@ -315,15 +302,8 @@ final class LuksCommands {
         int run() throws IOException {
             LuksDevice luks = device.luks();
             KdfOptions slotKdf = kdf.optionsFor(luks);
-            byte[] old = key.read("Enter passphrase to be changed: ", false);
-            byte[] fresh = null;
-            try {
-                fresh = newKey.read();
-                out().println("Key slot " + Luks.changeKey(luks, old, fresh, keySlot, slotKdf) + " changed.");
-            } finally {
-                Passphrases.wipe(old);
-                Passphrases.wipe(fresh);
-            }
+            Passphrases.using(key.read("Enter passphrase to be changed: ", false), old -> Passphrases.using(newKey.read(),
+                    fresh -> out().println("Key slot " + Luks.changeKey(luks, old, fresh, keySlot, slotKdf) + " changed.")));
             return 0;
         }
     }
@@ -339,12 +319,8 @@ final class LuksCommands {
 
         @Override
         int run() throws IOException {
-            byte[] passphrase = key.read("Enter passphrase for " + device.device + ": ", false);
-            try {
-                out().println("Key slot " + Luks.testPassphrase(device.luks(), passphrase, keySlot) + " unlocked.");
-            } finally {
-                Passphrases.wipe(passphrase);
-            }
+            Passphrases.using(key.read("Enter passphrase for " + device.device + ": ", false),
+                    passphrase -> out().println("Key slot " + Luks.testPassphrase(device.luks(), passphrase, keySlot) + " unlocked."));
             return 0;
         }
     }

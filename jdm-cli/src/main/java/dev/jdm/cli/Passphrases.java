@@ -44,6 +44,21 @@ final class Passphrases {
         return PassphraseSource.fromStdinLine(System.in);
     }
 
+    /** What a command does with a secret; it may fail as the command may. */
+    @FunctionalInterface
+    interface SecretUse<E extends Exception> {
+        void with(byte[] secret) throws IOException, E;
+    }
+
+    /** Runs {@code use} with the secret, then wipes the secret, also when {@code use} fails. */
+    static <E extends Exception> void using(byte[] secret, SecretUse<E> use) throws IOException, E {
+        try {
+            use.with(secret);
+        } finally {
+            wipe(secret);
+        }
+    }
+
     static void wipe(byte[] secret) {
         if (secret != null) {
             Arrays.fill(secret, (byte) 0);
