@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;

@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +26,7 @@ class BadMetadataTest {
             ThinToolsConformanceTest.randomOperations(md, new Random(5), 300);
             md.commit();
         }
-        good = d.bytes.clone();
+        good = d.bytes().clone();
         ByteBuffer sb = ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN);
         mappingRoot = sb.getLong(320);
         detailsRoot = sb.getLong(328);
@@ -33,10 +34,10 @@ class BadMetadataTest {
 
     private String refused(byte[] image) {
         MemoryDevice d = new MemoryDevice(image.length);
-        System.arraycopy(image, 0, d.bytes, 0, image.length);
+        System.arraycopy(image, 0, d.bytes(), 0, image.length);
         MetadataException e = assertThrows(MetadataException.class, () -> ThinMetadata.open(d, 64).close());
-        assertEquals(0, d.writes, "nothing is written");
-        assertArrayEquals(image, d.bytes);
+        assertEquals(0, d.writes(), "nothing is written");
+        assertArrayEquals(image, d.bytes());
         return e.getMessage();
     }
 
@@ -49,11 +50,11 @@ class BadMetadataTest {
     @Test
     void goodMetadataOpens() throws Exception {
         MemoryDevice d = new MemoryDevice(good.length);
-        System.arraycopy(good, 0, d.bytes, 0, good.length);
+        System.arraycopy(good, 0, d.bytes(), 0, good.length);
         try (ThinMetadata md = ThinMetadata.open(d, 64)) {
             assertEquals(128, md.dataBlockSize());
         }
-        assertEquals(0, d.writes);
+        assertEquals(0, d.writes());
     }
 
     @Test
@@ -108,7 +109,7 @@ class BadMetadataTest {
         ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putLong(320, 0);
         reseal(image, 0, BlockType.THIN_SUPERBLOCK);
         MemoryDevice d = new MemoryDevice(image.length);
-        System.arraycopy(image, 0, d.bytes, 0, image.length);
+        System.arraycopy(image, 0, d.bytes(), 0, image.length);
         // the mapping tree is read lazily: the first lookup names the problem
         MetadataException e = assertThrows(MetadataException.class, () -> {
             try (ThinMetadata md = ThinMetadata.open(d, 64)) {
@@ -116,6 +117,6 @@ class BadMetadataTest {
             }
         });
         assertEquals("block 0 is a superblock, not a btree node", e.getMessage());
-        assertEquals(0, d.writes);
+        assertEquals(0, d.writes());
     }
 }

@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

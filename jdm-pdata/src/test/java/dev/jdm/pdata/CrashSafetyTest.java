@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +24,7 @@ class CrashSafetyTest {
 
     private static MemoryDevice copyOf(byte[] bytes) {
         MemoryDevice d = new MemoryDevice(bytes.length);
-        System.arraycopy(bytes, 0, d.bytes, 0, bytes.length);
+        System.arraycopy(bytes, 0, d.bytes(), 0, bytes.length);
         return d;
     }
 
@@ -44,7 +45,7 @@ class CrashSafetyTest {
             md.commit();
             before = ThinView.of(md);
         }
-        MemoryDevice dry = copyOf(base.bytes);
+        MemoryDevice dry = copyOf(base.bytes());
         ThinTools.Dump after;
         int totalWrites;
         CrashingDevice counting = new CrashingDevice(dry, Integer.MAX_VALUE, false);
@@ -58,7 +59,7 @@ class CrashSafetyTest {
         int sawNew = 0;
         Path file = dir.resolve("cut");
         for (int cut = 0; cut <= totalWrites; cut++) {
-            MemoryDevice disk = copyOf(base.bytes);
+            MemoryDevice disk = copyOf(base.bytes());
             try (ThinMetadata md = ThinMetadata.open(new CrashingDevice(disk, cut, loseUnflushed), 64)) {
                 transaction(md);
                 assertEquals(totalWrites, cut, "only the uncut run completes");
@@ -75,7 +76,7 @@ class CrashSafetyTest {
                 }
                 ThinView.assertDataRefcounts(md);
             }
-            Files.write(file, disk.bytes);
+            Files.write(file, disk.bytes());
             ThinTools.Result check = ThinTools.check(file);
             assertEquals(0, check.exit(), "thin_check after a cut at write " + cut + ": " + check.stderr());
         }

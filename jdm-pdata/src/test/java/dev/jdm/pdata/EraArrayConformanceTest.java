@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.w3c.dom.Element;
@@ -205,7 +206,7 @@ class EraArrayConformanceTest {
         ThinTools.Result r = ThinTools.run("era_restore", "-i", xml.toString(), "-o", meta.toString());
         assertEquals(0, r.exit(), r.stderr());
         MemoryDevice disk = new MemoryDevice(4 << 20);
-        System.arraycopy(Files.readAllBytes(meta), 0, disk.bytes, 0, disk.bytes.length);
+        System.arraycopy(Files.readAllBytes(meta), 0, disk.bytes(), 0, disk.bytes().length);
         assertEquals(era, read(disk));
     }
 
@@ -216,7 +217,7 @@ class EraArrayConformanceTest {
         write(disk, era);
         assertEquals(era, read(disk));
         Path meta = dir.resolve("meta");
-        Files.write(meta, disk.bytes);
+        Files.write(meta, disk.bytes());
         ThinTools.Result check = ThinTools.run("era_check", meta.toString());
         assertEquals(0, check.exit(), check.stderr() + check.stdout());
         ThinTools.Result dump = ThinTools.run("era_dump", meta.toString());

@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,7 +32,7 @@ class SnapshotTest {
             assertTrue(md.deviceTrees().height(md.deviceRoot(1)) == 3, "a three-level device tree");
             assertTrue(md.blockManager().cachedBlocks() <= 32, "memory is bounded by the cache, not the mappings");
             long metadataBefore = md.metadataSpaceMap().nrAllocated();
-            int writesBefore = disk.writes;
+            int writesBefore = disk.writes();
 
             md.createSnapshot(2, 1);
             long root = md.deviceRoot(1);
@@ -43,7 +44,7 @@ class SnapshotTest {
             assertTrue(md.metadataSpaceMap().nrAllocated() - metadataBefore <= 4,
                     "a snapshot of " + MAPPINGS + " mappings costs a handful of blocks, not "
                             + (md.metadataSpaceMap().nrAllocated() - metadataBefore));
-            assertTrue(disk.writes - writesBefore <= 12, "and a handful of writes: " + (disk.writes - writesBefore));
+            assertTrue(disk.writes() - writesBefore <= 12, "and a handful of writes: " + (disk.writes() - writesBefore));
 
             // a write to the origin copies one path: the root, one internal node, one leaf
             long data = md.allocateDataBlock();
@@ -68,7 +69,7 @@ class SnapshotTest {
             assertEquals(1, md.dataSpaceMap().count(8));
         }
         Path file = dir.resolve("meta");
-        Files.write(file, disk.bytes);
+        Files.write(file, disk.bytes());
         ThinTools.Result check = ThinTools.check(file);
         assertEquals(0, check.exit(), check.stderr());
         ThinTools.Dump dump = ThinTools.dump(file);

@@ -1,5 +1,6 @@
 package dev.jdm.pdata;
 
+import dev.jdm.core.testing.MemoryDevice;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.FileBlockDevice;
 import org.junit.jupiter.api.Test;
@@ -149,7 +150,7 @@ class ThinMetadataApiTest {
             assertFalse(md.needsCheck());
             md.setNeedsCheck();
             assertTrue(md.needsCheck());
-            assertEquals(ThinMetadata.NEEDS_CHECK, disk.bytes[4]);
+            assertEquals(ThinMetadata.NEEDS_CHECK, disk.bytes()[4]);
             try (var reopened = ThinMetadata.open(disk, 32)) {
                 assertTrue(reopened.needsCheck());
                 assertNull(reopened.lookup(1, 3), "the pending insert was not committed");
@@ -373,14 +374,14 @@ class ThinMetadataApiTest {
             md.abort();
             assertEquals(committed, ThinView.of(md));
             ThinView.assertDataRefcounts(md);
-            Files.write(meta, disk.bytes);
+            Files.write(meta, disk.bytes());
             assertEquals(0, ThinTools.check(meta).exit());
             assertEquals(committed, ThinTools.dump(meta));
 
             long removed = md.removeRange(0, 0, 1L << 29, b -> { });
             assertTrue(removed > 0);
             md.commit();
-            Files.write(meta, disk.bytes);
+            Files.write(meta, disk.bytes());
             assertToolsAgree(meta, md);
         }
         try (var md = ThinMetadata.open(disk, 16)) {

@@ -1,5 +1,6 @@
 package dev.jdm.targets.integrity;
 
+import dev.jdm.core.testing.MemoryDevice;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.TargetContext;

@@ -1,5 +1,6 @@
 package dev.jdm.targets.integrity;
 
+import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;

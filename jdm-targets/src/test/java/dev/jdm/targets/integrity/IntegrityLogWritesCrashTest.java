@@ -1,5 +1,6 @@
 package dev.jdm.targets.integrity;
 
+import dev.jdm.core.testing.MemoryDevice;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.targets.Images;

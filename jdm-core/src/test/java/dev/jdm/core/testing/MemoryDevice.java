@@ -1,4 +1,4 @@
-package dev.jdm.targets.integrity;
+package dev.jdm.core.testing;
 
 import dev.jdm.core.io.BlockDevice;
 
@@ -8,60 +8,76 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * A block device in a byte array that remembers every write and flush in order, so a test can
- * rebuild the device as a crash at any point would have left it (and, while recording, its reads).
+ * A block device in a byte array, for tests that need no file. It counts writes and flushes and, while
+ * recording, remembers every write and flush in order (and every read), so a test can rebuild the device
+ * as a crash at any point would have left it.
  */
-final class MemoryDevice implements BlockDevice {
+public final class MemoryDevice implements BlockDevice {
     /** One event on the device: a write (bytes at an offset) or a flush (bytes null). */
-    record Event(long offset, byte[] bytes, boolean fua) {
-        boolean isFlush() {
+    public record Event(long offset, byte[] bytes, boolean fua) {
+        public boolean isFlush() {
             return bytes == null;
         }
     }
 
-    private final String name;
-    private final byte[] bytes;
     /** One read while recording: where and how many bytes. */
-    record Read(long offset, int length) {
+    public record Read(long offset, int length) {
     }
 
+    private final String name;
+    private final byte[] bytes;
     private final List<Event> events = new ArrayList<>();
     private final List<Read> reads = new ArrayList<>();
     private boolean recording;
+    private int writes;
+    private int flushes;
 
-    MemoryDevice(String name, int size) {
+    public MemoryDevice(long size) {
+        this("memory", Math.toIntExact(size));
+    }
+
+    public MemoryDevice(String name, int size) {
         this(name, new byte[size]);
     }
 
-    MemoryDevice(String name, byte[] contents) {
+    public MemoryDevice(String name, byte[] contents) {
         this.name = name;
         this.bytes = contents;
     }
 
-    byte[] bytes() {
+    /** The device's bytes themselves (not a copy): tests read and change them in place. */
+    public byte[] bytes() {
         return bytes;
     }
 
-    byte[] snapshot() {
+    public byte[] snapshot() {
         return bytes.clone();
     }
 
-    synchronized void record(boolean on) {
+    public byte[] slice(long offset, int length) {
+        return Arrays.copyOfRange(bytes, (int) offset, (int) offset + length);
+    }
+
+    public synchronized int writes() {
+        return writes;
+    }
+
+    public synchronized int flushes() {
+        return flushes;
+    }
+
+    public synchronized void record(boolean on) {
         recording = on;
         events.clear();
         reads.clear();
     }
 
-    synchronized List<Read> reads() {
+    public synchronized List<Read> reads() {
         return List.copyOf(reads);
     }
 
-    synchronized List<Event> events() {
+    public synchronized List<Event> events() {
         return List.copyOf(events);
-    }
-
-    byte[] slice(long offset, int length) {
-        return Arrays.copyOfRange(bytes, (int) offset, (int) offset + length);
     }
 
     @Override
@@ -82,9 +98,7 @@ final class MemoryDevice implements BlockDevice {
     @Override
     public synchronized void read(long offset, ByteBuffer dst) {
         int n = dst.remaining();
-        if (offset < 0 || offset + n > bytes.length) {
-            throw new IndexOutOfBoundsException("read beyond the device: " + offset + "+" + n);
-        }
+        checkRange("read", offset, n);
         dst.put(bytes, (int) offset, n);
         if (recording) {
             reads.add(new Read(offset, n));
@@ -94,12 +108,11 @@ final class MemoryDevice implements BlockDevice {
     @Override
     public synchronized void write(long offset, ByteBuffer src, boolean fua) {
         int n = src.remaining();
-        if (offset < 0 || offset + n > bytes.length) {
-            throw new IndexOutOfBoundsException("write beyond the device: " + offset + "+" + n);
-        }
+        checkRange("write", offset, n);
         byte[] data = new byte[n];
         src.get(data);
         System.arraycopy(data, 0, bytes, (int) offset, n);
+        writes++;
         if (recording) {
             events.add(new Event(offset, data, fua));
         }
@@ -107,6 +120,7 @@ final class MemoryDevice implements BlockDevice {
 
     @Override
     public synchronized void flush() {
+        flushes++;
         if (recording) {
             events.add(new Event(-1, null, false));
         }
@@ -124,5 +138,11 @@ final class MemoryDevice implements BlockDevice {
 
     @Override
     public void close() {
+    }
+
+    private void checkRange(String what, long offset, int n) {
+        if (offset < 0 || offset + n > bytes.length) {
+            throw new IndexOutOfBoundsException(what + " beyond the device: " + offset + "+" + n);
+        }
     }
 }
