@@ -15,13 +15,12 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -198,7 +197,6 @@ public class ThinBenchmark {
             ops = 0;
             cpuNanos = 0;
         }
-
     }
 
     /** (a) One write of {@code io} bytes at the start of a block never written before. */
