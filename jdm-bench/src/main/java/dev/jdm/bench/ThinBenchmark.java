@@ -95,9 +95,7 @@ public class ThinBenchmark {
             if (params.getBenchmark().endsWith(".firstWrite")) {
                 for (int batch = 0; batch < FIRST_WRITE_WARMUP_BATCHES; batch++) {
                     freshDevice();
-                    for (int i = 0; i < FIRST_WRITES; i++) {
-                        unprovisioned.write((long) i * BLOCK_BYTES, buffer.clear(), false);
-                    }
+                    writeFirstBatch();
                 }
             }
         }
@@ -164,6 +162,13 @@ public class ThinBenchmark {
                 dm.create("unprovisioned", null, "0 " + sectors + " thin /dev/mapper/pool 1", false);
             }
             unprovisioned = dm.device("unprovisioned");
+        }
+
+        /** One batch of first writes, outside JMH (its warm-up, ThinHotPathMain): the device must be fresh. */
+        void writeFirstBatch() throws IOException {
+            for (int i = 0; i < FIRST_WRITES; i++) {
+                unprovisioned.write((long) i * BLOCK_BYTES, buffer.clear(), false);
+            }
         }
 
         void message(String... argv) throws Exception {

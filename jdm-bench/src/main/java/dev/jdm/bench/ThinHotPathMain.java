@@ -2,6 +2,8 @@ package dev.jdm.bench;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * A quick in-process profile of thin's 4 KiB hot path: random reads and overwrites of provisioned blocks,
@@ -22,6 +24,7 @@ public final class ThinHotPathMain {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int ops = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
         String only = args.length > 2 && !args[2].equals("all") ? args[2].replace('-', ' ') : null;
+        List<Integer> kinds = IntStream.range(0, KINDS.length).filter(k -> only == null || KINDS[k].equals(only)).boxed().toList();
         int io = args.length > 3 ? Integer.parseInt(args[3]) : 4096;
         ThinBenchmark.Io linear = open("linear", io);
         ThinBenchmark.Io thin = open("thin", io);
@@ -29,10 +32,7 @@ public final class ThinHotPathMain {
             long[][] cpu = new long[KINDS.length][2];
             for (int r = 0; r < rounds; r++) {
                 boolean measured = r > 0;
-                for (int kind = 0; kind < KINDS.length; kind++) {
-                    if (only != null && !KINDS[kind].equals(only)) {
-                        continue;
-                    }
+                for (int kind : kinds) {
                     for (int t = 0; t < 2; t++) {
                         long nanos = run(t == 0 ? linear : thin, kind, ops);
                         if (measured) {
@@ -41,10 +41,7 @@ public final class ThinHotPathMain {
                     }
                 }
             }
-            for (int kind = 0; kind < KINDS.length; kind++) {
-                if (only != null && !KINDS[kind].equals(only)) {
-                    continue;
-                }
+            for (int kind : kinds) {
                 long total = (long) (rounds - 1) * (kind == 2 ? ThinBenchmark.FIRST_WRITES : ops);
                 double l = total * 1e9 / cpu[kind][0];
                 double t = total * 1e9 / cpu[kind][1];
@@ -69,9 +66,7 @@ public final class ThinHotPathMain {
         if (kind == 2) {
             s.freshDevice();
             long start = THREADS.getCurrentThreadCpuTime();
-            for (int i = 0; i < ThinBenchmark.FIRST_WRITES; i++) {
-                s.unprovisioned.write((long) i * ThinBenchmark.BLOCK_BYTES, s.buffer.clear(), false);
-            }
+            s.writeFirstBatch();
             return THREADS.getCurrentThreadCpuTime() - start;
         }
         long start = THREADS.getCurrentThreadCpuTime();
