@@ -5,6 +5,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.ExtentSink;
+import dev.jdm.core.io.IoSplit;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -332,20 +333,7 @@ public final class MappedDevice implements BlockDevice {
         Table t = admit();
         try {
             checkRange(t, offset, dst.remaining());
-            int end = dst.limit();
-            int i = t.find(offset);
-            try {
-                while (dst.hasRemaining()) {
-                    Table.Entry e = t.entry(i++);
-                    int piece = (int) Math.min(dst.remaining(), e.endByte() - offset);
-                    dst.limit(dst.position() + piece);
-                    e.target().read(offset - e.startByte(), dst);
-                    offset += piece;
-                    dst.limit(end);
-                }
-            } finally {
-                dst.limit(end);
-            }
+            IoSplit.forEach(offset, dst, t, (e, off, piece) -> e.target().read(off - e.startByte(), piece));
         } finally {
             gate.exit();
         }
@@ -357,20 +345,7 @@ public final class MappedDevice implements BlockDevice {
         try {
             checkWritable(t, name);
             checkRange(t, offset, src.remaining());
-            int end = src.limit();
-            int i = t.find(offset);
-            try {
-                while (src.hasRemaining()) {
-                    Table.Entry e = t.entry(i++);
-                    int piece = (int) Math.min(src.remaining(), e.endByte() - offset);
-                    src.limit(src.position() + piece);
-                    e.target().write(offset - e.startByte(), src, fua);
-                    offset += piece;
-                    src.limit(end);
-                }
-            } finally {
-                src.limit(end);
-            }
+            IoSplit.forEach(offset, src, t, (e, off, piece) -> e.target().write(off - e.startByte(), piece, fua));
         } finally {
             gate.exit();
         }
@@ -408,26 +383,19 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
-    /** The byte-range operations share one splitting loop. */
-    private interface RangeOp {
+    /** A byte-range operation on the part of one target it covers, in that target's offsets. */
+    private interface TargetRangeOp {
         void apply(Table.Entry e, long targetOffset, long length) throws IOException;
     }
 
-    private void splitRange(long offset, long length, boolean write, RangeOp op) throws IOException {
+    private void splitRange(long offset, long length, boolean write, TargetRangeOp op) throws IOException {
         Table t = admit();
         try {
             if (write) {
                 checkWritable(t, name);
             }
             checkRange(t, offset, length);
-            long end = offset + length;
-            int i = t.find(offset);
-            while (offset < end) {
-                Table.Entry e = t.entry(i++);
-                long piece = Math.min(end, e.endByte()) - offset;
-                op.apply(e, offset - e.startByte(), piece);
-                offset += piece;
-            }
+            IoSplit.forEach(offset, length, t, (e, off, len) -> op.apply(e, off - e.startByte(), len));
         } finally {
             gate.exit();
         }

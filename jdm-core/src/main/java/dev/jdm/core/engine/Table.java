@@ -4,6 +4,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.io.IoSplit;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.RemapTarget;
 import dev.jdm.core.spi.Target;
@@ -22,7 +23,7 @@ import java.util.Set;
  * A constructed table: targets sorted by start, covering [0, size) without gaps, with the devices
  * they hold. Immutable once built; {@link #destroy()} closes the targets and releases the devices.
  */
-public final class Table {
+public final class Table implements IoSplit.Pieces<Table.Entry> {
 
     /** One constructed target with the line it came from. */
     public record Entry(TableLine line, TargetType type, Target target, long startByte, long endByte) {
@@ -187,6 +188,17 @@ public final class Table {
 
     Entry entry(int index) {
         return entries[index];
+    }
+
+    /** An I/O through the device is cut at target boundaries: the piece at an offset is its target's entry. */
+    @Override
+    public Entry pieceAt(long offset, long remaining) {
+        return entries[find(offset)];
+    }
+
+    @Override
+    public long pieceLength(Entry entry, long offset, long remaining) {
+        return Math.min(remaining, entry.endByte - offset);
     }
 
     /** Devices every target holds, in table order, each once. */

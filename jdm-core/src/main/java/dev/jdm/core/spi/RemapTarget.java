@@ -2,6 +2,7 @@ package dev.jdm.core.spi;
 
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.ExtentSink;
+import dev.jdm.core.io.IoSplit;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -24,36 +25,27 @@ public abstract class RemapTarget implements Target {
      */
     protected abstract Remap map(long offset, long length);
 
+    /** An I/O is cut wherever the mapping stops being contiguous. */
+    private final IoSplit.Pieces<Remap> pieces = new IoSplit.Pieces<>() {
+        @Override
+        public Remap pieceAt(long offset, long remaining) {
+            return map(offset, remaining);
+        }
+
+        @Override
+        public long pieceLength(Remap piece, long offset, long remaining) {
+            return piece.length();
+        }
+    };
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        int end = dst.limit();
-        try {
-            while (dst.hasRemaining()) {
-                Remap r = map(offset, dst.remaining());
-                dst.limit(dst.position() + (int) r.length());
-                r.device().read(r.deviceOffset(), dst);
-                offset += r.length();
-                dst.limit(end);
-            }
-        } finally {
-            dst.limit(end);
-        }
+        IoSplit.forEach(offset, dst, pieces, (r, off, piece) -> r.device().read(r.deviceOffset(), piece));
     }
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        int end = src.limit();
-        try {
-            while (src.hasRemaining()) {
-                Remap r = map(offset, src.remaining());
-                src.limit(src.position() + (int) r.length());
-                r.device().write(r.deviceOffset(), src, fua);
-                offset += r.length();
-                src.limit(end);
-            }
-        } finally {
-            src.limit(end);
-        }
+        IoSplit.forEach(offset, src, pieces, (r, off, piece) -> r.device().write(r.deviceOffset(), piece, fua));
     }
 
     /** A range that maps to one contiguous run can go out straight from that device's page cache. */
@@ -70,33 +62,19 @@ public abstract class RemapTarget implements Target {
         }
     }
 
-    /** A byte-range operation on one contiguous mapped piece. */
-    private interface PieceOp {
-        void apply(Remap piece) throws IOException;
-    }
-
-    private void forEachPiece(long offset, long length, PieceOp op) throws IOException {
-        long end = offset + length;
-        while (offset < end) {
-            Remap r = map(offset, end - offset);
-            op.apply(r);
-            offset += r.length();
-        }
-    }
-
     @Override
     public void discard(long offset, long length) throws IOException {
-        forEachPiece(offset, length, r -> r.device().discard(r.deviceOffset(), r.length()));
+        IoSplit.forEach(offset, length, pieces, (r, off, len) -> r.device().discard(r.deviceOffset(), len));
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        forEachPiece(offset, length, r -> r.device().writeZeroes(r.deviceOffset(), r.length(), mayUnmap));
+        IoSplit.forEach(offset, length, pieces, (r, off, len) -> r.device().writeZeroes(r.deviceOffset(), len, mayUnmap));
     }
 
     @Override
     public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        forEachPiece(offset, length, r -> r.device().allocation(r.deviceOffset(), r.length(), sink));
+        IoSplit.forEach(offset, length, pieces, (r, off, len) -> r.device().allocation(r.deviceOffset(), len, sink));
     }
 
     @Override
