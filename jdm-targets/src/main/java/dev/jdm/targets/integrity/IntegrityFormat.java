@@ -78,7 +78,7 @@ final class IntegrityFormat {
                 log2Buffer[0]--;
             }
         }
-        sb.setVersion(o.mode() == 'B', hasMeta);
+        sb.setVersion(o.mode() == IntegrityMode.BITMAP, hasMeta);
         return sb;
     }
 
