@@ -1,4 +1,4 @@
-# Shared by the NBD benchmarks (nbd.sh, crypt-nbd.sh): build jdm's NBD server, make a work folder
+# Shared by the NBD benchmarks (nbd.sh, crypt-nbd.sh): build jdm's NBD server (jdm-bench's NbdServerMain), make a work folder
 # in /dev/shm, measure nbdcopy rates and fio nbd IOPS, run best-of-N rounds over servers in turn, and
 # print a table with the ratio of two servers. A script sources it, defines SERVERS and
 # start_server NAME (serving export "disk" on $WORK/NAME.sock, recording PID[NAME]), then calls
@@ -10,12 +10,11 @@ done
 fio --enghelp 2>/dev/null | grep -qw nbd || { echo "bench: this fio has no nbd ioengine" >&2; exit 1; }
 
 # Each module on its own: the reactor would also need every other module of the tree to build.
-for module in jdm-core jdm-targets jdm-nbd; do
+for module in jdm-core jdm-targets jdm-formats jdm-nbd jdm-bench; do
   ./mvnw -q -f "$module/pom.xml" install -DskipTests
 done
 . .mvn/find-jdk.sh
-./mvnw -q -f jdm-nbd/pom.xml dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=target/nbd-bench.classpath
-CP="jdm-nbd/target/classes:$(cat jdm-nbd/target/nbd-bench.classpath)"
+CP=jdm-bench/target/jdm-bench.jar
 
 SIZE_MIB=${JDM_BENCH_SIZE_MIB:-512}
 RUNTIME=${JDM_BENCH_RUNTIME:-5}
@@ -35,7 +34,7 @@ uri() { echo "nbd+unix:///disk?socket=$WORK/$1.sock"; }
 
 # Starts jdm's standalone NBD server on $WORK/NAME.sock serving TABLE as export "disk".
 start_jdm() {
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.jdm.nbd.NbdServer \
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$CP" dev.jdm.bench.NbdServerMain \
     --socket "$WORK/$1.sock" --name disk --table "$2" 2>"$WORK/$1.log" &
   PID[$1]=$!
 }

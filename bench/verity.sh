@@ -29,8 +29,7 @@ uuid=0c65975b-102c-4e79-90ad-9b88bd6cef89
 if ./jdm verity format --help 2>/dev/null | grep -q -- --hash-offset; then
   jdm_format() { ./jdm verity format "$@"; }
 else
-  cp="jdm-formats/target/jdm-formats-0.1.0-SNAPSHOT.jar:jdm-targets/target/jdm-targets-0.1.0-SNAPSHOT.jar:jdm-core/target/jdm-core-0.1.0-SNAPSHOT.jar"
-  jdm_format() { "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp" dev.jdm.formats.verity.VerityFormatMain "$@"; }
+  jdm_format() { "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp jdm-bench/target/jdm-bench.jar dev.jdm.bench.VerityFormatMain "$@"; }
 fi
 
 seconds() { # runs a command, prints its wall time in seconds, leaves its output in $dir/out

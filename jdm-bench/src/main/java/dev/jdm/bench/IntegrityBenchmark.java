@@ -2,6 +2,7 @@ package dev.jdm.bench;
 
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.targets.integrity.IntegrityMode;
 import dev.jdm.targets.integrity.IntegrityTool;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -62,8 +63,8 @@ public class IntegrityBenchmark {
         dm = DeviceMapper.create();
         switch (target) {
             case "linear" -> dm.create("bench", null, "0 " + provided + " linear " + file + " 0", false);
-            case "integrity-J" -> IntegrityTool.open(dm, "bench", file, options, 'J', false);
-            case "integrity-D" -> IntegrityTool.open(dm, "bench", file, options, 'D', false);
+            case "integrity-J" -> IntegrityTool.open(dm, "bench", file, options, IntegrityMode.JOURNAL, false);
+            case "integrity-D" -> IntegrityTool.open(dm, "bench", file, options, IntegrityMode.DIRECT, false);
             default -> throw new IllegalArgumentException(target);
         }
         device = dm.device("bench");

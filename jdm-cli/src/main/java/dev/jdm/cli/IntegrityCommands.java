@@ -2,6 +2,7 @@ package dev.jdm.cli;
 
 import dev.jdm.core.DmException;
 import dev.jdm.daemon.ControlClient;
+import dev.jdm.targets.integrity.IntegrityMode;
 import dev.jdm.targets.integrity.IntegrityTool;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -96,7 +97,8 @@ final class IntegrityCommands {
         int run() throws IOException, Action.Failed {
             IntegrityTool.Options o = new IntegrityTool.Options(0, integrity, 0, 512, 0, 0, journalIntegrity, bitmapMode,
                     true, true, dataDevice, false).withJournalCrypt(journalCrypt);
-            char mode = recovery ? 'R' : noJournal ? 'D' : bitmapMode ? 'B' : 'J';
+            IntegrityMode mode = recovery ? IntegrityMode.RECOVERY : noJournal ? IntegrityMode.DIRECT
+                    : bitmapMode ? IntegrityMode.BITMAP : IntegrityMode.JOURNAL;
             String table;
             try {
                 table = IntegrityTool.tableLine(device, o, mode);

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdm.core.io.FileBlockDevice;
 import dev.jdm.core.testing.ExternalTools;
-import dev.jdm.nbd.NbdExport;
+import dev.jdm.nbd.NbdClient;
 import dev.jdm.nbd.NbdUri;
 import dev.jdm.pdata.ThinMetadata;
 import dev.jdm.pdata.ThinTools;
@@ -60,7 +60,7 @@ class ThinCrashTest {
     Process daemon;
     /** What went wrong in the I/O thread other than the daemon dying under it. */
     volatile Throwable workerFailure;
-    final Map<Long, NbdExport> exports = new HashMap<>();
+    final Map<Long, NbdClient> exports = new HashMap<>();
 
     @AfterEach
     void stop() {
@@ -214,7 +214,7 @@ class ThinCrashTest {
 
     /** Reads the whole device: each unit must be its durable value or one written since; that is now durable. */
     private void verify(long id, String where) throws IOException {
-        NbdExport e = export(id);
+        NbdClient e = export(id);
         ByteBuffer all = ByteBuffer.allocate(UNITS * UNIT);
         e.read(0, all);
         Expect x = devices.get(id);
@@ -319,7 +319,7 @@ class ThinCrashTest {
     }
 
     private void delete(long id) throws IOException, ControlException {
-        NbdExport e = exports.remove(id);
+        NbdClient e = exports.remove(id);
         if (e != null) {
             e.close();
         }
@@ -343,17 +343,17 @@ class ThinCrashTest {
         return "thin" + id;
     }
 
-    private NbdExport export(long id) throws IOException {
-        NbdExport e = exports.get(id);
+    private NbdClient export(long id) throws IOException {
+        NbdClient e = exports.get(id);
         if (e == null) {
-            e = NbdExport.open(NbdUri.parse("nbd+unix:///" + name(id) + "?socket=" + dir.resolve("data/nbd.sock")), false);
+            e = NbdClient.open(NbdUri.parse("nbd+unix:///" + name(id) + "?socket=" + dir.resolve("data/nbd.sock")), false);
             exports.put(id, e);
         }
         return e;
     }
 
     private void closeExports() {
-        for (NbdExport e : exports.values()) {
+        for (NbdClient e : exports.values()) {
             try {
                 e.close();
             } catch (IOException ignored) {

@@ -21,6 +21,6 @@ public final class NbdBackingProvider implements BackingProvider {
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage(), e);
         }
-        return NbdExport.open(uri, readOnly);
+        return NbdClient.open(uri, readOnly);
     }
 }

@@ -1,9 +1,7 @@
 package dev.jdm.nbd;
 
-import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
-import picocli.CommandLine;
 
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
@@ -20,7 +18,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -259,49 +256,6 @@ public final class NbdServer implements AutoCloseable {
             c.close();
         } catch (Exception ignored) {
             // Closing on the way out: nothing to report to.
-        }
-    }
-
-    // ---- standalone -------------------------------------------------------------------------------
-
-    /** Serves one table standalone (until the daemon serves them): {@code --socket S --table "0 N linear FILE 0" --name disk}. */
-    @CommandLine.Command(name = "jdm-nbd-server", mixinStandardHelpOptions = true,
-            description = "Serve one device-mapper table over NBD until killed.")
-    static final class Standalone implements Callable<Integer> {
-        @CommandLine.Option(names = "--socket", description = "Unix socket path") Path socket;
-        @CommandLine.Option(names = "--tcp", description = "TCP port (on loopback unless --host)", defaultValue = "-1") int port;
-        @CommandLine.Option(names = "--host", description = "TCP address to bind") String host;
-        @CommandLine.Option(names = "--table", required = true, description = "table text, lines separated by newlines or ';'") String table;
-        @CommandLine.Option(names = "--name", defaultValue = "disk", description = "device and export name") String name;
-        @CommandLine.Option(names = "--read-only") boolean readOnly;
-        @CommandLine.Option(names = "--tls", defaultValue = "OFF", description = "off, on or require") TlsMode tlsMode;
-        @CommandLine.Option(names = "--tls-key") Path key;
-        @CommandLine.Option(names = "--tls-cert") Path cert;
-
-        @Override
-        public Integer call() throws IOException, DmException, InterruptedException {
-            DeviceMapper dm = DeviceMapper.create();
-            dm.create(name, null, table.replace(';', '\n'), readOnly);
-            NbdServer server = new NbdServer(dm, new Config(socket, host, port, tlsMode, key, cert));
-            server.start();
-            CountDownLatch stopped = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                server.close();
-                dm.close();
-                stopped.countDown();
-            }));
-            System.err.println("jdm-nbd-server: serving " + name + (socket != null ? " on " + socket : "")
-                    + (server.tcpAddress() != null ? " on " + server.tcpAddress() : ""));
-            stopped.await();
-            return 0;
-        }
-    }
-
-    public static void main(String[] args) {
-        CommandLine cmd = new CommandLine(new Standalone()).setCaseInsensitiveEnumValuesAllowed(true);
-        int status = cmd.execute(args);
-        if (status != 0) {
-            System.exit(status);
         }
     }
 }

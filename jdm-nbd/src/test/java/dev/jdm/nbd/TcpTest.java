@@ -30,8 +30,8 @@ class TcpTest {
             assertEquals(1 << 20, info.get("exports").get(0).get("export-size").asLong());
             byte[] data = new byte[8192];
             new java.util.SplittableRandom(1).nextBytes(data);
-            try (NbdExport tcp = NbdExport.open(NbdUri.parse(uri), false);
-                 NbdExport unix = NbdExport.open(NbdUri.parse(s.uri("disk")), false)) {
+            try (NbdClient tcp = NbdClient.open(NbdUri.parse(uri), false);
+                 NbdClient unix = NbdClient.open(NbdUri.parse(s.uri("disk")), false)) {
                 tcp.write(4096, ByteBuffer.wrap(data), true);
                 byte[] back = new byte[8192];
                 unix.read(4096, ByteBuffer.wrap(back));

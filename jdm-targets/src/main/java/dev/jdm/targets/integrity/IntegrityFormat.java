@@ -78,7 +78,7 @@ final class IntegrityFormat {
                 log2Buffer[0]--;
             }
         }
-        sb.setVersion(o.mode() == 'B', hasMeta);
+        sb.setVersion(o.mode() == IntegrityMode.BITMAP, hasMeta);
         return sb;
     }
 
@@ -87,7 +87,7 @@ final class IntegrityFormat {
             throw new TargetException("Unknown version " + sb.version);
         }
         if (sb.has(IntegritySuperblock.FLAG_INLINE)) {
-            throw new TargetException("Inline flag mismatch (the superblock is of an inline-mode device)");
+            throw new TargetException("Inline flag mismatch: the superblock is of an inline-mode device");
         }
         if (sb.tagSize != o.tagSize()) {
             throw new TargetException("Tag size doesn't match the information in superblock (table " + o.tagSize()

@@ -157,6 +157,12 @@ final class IntegrityJournal {
         }
     }
 
+    /** Every section empty with commit id 0, written: a fresh journal, or one whose contents must not be replayed. */
+    void clearAll(BlockDevice dev) throws IOException {
+        init(0, sections, 0);
+        write(dev, 0, sections);
+    }
+
     /**
      * The section MAC ({@code section_mac}): over [salt, le64 section] when the superblock has
      * FIXED_HMAC, then every entry's 8-byte sector field; 64 bytes spread 8 per sector over the

@@ -9,7 +9,7 @@ import dev.jdm.core.spi.TargetException;
  * Errors carry the kernel's wording and name the argument.
  */
 record IntegrityOptions(
-        long start, int tagSize, char mode,
+        long start, int tagSize, IntegrityMode mode,
         int journalSectors, int interleaveSectors, int log2BufferSectors, int journalWatermark, int commitTimeMs,
         String metaDevice, int metaDeviceArg, int sectorsPerBlock, int log2SectorsPerBitmapBit, int bitmapFlushIntervalMs,
         IntegrityHash internalHash, IntegrityHash journalMac, JournalCrypt journalCrypt, boolean recalculate, boolean resetRecalculate,
@@ -36,13 +36,13 @@ record IntegrityOptions(
             }
             tagSize = (int) size;
         }
-        String m = args.get(3);
-        char mode = switch (m) {
-            case "J", "B", "D", "R" -> m.charAt(0);
-            case "I" -> throw args.error(3, "inline mode (I) needs per-sector integrity metadata in the underlying device,"
-                    + " which jdm block devices do not carry");
-            default -> throw args.error(3, "Invalid mode (expecting J, B, D, R, I)");
-        };
+        IntegrityMode mode = IntegrityMode.ofLetter(args.get(3));
+        if (mode == null) {
+            throw args.get(3).equals("I")
+                    ? args.error(3, "inline mode (I) needs per-sector integrity metadata in the underlying device,"
+                            + " which jdm block devices do not carry")
+                    : args.error(3, "Invalid mode (expecting J, B, D, R, I)");
+        }
         long optCount = args.number(4, "number of feature args (Invalid number of feature args)", 0, MAX_OPTIONS);
         if (5 + optCount > args.count()) {
             throw args.error(args.count(), "Not enough feature arguments: #opt is " + optCount + " but only "
@@ -125,7 +125,7 @@ record IntegrityOptions(
         if (tagSize > IntegrityGeometry.MAX_TAG_SIZE) {
             throw args.error(2, "Too big tag size (at most " + IntegrityGeometry.MAX_TAG_SIZE + ")");
         }
-        if (mode == 'B' && internalHash == null) {
+        if (mode == IntegrityMode.BITMAP && internalHash == null) {
             throw args.error(3, "Bitmap mode can be only used with internal hash");
         }
         if (discards && internalHash == null) {

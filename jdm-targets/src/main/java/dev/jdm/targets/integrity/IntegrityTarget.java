@@ -14,9 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -65,7 +63,7 @@ public final class IntegrityTarget implements Target {
     }
 
     private final IntegrityOptions o;
-    private final char mode;
+    private final IntegrityMode mode;
     private final BlockDevice dev;
     private final BlockDevice meta;
     private final boolean hasMetaDevice;
@@ -74,12 +72,13 @@ public final class IntegrityTarget implements Target {
     private final IntegrityHash hash;
     private final byte[] salt;
     private final IntegrityJournal journal;
+    /** The journal's circular positions; present with the journal, used in J mode. */
+    private final JournalRing ring;
     private final MetadataCache tags;
     private final int log2BufferSectors;
     private final int log2BlocksPerBitmapBit;
     /** B mode's dirty bitmap, kept in the journal's memory as the kernel keeps it. */
     private final DirtyBitmap bitmap;
-    private final long freeThreshold;
     private final int blockBytes;
     private final int sections;
 
@@ -87,16 +86,6 @@ public final class IntegrityTarget implements Target {
     private final AtomicLong mismatches = new AtomicLong();
     private volatile BlockIoException failure;
 
-    private int commitSeq;
-    private int freeSection;
-    private int freeEntry;
-    private long freeEntries;
-    private int uncommittedSection;
-    private int nUncommitted;
-    private int committedSection;
-    private int nCommitted;
-    /** Logical sector of a block → global journal position of its newest entry. */
-    private final Map<Long, Integer> journalIndex = new HashMap<>();
     private boolean justFormatted;
     private boolean journalUpToDate;
     private boolean wroteToJournal;
@@ -116,16 +105,15 @@ public final class IntegrityTarget implements Target {
         this.g = g;
         this.hash = o.internalHash();
         this.salt = sb.has(IntegritySuperblock.FLAG_FIXED_HMAC) ? sb.salt() : null;
-        this.journal = mode == 'R' ? null : new IntegrityJournal(g, o.journalMac(), salt, o.journalCrypt());
+        this.journal = !mode.hasJournalArea() ? null : new IntegrityJournal(g, o.journalMac(), salt, o.journalCrypt());
         this.log2BufferSectors = log2BufferSectors;
         this.tags = new MetadataCache(meta, (g.start + g.initialSectors) << 9, 512 << log2BufferSectors);
         this.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
         this.bitmap = journal == null ? null : new DirtyBitmap(journal.image, meta, g, log2BlocksPerBitmapBit, nBitmapBlocks);
-        this.freeThreshold = (g.journalEntries * (100 - o.journalWatermark()) + 50) / 100;
+        this.ring = journal == null ? null : new JournalRing(journal, meta, g, o.journalWatermark());
         this.blockBytes = g.sectorsPerBlock << 9;
         this.sections = (int) g.journalSections;
         this.justFormatted = justFormatted;
-        this.freeEntries = g.journalEntries;
     }
 
     // ---- construction (dm_integrity_ctr) ---------------------------------------------------------
@@ -153,17 +141,17 @@ public final class IntegrityTarget implements Target {
         boolean format = false;
         IntegritySuperblock sb;
         if (!IntegritySuperblock.hasMagic(area)) {
-            if (o.mode() != 'R' && !IntegritySuperblock.isAllZero(area)) {
+            if (o.mode() != IntegrityMode.RECOVERY && !IntegritySuperblock.isAllZero(area)) {
                 throw new TargetException("The device is not initialized (no integrity superblock at sector " + o.start()
                         + ", and the area is not zero)");
             }
             int[] buffer = {log2Buffer};
             sb = IntegrityFormat.initializeSuperblock(o, hasMeta, dataSectors, metaSectors, buffer);
             log2Buffer = buffer[0];
-            format = o.mode() != 'R';
+            format = o.mode() != IntegrityMode.RECOVERY;
         } else {
             sb = IntegritySuperblock.decode(area);
-            if (o.mode() != 'R' && o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)
+            if (o.mode() != IntegrityMode.RECOVERY && o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)
                     && !Arrays.equals(sb.storedMac(o.journalMac().digestSize()), IntegrityFormat.superblockMac(o.journalMac(), area))) {
                 throw new TargetException(Errno.EILSEQ, "Error reading superblock: superblock mac mismatch");
             }
@@ -234,8 +222,7 @@ public final class IntegrityTarget implements Target {
         }
         if (format) {
             try {
-                t.journal.init(0, t.sections, 0);
-                t.journal.write(meta, 0, t.sections);
+                t.journal.clearAll(meta);
                 t.writeSuperblock(true);
             } catch (IOException e) {
                 throw new TargetException(BlockIoException.errnoOf(e), "Error initializing journal and superblock: " + e.getMessage(), e);
@@ -245,7 +232,7 @@ public final class IntegrityTarget implements Target {
     }
 
     private void writeSuperblock(boolean fua) throws IOException {
-        sb.setVersion(mode == 'B', hasMetaDevice);
+        sb.setVersion(mode == IntegrityMode.BITMAP, hasMetaDevice);
         if (o.journalMac() != null && sb.has(IntegritySuperblock.FLAG_FIXED_HMAC)) {
             sb.storeMac(IntegrityFormat.superblockMac(o.journalMac(), sb.encode()));
         }
@@ -338,19 +325,15 @@ public final class IntegrityTarget implements Target {
             long sector = offset >>> 9;
             int done = 0;
             while (done < length) {
-                Integer pos = mode == 'J' ? journalIndex.get(sector) : null;
-                if (pos != null) {
-                    byte[] block = new byte[blockBytes];
-                    journal.getBlock(pos / g.journalSectionEntries, pos % g.journalSectionEntries, block, 0);
-                    out.put(done, block);
+                if (mode == IntegrityMode.JOURNAL && ring.readNewest(sector, out, done, blockBytes)) {
                     done += blockBytes;
                     sector += g.sectorsPerBlock;
                     continue;
                 }
                 int run = (int) Math.min((length - done) >>> 9, g.sectorsLeftInArea(sector));
-                if (mode == 'J') {
+                if (mode == IntegrityMode.JOURNAL) {
                     int s = g.sectorsPerBlock;
-                    while (s < run && !journalIndex.containsKey(sector + s)) {
+                    while (s < run && !ring.holds(sector + s)) {
                         s += g.sectorsPerBlock;
                     }
                     run = Math.min(run, s);
@@ -368,7 +351,7 @@ public final class IntegrityTarget implements Target {
     /** Reads sectors from the data area into {@code out} and checks every block against its stored tag. */
     private void readVerified(long sector, ByteBuffer out, int nSectors) throws IOException {
         dev.read(g.dataSector(sector) << 9, out.duplicate());
-        if (hash == null || mode == 'R') {
+        if (hash == null || mode == IntegrityMode.RECOVERY) {
             return;
         }
         int blocks = nSectors >>> g.log2SectorsPerBlock;
@@ -378,7 +361,7 @@ public final class IntegrityTarget implements Target {
         boolean recalculating = sb.has(IntegritySuperblock.FLAG_RECALCULATING);
         for (int b = 0; b < blocks; b++) {
             long s = sector + ((long) b << g.log2SectorsPerBlock);
-            if (recalculating && s + g.sectorsPerBlock > sb.recalcSector || mode == 'B' && bitmap.recalc.get(bitmap.bit(s))) {
+            if (recalculating && s + g.sectorsPerBlock > sb.recalcSector || mode == IntegrityMode.BITMAP && bitmap.recalc.get(bitmap.bit(s))) {
                 continue;
             }
             checksum(s, out.slice(b * blockBytes, blockBytes), computed, 0);
@@ -394,24 +377,24 @@ public final class IntegrityTarget implements Target {
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         int length = src.remaining();
-        if (mode == 'R') {
+        if (mode == IntegrityMode.RECOVERY) {
             throw new BlockIoException(Errno.EIO, "integrity: writes are refused in recovery mode (R)");
         }
         checkUsable(offset, length);
         lock.lock();
         try {
             long sector = offset >>> 9;
-            if (mode == 'J') {
+            if (mode == IntegrityMode.JOURNAL) {
                 byte[] data = new byte[length];
                 src.get(data);
                 journalWrite(sector, data);
-                if (fua || freeEntries <= freeThreshold) {
+                if (fua || ring.pastWatermark()) {
                     commit();
                 } else {
                     scheduleAutocommit();
                 }
             } else {
-                if (mode == 'B') {
+                if (mode == IntegrityMode.BITMAP) {
                     markDirty(sector, length >>> 9);
                 }
                 directWrite(sector, src.slice(), length >>> 9);
@@ -446,66 +429,35 @@ public final class IntegrityTarget implements Target {
     private void journalWrite(long sector, byte[] data) throws IOException {
         byte[] tag = new byte[g.tagSize];
         for (int offset = 0; offset < data.length; offset += blockBytes, sector += g.sectorsPerBlock) {
-            if (freeEntries == 0) {
+            if (ring.full()) {
                 commit();
                 writeback();
             }
             if (hash != null) {
                 checksum(sector, data, offset, tag, 0);
             }
-            journal.putBlock(freeSection, freeEntry, sector, data, offset, tag);
-            journalIndex.put(sector, freeSection * g.journalSectionEntries + freeEntry);
-            freeEntries--;
-            if (++freeEntry == g.journalSectionEntries) {
-                freeEntry = 0;
-                freeSection = (freeSection + 1) % sections;
-                nUncommitted++;
-            }
+            ring.append(sector, data, offset, tag);
         }
     }
 
     /** {@code integrity_commit}: closes the open section and writes the uncommitted ones with this lap's commit ids. */
     private void commit() throws IOException {
-        if (freeEntry != 0) {
-            freeEntries -= g.journalSectionEntries - freeEntry;
-            freeEntry = 0;
-            freeSection = (freeSection + 1) % sections;
-            nUncommitted++;
-        }
-        if (nUncommitted == 0) {
-            return;
-        }
-        wroteToJournal = true;
-        int i = uncommittedSection;
-        for (int n = 0; n < nUncommitted; n++) {
-            journal.setCommitIds(i, commitSeq);
-            if (++i >= sections) {
-                commitSeq = IntegrityJournal.nextSeq(commitSeq);
-                i = 0;
-            }
-        }
         try {
-            journal.write(meta, uncommittedSection, nUncommitted);
+            if (!ring.commit()) {
+                return;
+            }
         } catch (IOException e) {
             throw fail(e, "writing journal");
         }
-        uncommittedSection = (uncommittedSection + nUncommitted) % sections;
-        nCommitted += nUncommitted;
-        nUncommitted = 0;
-        if (freeEntries <= freeThreshold) {
+        wroteToJournal = true;
+        if (ring.pastWatermark()) {
             writeback();
         }
     }
 
     /** {@code integrity_writer}: copies committed sections to their home and frees them. */
     private void writeback() throws IOException {
-        if (nCommitted == 0) {
-            return;
-        }
-        copyJournal(committedSection, nCommitted, false);
-        committedSection = (committedSection + nCommitted) % sections;
-        freeEntries += (long) nCommitted * g.journalSectionEntries;
-        nCommitted = 0;
+        ring.writeback((start, count) -> copyJournal(start, count, false));
     }
 
     /**
@@ -559,10 +511,7 @@ public final class IntegrityTarget implements Target {
                     }
                     System.arraycopy(t, 0, runTags, b * g.tagSize, g.tagSize);
                     journal.setUnused(i, l);
-                    Integer newest = journalIndex.get(s);
-                    if (newest != null && newest == i * g.journalSectionEntries + l) {
-                        journalIndex.remove(s);
-                    }
+                    ring.wentHome(s, i, l);
                 }
                 try {
                     tags.write(g.tagByte(sec, log2BufferSectors), runTags, 0, runTags.length);
@@ -593,9 +542,9 @@ public final class IntegrityTarget implements Target {
         checkUsable(0, 0);
         lock.lock();
         try {
-            if (mode == 'J') {
+            if (mode == IntegrityMode.JOURNAL) {
                 commit();
-            } else if (mode != 'R') {
+            } else if (mode != IntegrityMode.RECOVERY) {
                 flushBuffers();
             }
         } finally {
@@ -608,17 +557,17 @@ public final class IntegrityTarget implements Target {
         if (!o.allowDiscards()) {
             throw new BlockIoException(Errno.EOPNOTSUPP, "integrity: discards need the allow_discards option");
         }
-        if (mode == 'R') {
+        if (mode == IntegrityMode.RECOVERY) {
             throw new BlockIoException(Errno.EIO, "integrity: discards are refused in recovery mode (R)");
         }
         checkUsable(offset, length);
         lock.lock();
         try {
-            if (mode == 'J') {
+            if (mode == IntegrityMode.JOURNAL) {
                 // Journalled blocks of the range must reach home first, or a replay would resurrect them.
                 commit();
                 writeback();
-            } else if (mode == 'B') {
+            } else if (mode == IntegrityMode.BITMAP) {
                 markDirty(offset >>> 9, length >>> 9);
             }
             long sector = offset >>> 9;
@@ -754,13 +703,13 @@ public final class IntegrityTarget implements Target {
 
     private void doResume() throws IOException {
         wroteToJournal = false;
-        if (mode == 'R') {
+        if (mode == IntegrityMode.RECOVERY) {
             // Recovery looks at the device as it is: no replay, no bitmap, nothing written.
             return;
         }
         if (g.providedDataSectors != sb.providedDataSectors) {
             long old = sb.providedDataSectors;
-            if (g.providedDataSectors > old && mode == 'B' && sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit) {
+            if (g.providedDataSectors > old && mode == IntegrityMode.BITMAP && sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit) {
                 bitmap.read();
                 bitmap.set(bitmap.bit(old), bitmap.endBit(old, g.providedDataSectors - old), true);
                 bitmap.write();
@@ -776,7 +725,7 @@ public final class IntegrityTarget implements Target {
             for (int b = 0; b < allBits && !anyDirty; b++) {
                 anyDirty = bitmap.get(b);
             }
-            if (mode == 'B') {
+            if (mode == IntegrityMode.BITMAP) {
                 if (sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit && !o.resetRecalculate()) {
                     bitmap.copyTo(bitmap.recalc, allBits);
                     bitmap.copyTo(bitmap.mayWrite, allBits);
@@ -795,8 +744,7 @@ public final class IntegrityTarget implements Target {
                 if (!(sb.log2BlocksPerBitmapBit == log2BlocksPerBitmapBit && !anyDirty) || o.resetRecalculate()) {
                     startRecalculation();
                 }
-                journal.init(0, sections, 0);
-                journal.write(meta, 0, sections);
+                journal.clearAll(meta);
                 replayJournal();
                 sb.flags &= ~IntegritySuperblock.FLAG_DIRTY_BITMAP;
             }
@@ -806,7 +754,7 @@ public final class IntegrityTarget implements Target {
             if (o.resetRecalculate()) {
                 startRecalculation();
             }
-            if (mode == 'B') {
+            if (mode == IntegrityMode.BITMAP) {
                 sb.flags |= IntegritySuperblock.FLAG_DIRTY_BITMAP;
                 sb.log2BlocksPerBitmapBit = log2BlocksPerBitmapBit;
                 writeSuperblock(true);
@@ -844,14 +792,13 @@ public final class IntegrityTarget implements Target {
      * home, and either continues the journal where it stands or clears it with a fresh sequence.
      */
     private void replayJournal() throws IOException {
-        if (mode == 'R' || journalUpToDate) {
+        if (mode == IntegrityMode.RECOVERY || journalUpToDate) {
             return;
         }
         if (!justFormatted) {
             journal.readAll(meta);
         }
         IntegrityJournal.ReplayPlan plan = journal.plan();
-        int continueSection;
         if (plan.consistent()) {
             if (!plan.empty()) {
                 copyJournal(plan.writeStart(), plan.writeSections(), true);
@@ -859,30 +806,8 @@ public final class IntegrityTarget implements Target {
         } else {
             fail(Errno.EIO, "journal commit id not recognised");
         }
-        if (plan.consistent() && plan.writeSections() == sections && (mode == 'J' || plan.empty())) {
-            continueSection = plan.writeStart();
-            commitSeq = plan.wantSeq();
-        } else {
-            int erase = IntegrityJournal.prevSeq(IntegrityJournal.prevSeq(plan.lastUsed()));
-            int s = plan.writeStart();
-            journal.init(s, 1, erase);
-            journal.write(meta, s, 1);
-            s = (s + 1) % sections;
-            if (sections >= 2) {
-                journal.init(s, sections - 2, erase);
-                journal.write(meta, s, sections - 2);
-                s = (s + sections - 2) % sections;
-                journal.init(s, 1, erase);
-                journal.write(meta, s, 1);
-            }
-            continueSection = 0;
-            commitSeq = IntegrityJournal.nextSeq(erase);
-        }
-        committedSection = uncommittedSection = freeSection = continueSection;
-        nCommitted = nUncommitted = 0;
-        freeEntry = 0;
-        freeEntries = g.journalEntries;
-        journalIndex.clear();
+        ring.restartAfterReplay(plan, plan.consistent() && plan.writeSections() == sections
+                && (mode == IntegrityMode.JOURNAL || plan.empty()));
     }
 
     /** {@code integrity_recalc}, run to completion: tags rebuilt from the data, in area-sized chunks. */
@@ -894,7 +819,7 @@ public final class IntegrityTarget implements Target {
             long start = rangeStart;
             long n = rangeLength;
             boolean skip = false;
-            if (mode == 'B') {
+            if (mode == IntegrityMode.BITMAP) {
                 int from = bitmap.bit(start);
                 int to = bitmap.endBit(start, n);
                 if (bitmap.recalc.nextSetBit(from) < 0 || bitmap.recalc.nextSetBit(from) >= to) {
@@ -919,7 +844,7 @@ public final class IntegrityTarget implements Target {
                 dev.read(g.dataSector(start) << 9, ByteBuffer.wrap(data));
                 byte[] t = tagsFor(start, ByteBuffer.wrap(data), (int) (n >>> g.log2SectorsPerBlock));
                 tags.write(g.tagByte(start, log2BufferSectors), t, 0, t.length);
-                if (mode == 'B') {
+                if (mode == IntegrityMode.BITMAP) {
                     long from = rangeStart >>> bitmap.shift() << bitmap.shift();
                     long to = (rangeStart + rangeLength) >>> bitmap.shift() << bitmap.shift();
                     if (to > from) {
@@ -929,7 +854,7 @@ public final class IntegrityTarget implements Target {
             }
             sb.recalcSector = rangeStart + rangeLength;
         }
-        if (mode == 'B') {
+        if (mode == IntegrityMode.BITMAP) {
             bitmap.recalc.clear();
             bitmapFlush();
         }
@@ -959,25 +884,19 @@ public final class IntegrityTarget implements Target {
     }
 
     private void doPostsuspend() throws IOException {
-        if (mode == 'J') {
+        if (mode == IntegrityMode.JOURNAL) {
             commit();
             writeback();
             flushBuffers();
             if (wroteToJournal) {
-                journal.init(freeSection, sections - freeSection, commitSeq);
-                journal.write(meta, freeSection, sections - freeSection);
-                if (freeSection != 0) {
-                    journal.init(0, freeSection, IntegrityJournal.nextSeq(commitSeq));
-                    journal.write(meta, 0, freeSection);
-                }
+                ring.clearForSuspend();
             }
-        } else if (mode == 'B') {
+        } else if (mode == IntegrityMode.BITMAP) {
             flushBuffers();
-            journal.init(0, sections, 0);
-            journal.write(meta, 0, sections);
+            journal.clearAll(meta);
             sb.flags &= ~IntegritySuperblock.FLAG_DIRTY_BITMAP;
             writeSuperblock(true);
-        } else if (mode == 'D') {
+        } else if (mode == IntegrityMode.DIRECT) {
             flushBuffers();
         }
         journalUpToDate = true;
@@ -1041,13 +960,11 @@ public final class IntegrityTarget implements Target {
         opts.add("journal_sectors:" + g.journalSectors());
         opts.add("interleave_sectors:" + (1L << sb.log2InterleaveSectors));
         opts.add("buffer_sectors:" + (1 << log2BufferSectors));
-        if (mode == 'J') {
-            long entries = g.journalEntries;
-            long percent = ((entries - freeThreshold) * 100 + entries / 2) / entries;
-            opts.add("journal_watermark:" + percent);
+        if (mode == IntegrityMode.JOURNAL) {
+            opts.add("journal_watermark:" + ring.watermarkPercent());
             opts.add("commit_time:" + o.commitTimeMs());
         }
-        if (mode == 'B') {
+        if (mode == IntegrityMode.BITMAP) {
             opts.add("sectors_per_bit:" + ((long) g.sectorsPerBlock << log2BlocksPerBitmapBit));
             opts.add("bitmap_flush_interval:" + o.bitmapFlushIntervalMs());
         }

@@ -65,12 +65,12 @@ public final class IntegrityTool {
                     bitmapMode, fixPadding, fixHmac, dataDevice, wipe, algAndKey);
         }
 
-        char mode() {
-            return bitmapMode ? 'B' : 'J';
+        IntegrityMode mode() {
+            return bitmapMode ? IntegrityMode.BITMAP : IntegrityMode.JOURNAL;
         }
 
         /** The table arguments after {@code integrity}, for a device, mode and format-only extras. */
-        String tableArgs(String device, String metaDevice, char mode, boolean formatting) {
+        String tableArgs(String device, String metaDevice, IntegrityMode mode, boolean formatting) {
             List<String> opts = new ArrayList<>();
             if (metaDevice != null) {
                 opts.add("meta_device:" + metaDevice);
@@ -123,7 +123,7 @@ public final class IntegrityTool {
             dm.remove(name, false, false);
             if (o.wipe()) {
                 // Direct mode: the journal would only copy every zero block twice.
-                dm.create(name, null, "0 " + provided + " integrity " + o.tableArgs(data, meta, 'D', false), false);
+                dm.create(name, null, "0 " + provided + " integrity " + o.tableArgs(data, meta, IntegrityMode.DIRECT, false), false);
                 MappedDevice md = dm.device(name);
                 ByteBuffer zeroes = ByteBuffer.allocate(WIPE_CHUNK);
                 for (long at = 0; at < provided << 9; at += WIPE_CHUNK) {
@@ -138,7 +138,7 @@ public final class IntegrityTool {
     }
 
     /** Loads {@code name} over a formatted device, sized from its superblock; returns the table line. */
-    public static String open(DeviceMapper dm, String name, Path device, Options o, char mode, boolean readOnly)
+    public static String open(DeviceMapper dm, String name, Path device, Options o, IntegrityMode mode, boolean readOnly)
             throws IOException, DmException {
         String table = tableLine(device, o, mode);
         dm.create(name, null, table, readOnly);
@@ -146,7 +146,7 @@ public final class IntegrityTool {
     }
 
     /** The table line {@link #open} loads, for a process that has the device created elsewhere (the CLI, by the daemon). */
-    public static String tableLine(Path device, Options o, char mode) throws IOException, DmException {
+    public static String tableLine(Path device, Options o, IntegrityMode mode) throws IOException, DmException {
         IntegritySuperblock sb = readSuperblock(device, o.reservedSectors());
         Options fromDisk = new Options(o.reservedSectors(), o.integrity(), sb.tagSize(), 512 << sb.log2SectorsPerBlock(), 0, 0,
                 o.journalIntegrity(), o.bitmapMode(), sb.has(IntegritySuperblock.FLAG_FIXED_PADDING),

@@ -136,6 +136,23 @@ class IntegrityTableTest {
         }
     }
 
+    /** The superblock's flags are the le32 at byte 24; an inline-mode device cannot be opened in any other mode. */
+    @Test
+    void inlineSuperblockIsRefused() throws Exception {
+        Path img = Images.create(dir, "inline.img", SIZE);
+        try (DeviceMapper dm = DeviceMapper.create()) {
+            dm.create("i", null, "0 8 integrity " + img + " 0 4 J 1 internal_hash:crc32c", false);
+            dm.remove("i", false, false);
+            byte[] bytes = Files.readAllBytes(img);
+            bytes[24] |= (byte) IntegritySuperblock.FLAG_INLINE;
+            Files.write(img, bytes);
+            DmException e = assertThrows(DmException.class,
+                    () -> dm.create("i", null, "0 8 integrity " + img + " 0 4 J 1 internal_hash:crc32c", false));
+            assertEquals("table line 1: integrity: Inline flag mismatch: the superblock is of an inline-mode device", e.getMessage());
+            assertEquals(Errno.EINVAL, e.errno());
+        }
+    }
+
     private static boolean isAllZero(Path p) throws Exception {
         for (byte b : Files.readAllBytes(p)) {
             if (b != 0) {

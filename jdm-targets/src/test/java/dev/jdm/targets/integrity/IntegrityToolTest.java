@@ -46,7 +46,7 @@ class IntegrityToolTest {
                 + "log2_blocks_per_bitmap 15\n"
                 + "flags fix_padding fix_hmac\n", IntegrityTool.dump(img, 0));
         try (DeviceMapper dm = DeviceMapper.create()) {
-            String table = IntegrityTool.open(dm, "t", img, IntegrityTool.Options.defaults(), 'J', false);
+            String table = IntegrityTool.open(dm, "t", img, IntegrityTool.Options.defaults(), IntegrityMode.JOURNAL, false);
             assertEquals("0 7752 integrity " + img + " 0 4 J 3 fix_padding fix_hmac internal_hash:crc32c", table);
             ByteBuffer all = ByteBuffer.allocate(7752 * 512);
             dm.device("t").read(0, all);
@@ -60,7 +60,7 @@ class IntegrityToolTest {
         Path img = Images.create(dir, "n.img", SIZE);
         IntegrityTool.format(img, IntegrityTool.Options.defaults().withWipe(false));
         try (DeviceMapper dm = DeviceMapper.create()) {
-            IntegrityTool.open(dm, "n", img, IntegrityTool.Options.defaults(), 'D', false);
+            IntegrityTool.open(dm, "n", img, IntegrityTool.Options.defaults(), IntegrityMode.DIRECT, false);
             BlockIoException e = assertThrows(BlockIoException.class, () -> dm.device("n").read(4096, ByteBuffer.allocate(512)));
             assertEquals(Errno.EILSEQ, e.errno());
             assertEquals("integrity: Checksum failed at sector 0x8 (8)", e.getMessage());
@@ -97,7 +97,7 @@ class IntegrityToolTest {
             assertArrayEquals(Harness.copy(mac, j * 8, 8), Harness.copy(disk, (8 + j) * 512 + 496, 8), "MAC part in journal sector " + j);
         }
         try (DeviceMapper dm = DeviceMapper.create()) {
-            IntegrityTool.open(dm, "m", img, o, 'J', false);
+            IntegrityTool.open(dm, "m", img, o, IntegrityMode.JOURNAL, false);
             byte[] data = Images.pattern(8192, 3);
             dm.device("m").write(0, ByteBuffer.wrap(data), true);
             ByteBuffer back = ByteBuffer.allocate(8192);
@@ -120,7 +120,7 @@ class IntegrityToolTest {
         long provided = IntegrityTool.format(img, o);
         assertEquals(0, provided % 8, "whole blocks");
         try (DeviceMapper dm = DeviceMapper.create()) {
-            String table = IntegrityTool.open(dm, "s", img, o, 'J', false);
+            String table = IntegrityTool.open(dm, "s", img, o, IntegrityMode.JOURNAL, false);
             assertTrue(table.startsWith("0 " + provided + " integrity " + img + " 0 4 J 4 block_size:4096 "), table);
             assertEquals(4096, dm.device("s").logicalBlockSize());
             ByteBuffer back = ByteBuffer.allocate(4096);
@@ -138,18 +138,18 @@ class IntegrityToolTest {
         long provided = IntegrityTool.format(img, o);
         byte[] data = Images.pattern(8192, 4);
         try (DeviceMapper dm = DeviceMapper.create()) {
-            String table = IntegrityTool.open(dm, "c", img, o, 'J', false);
+            String table = IntegrityTool.open(dm, "c", img, o, IntegrityMode.JOURNAL, false);
             assertTrue(table.endsWith(" internal_hash:crc32c journal_crypt:cbc(aes):" + key), table);
             dm.device("c").write(0, ByteBuffer.wrap(data), true);
             dm.remove("c", false, false);
 
-            IntegrityTool.open(dm, "c", img, o, 'J', false);
+            IntegrityTool.open(dm, "c", img, o, IntegrityMode.JOURNAL, false);
             ByteBuffer back = ByteBuffer.allocate(8192);
             dm.device("c").read(0, back);
             assertArrayEquals(data, back.array());
             dm.remove("c", false, false);
 
-            IntegrityTool.open(dm, "w", img, o.withJournalCrypt("cbc(aes):ff" + key.substring(2)), 'J', false);
+            IntegrityTool.open(dm, "w", img, o.withJournalCrypt("cbc(aes):ff" + key.substring(2)), IntegrityMode.JOURNAL, false);
             IOException e = assertThrows(IOException.class, () -> dm.device("w").read(0, ByteBuffer.allocate(512)));
             assertTrue(e.getMessage().contains("journal commit id not recognised"), e.getMessage());
         }

@@ -25,7 +25,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * structured replies, base:allocation block status). Any number of threads may issue I/O at once;
  * requests are pipelined on one connection and a reader thread routes replies by cookie.
  */
-public final class NbdExport implements BlockDevice {
+public final class NbdClient implements BlockDevice {
     /** Largest TRIM / WRITE_ZEROES / BLOCK_STATUS length sent in one request (32-bit field, kept block aligned). */
     private static final long MAX_EFFECT_LENGTH = 1L << 30;
     private static final byte[] ZEROES = new byte[64 << 10];
@@ -46,7 +46,7 @@ public final class NbdExport implements BlockDevice {
     private int maxPayload = Nbd.MAX_PAYLOAD;
     private volatile IOException broken;
 
-    private NbdExport(NbdUri uri, boolean readOnly, Transport transport) {
+    private NbdClient(NbdUri uri, boolean readOnly, Transport transport) {
         this.uri = uri;
         this.readOnly = readOnly;
         this.transport = transport;
@@ -55,16 +55,16 @@ public final class NbdExport implements BlockDevice {
     }
 
     /** Connects, negotiates and starts transmission; fails with the server's reason (unknown export, ...). */
-    public static NbdExport open(NbdUri uri, boolean readOnly) throws IOException {
+    public static NbdClient open(NbdUri uri, boolean readOnly) throws IOException {
         SocketChannel channel = uri.socket() != null
                 ? SocketChannel.open(StandardProtocolFamily.UNIX)
                 : SocketChannel.open();
         try {
             channel.connect(uri.socket() != null ? UnixDomainSocketAddress.of(uri.socket()) : new InetSocketAddress(uri.host(), uri.port()));
-            NbdExport e = new NbdExport(uri, readOnly, new SocketTransport(channel));
-            e.handshake();
-            e.reader.start();
-            return e;
+            NbdClient client = new NbdClient(uri, readOnly, new SocketTransport(channel));
+            client.handshake();
+            client.reader.start();
+            return client;
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -521,6 +521,6 @@ public final class NbdExport implements BlockDevice {
 
     @Override
     public String toString() {
-        return "NbdExport[" + uri + "]";
+        return "NbdClient[" + uri + "]";
     }
 }

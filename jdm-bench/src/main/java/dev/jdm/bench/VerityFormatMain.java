@@ -1,11 +1,15 @@
-package dev.jdm.formats.verity;
+package dev.jdm.bench;
+
+import dev.jdm.formats.verity.VerityException;
+import dev.jdm.formats.verity.VerityOptions;
+import dev.jdm.formats.verity.Veritysetup;
 
 import java.nio.file.Path;
 
 /**
- * {@code java -cp ... dev.jdm.formats.verity.VerityFormatMain [options] <data> <hash>}: {@code jdm verity
- * format} for scripts and benchmarks until the CLI carries it. Takes veritysetup's format options and
- * prints what veritysetup prints.
+ * {@code java -cp jdm-bench.jar dev.jdm.bench.VerityFormatMain [options] <data> <hash>}: {@code jdm verity
+ * format} without the CLI, bench/verity.sh's fallback when no CLI jar is built. Takes veritysetup's
+ * format options and prints what veritysetup prints.
  */
 public final class VerityFormatMain {
     private VerityFormatMain() {

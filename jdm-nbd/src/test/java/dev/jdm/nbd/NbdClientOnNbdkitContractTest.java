@@ -5,11 +5,11 @@ import dev.jdm.core.io.BlockDeviceContract;
 import dev.jdm.core.testing.TestFiles;
 
 /** The BlockDevice contract for jdm's client against a server nobody here wrote: nbdkit's file plugin on a sparse file. */
-class NbdkitExportContractTest extends BlockDeviceContract {
+class NbdClientOnNbdkitContractTest extends BlockDeviceContract {
     @Override
     protected BlockDevice create(long size) throws Exception {
         ExternalServer nbdkit = closeAfterTest(ExternalServer.nbdkit(dir.resolve("nbdkit.sock"), "file",
                 TestFiles.sparse(dir, "disk.img", size).toString()));
-        return closeAfterTest(NbdExport.open(NbdUri.parse(nbdkit.uri()), false));
+        return closeAfterTest(NbdClient.open(NbdUri.parse(nbdkit.uri()), false));
     }
 }

@@ -5,11 +5,11 @@ import dev.jdm.core.io.BlockDeviceContract;
 import dev.jdm.core.testing.TestFiles;
 
 /** The BlockDevice contract for a remote export served by jdm's own server, through jdm's client. */
-class NbdExportContractTest extends BlockDeviceContract {
+class NbdClientContractTest extends BlockDeviceContract {
     @Override
     protected BlockDevice create(long size) throws Exception {
         Served served = closeAfterTest(new Served(dir));
         served.dm.create("disk", null, "0 " + size / 512 + " linear " + TestFiles.sparse(dir, "disk.img", size) + " 0", false);
-        return closeAfterTest(NbdExport.open(NbdUri.parse(served.uri("disk")), false));
+        return closeAfterTest(NbdClient.open(NbdUri.parse(served.uri("disk")), false));
     }
 }
