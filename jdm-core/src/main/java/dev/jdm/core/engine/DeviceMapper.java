@@ -4,6 +4,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.BackingProvider;
+import dev.jdm.core.spi.SharedObjects;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetType;
 
@@ -59,6 +60,7 @@ public final class DeviceMapper implements AutoCloseable {
     private final Map<String, MappedDevice> byName = new LinkedHashMap<>();
     private final BitSet minors = new BitSet();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final SharedObjects shared = new SharedObjects();
 
     public DeviceMapper(TargetTypes types, Options options) {
         this.types = types;
@@ -235,7 +237,7 @@ public final class DeviceMapper implements AutoCloseable {
         if (live == null) {
             return;
         }
-        Table error = Table.build("0 " + live.sizeSectors() + " error", live.readOnly(), types, this::acquire, md, live);
+        Table error = Table.build("0 " + live.sizeSectors() + " error", live.readOnly(), types, this::acquire, md, live, shared);
         Table old = md.inactive();
         md.setInactive(error);
         if (old != null) {
@@ -362,7 +364,7 @@ public final class DeviceMapper implements AutoCloseable {
         MappedDevice md = device(name);
         md.control.lock();
         try {
-            Table t = Table.build(tableText, readOnly, types, this::acquire, md, md.live());
+            Table t = Table.build(tableText, readOnly, types, this::acquire, md, md.live(), shared);
             Table old = md.inactive();
             md.setInactive(t);
             if (old != null) {

@@ -7,6 +7,7 @@ import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.IoSplit;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.RemapTarget;
+import dev.jdm.core.spi.SharedObjects;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
@@ -18,6 +19,7 @@ import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * A constructed table: targets sorted by start, covering [0, size) without gaps, with the devices
@@ -59,7 +61,7 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
     }
 
     static Table build(String text, boolean readOnly, TargetTypes types, DeviceResolver resolver,
-                       MappedDevice holder, Table live) throws DmException {
+                       MappedDevice holder, Table live, SharedObjects shared) throws DmException {
         List<TableLine> lines = TableParser.parse(text);
         if (lines.isEmpty()) {
             throw new DmException(Errno.EINVAL, "table has no targets");
@@ -70,7 +72,7 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
         try {
             for (TableLine line : lines) {
                 TargetType type = types.find(line.type()).orElseThrow();
-                Context ctx = new Context(line, readOnly, resolver, holder, acquired);
+                Context ctx = new Context(line, readOnly, resolver, holder, acquired, shared);
                 Target target;
                 try {
                     target = type.construct(ctx, new Args(line.args()));
@@ -239,7 +241,7 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
 
     /** What a constructor sees of the table being built. */
     private record Context(TableLine line, boolean readOnly, DeviceResolver resolver, MappedDevice holder,
-                           List<DeviceResolver.Acquired> acquired) implements TargetContext {
+                           List<DeviceResolver.Acquired> acquired, SharedObjects sharedObjects) implements TargetContext {
         @Override
         public long begin() {
             return line.start();
@@ -283,6 +285,11 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
         @Override
         public BlockDevice mappedDevice() {
             return holder;
+        }
+
+        @Override
+        public <T> T shared(Class<T> type, Supplier<? extends T> create) {
+            return sharedObjects.get(type, create);
         }
     }
 }

@@ -2,6 +2,8 @@ package dev.jdm.core.spi;
 
 import dev.jdm.core.io.BlockDevice;
 
+import java.util.function.Supplier;
+
 /** What a target constructor may ask of the table being built (the kernel's {@code dm_target} plus helpers). */
 public interface TargetContext {
 
@@ -39,5 +41,13 @@ public interface TargetContext {
      */
     default BlockDevice mappedDevice() {
         throw new UnsupportedOperationException("this context is not bound to a mapped device");
+    }
+
+    /**
+     * The engine's shared object of this type, made by {@code create} on the first request (see
+     * {@link SharedObjects}): where a target keeps what tables of other devices must find, like thin's pools.
+     */
+    default <T> T shared(Class<T> type, Supplier<? extends T> create) {
+        throw new UnsupportedOperationException("this context is not bound to an engine");
     }
 }

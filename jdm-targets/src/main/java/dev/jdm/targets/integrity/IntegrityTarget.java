@@ -8,6 +8,7 @@ import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
+import dev.jdm.targets.lib.PeriodicWork;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,10 +17,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -90,9 +87,9 @@ public final class IntegrityTarget implements Target {
     private boolean journalUpToDate;
     private boolean wroteToJournal;
     private boolean active;
-    private ScheduledExecutorService timer;
-    private ScheduledFuture<?> pendingCommit;
-    private ScheduledFuture<?> pendingBitmapFlush;
+    /** The kernel's autocommit timer and bitmap flush work: once a period after a write asks for them. */
+    private final PeriodicWork autocommit;
+    private final PeriodicWork bitmapFlushTimer;
 
     private IntegrityTarget(IntegrityOptions o, BlockDevice dev, BlockDevice meta, IntegritySuperblock sb, IntegrityGeometry g,
                             int log2BufferSectors, int log2BlocksPerBitmapBit, int nBitmapBlocks, boolean justFormatted) {
@@ -114,6 +111,9 @@ public final class IntegrityTarget implements Target {
         this.blockBytes = g.sectorsPerBlock << 9;
         this.sections = (int) g.journalSections;
         this.justFormatted = justFormatted;
+        this.autocommit = new PeriodicWork("integrity-commit", o.commitTimeMs(), () -> inBackground(this::commit));
+        this.bitmapFlushTimer = new PeriodicWork("integrity-bitmap-flush", o.bitmapFlushIntervalMs(),
+                () -> inBackground(this::bitmapFlush));
     }
 
     // ---- construction (dm_integrity_ctr) ---------------------------------------------------------
@@ -391,7 +391,7 @@ public final class IntegrityTarget implements Target {
                 if (fua || ring.pastWatermark()) {
                     commit();
                 } else {
-                    scheduleAutocommit();
+                    autocommit.schedule();
                 }
             } else {
                 if (mode == IntegrityMode.BITMAP) {
@@ -625,7 +625,7 @@ public final class IntegrityTarget implements Target {
             throw fail(e, "writing bitmap");
         }
         bitmap.mayWrite.set(from, to);
-        scheduleBitmapFlush();
+        bitmapFlushTimer.schedule();
     }
 
     /** {@code bitmap_flush_work}: once data and tags are stable, the dirty marks are cleared on disk. */
@@ -648,18 +648,6 @@ public final class IntegrityTarget implements Target {
     }
 
     // ---- timers ----------------------------------------------------------------------------------
-
-    private void scheduleAutocommit() {
-        if (timer != null && (pendingCommit == null || pendingCommit.isDone())) {
-            pendingCommit = timer.schedule(() -> inBackground(this::commit), o.commitTimeMs(), TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private void scheduleBitmapFlush() {
-        if (timer != null && (pendingBitmapFlush == null || pendingBitmapFlush.isDone())) {
-            pendingBitmapFlush = timer.schedule(() -> inBackground(this::bitmapFlush), o.bitmapFlushIntervalMs(), TimeUnit.MILLISECONDS);
-        }
-    }
 
     private interface Work {
         void run() throws IOException;
@@ -691,9 +679,6 @@ public final class IntegrityTarget implements Target {
                 doResume();
             } catch (IOException e) {
                 fail(e, "resume");
-            }
-            if (timer == null) {
-                timer = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("integrity-timer").factory());
             }
             active = true;
         } finally {
@@ -870,7 +855,8 @@ public final class IntegrityTarget implements Target {
                 return;
             }
             active = false;
-            cancelTimers();
+            autocommit.stop();
+            bitmapFlushTimer.stop();
             if (failure == null) {
                 try {
                     doPostsuspend();
@@ -902,21 +888,11 @@ public final class IntegrityTarget implements Target {
         journalUpToDate = true;
     }
 
-    private void cancelTimers() {
-        if (pendingCommit != null) {
-            pendingCommit.cancel(false);
-        }
-        if (pendingBitmapFlush != null) {
-            pendingBitmapFlush.cancel(false);
-        }
-    }
-
     @Override
     public void close() {
         postsuspend();
-        if (timer != null) {
-            timer.shutdownNow();
-        }
+        autocommit.close();
+        bitmapFlushTimer.close();
     }
 
     // ---- status ----------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ import dev.jdm.pdata.MetadataException;
 import dev.jdm.pdata.OutOfDataSpaceException;
 import dev.jdm.pdata.SpaceMap;
 import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.targets.lib.Copier;
+import dev.jdm.targets.lib.PeriodicWork;
+import dev.jdm.targets.lib.Prison;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -19,9 +22,6 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.Lock;
@@ -44,6 +44,8 @@ final class Pool {
     private static final System.Logger LOG = System.getLogger(Pool.class.getName());
     private static final int CACHE_BLOCKS = 1024;
     private static final long COMMIT_PERIOD_MILLIS = 1000;
+    private static final int FILL_CHUNK_BYTES = 1 << 20;
+    private static final long FILL_BYTES_IN_FLIGHT = 64L << 20;
     private static final long METADATA_THRESHOLD_MAX = 1024;
     /** Superblock offset of the metadata space map root's first field, its number of blocks. */
     private static final int SUPERBLOCK_METADATA_NR_BLOCKS = 192;
@@ -55,7 +57,9 @@ final class Pool {
     final KnownHoles holes;
     final int blockSectors;
     final long blockBytes;
-    final BlockLocks cells = new BlockLocks();
+    final Prison cells = new Prison();
+    /** Fills new blocks a chunk at a time (blocks go up to 1 GiB), with a bounded number of chunks at once. */
+    final Copier copier = new Copier(FILL_CHUNK_BYTES, FILL_BYTES_IN_FLIGHT, Copier.Completion.AS_DONE);
     final MappingCache mappings = new MappingCache();
 
     private final ThinMetadata md;
@@ -65,7 +69,8 @@ final class Pool {
     private final Condition modeChanged = state.newCondition();
     private final Condition resumed = state.newCondition();
     private final Map<Long, Integer> openThins = new HashMap<>();
-    private final ScheduledExecutorService committer;
+    /** The kernel's do_waker: commits every second while the pool runs. */
+    private final PeriodicWork committer = new PeriodicWork("thin-pool-commit", COMMIT_PERIOD_MILLIS, this::periodicCommit);
 
     private volatile PoolMode mode = PoolMode.WRITE;
     private volatile PoolFeatures features = PoolFeatures.DEFAULT;
@@ -80,9 +85,6 @@ final class Pool {
     private boolean lowWaterTriggered;
     private boolean metadataLowTriggered;
     private long outOfDataSpaceSince;
-    private ScheduledFuture<?> periodicCommit;
-    /** Tables holding the pool; changed only under {@link PoolRegistry}'s lock. */
-    int users = 1;
 
     private Pool(BlockDevice poolDevice, BlockDevice metadataDevice, BlockDevice dataDevice, int blockSectors,
                  ThinMetadata md) {
@@ -93,7 +95,6 @@ final class Pool {
         this.blockBytes = (long) blockSectors << 9;
         this.holes = new KnownHoles(dataDevice, blockBytes);
         this.md = md;
-        this.committer = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("thin-pool-commit").factory());
     }
 
     /**
@@ -702,10 +703,7 @@ final class Pool {
             suspended = false;
             modeChanged.signalAll();
             resumed.signalAll();
-            if (periodicCommit == null) {
-                periodicCommit = committer.scheduleWithFixedDelay(this::periodicCommit, COMMIT_PERIOD_MILLIS,
-                        COMMIT_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
-            }
+            committer.start();
         } finally {
             state.unlock();
         }
@@ -738,27 +736,13 @@ final class Pool {
 
     /** The kernel stops its periodic work and commits once the pool is suspended. */
     void postsuspend() {
-        stopPeriodicCommit();
+        committer.stop();
         if (changed && !mode.readOnly()) {
             try {
                 commit();
             } catch (IOException e) {
                 LOG.log(Level.ERROR, "{0}: commit on suspend failed: {1}", name(), e.getMessage());
             }
-        }
-    }
-
-    private void stopPeriodicCommit() {
-        ScheduledFuture<?> f;
-        state.lock();
-        try {
-            f = periodicCommit;
-            periodicCommit = null;
-        } finally {
-            state.unlock();
-        }
-        if (f != null) {
-            f.cancel(false);
         }
     }
 
@@ -803,8 +787,7 @@ final class Pool {
         } finally {
             state.unlock();
         }
-        stopPeriodicCommit();
-        committer.shutdownNow();
+        committer.close();
         if (changed && !mode.readOnly()) {
             try {
                 commit();

@@ -65,18 +65,20 @@ public final class ThinPoolTarget extends RemapTarget {
                 throw args.error(3, "Invalid low water mark");
             }
             int bs = (int) blockSectors;
-            PoolRegistry.Acquired a = PoolRegistry.acquire(ctx.mappedDevice(), metadata, data,
+            PoolRegistry pools = PoolRegistry.of(ctx);
+            PoolRegistry.Acquired a = pools.acquire(ctx.mappedDevice(), metadata, data,
                     () -> Pool.create(ctx.mappedDevice(), metadata, data, bs, ctx.length() / bs, requested.readOnly()));
             Pool pool = a.pool();
             if (!a.created() && requested.discardEnabled() != pool.features().discardEnabled()) {
-                PoolRegistry.release(pool);
+                pools.release(pool);
                 throw new TargetException("Discard support cannot be disabled once enabled");
             }
-            return new ThinPoolTarget(ctx, pool, metadata, data, lowWater.getAsLong(), requested);
+            return new ThinPoolTarget(ctx, pools, pool, metadata, data, lowWater.getAsLong(), requested);
         }
     }
 
     private final TargetContext ctx;
+    private final PoolRegistry pools;
     private final Pool pool;
     private final BlockDevice metadata;
     private final BlockDevice data;
@@ -86,9 +88,10 @@ public final class ThinPoolTarget extends RemapTarget {
     /** The mode this table asks for when it goes live; the pool keeps it in step while this table is bound. */
     volatile PoolMode adjustedMode;
 
-    private ThinPoolTarget(TargetContext ctx, Pool pool, BlockDevice metadata, BlockDevice data, long lowWaterBlocks,
-                           PoolFeatures requested) {
+    private ThinPoolTarget(TargetContext ctx, PoolRegistry pools, Pool pool, BlockDevice metadata, BlockDevice data,
+                           long lowWaterBlocks, PoolFeatures requested) {
         this.ctx = ctx;
+        this.pools = pools;
         this.pool = pool;
         this.metadata = metadata;
         this.data = data;
@@ -196,6 +199,6 @@ public final class ThinPoolTarget extends RemapTarget {
     @Override
     public void close() {
         pool.unbind(this);
-        PoolRegistry.release(pool);
+        pools.release(pool);
     }
 }

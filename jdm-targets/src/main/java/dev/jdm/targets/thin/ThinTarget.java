@@ -13,6 +13,7 @@ import dev.jdm.core.spi.TargetType;
 import dev.jdm.pdata.OutOfDataSpaceException;
 import dev.jdm.pdata.ThinMetadata;
 import dev.jdm.pdata.ThinMetadata.Mapping;
+import dev.jdm.targets.lib.Copier;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -28,7 +29,6 @@ import java.util.concurrent.locks.StampedLock;
  */
 public final class ThinTarget implements Target {
     private static final long DISCARD_WINDOW_BLOCKS = 4096;
-    private static final long FILL_CHUNK_BYTES = 1 << 20;
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
     /** The pool in which this thread holds a block cell exclusively, while it fills a new block. */
     private static final ThreadLocal<Pool> FILLING = new ThreadLocal<>();
@@ -62,7 +62,8 @@ public final class ThinTarget implements Target {
             if (!(poolDevice instanceof MappedDevice)) {
                 throw args.error(0, "Couldn't get pool mapped device: the pool must be a mapped device");
             }
-            Pool pool = PoolRegistry.acquire(poolDevice);
+            PoolRegistry pools = PoolRegistry.of(ctx);
+            Pool pool = pools.acquire(poolDevice);
             if (pool == null) {
                 throw args.error(0, "Couldn't find pool object: no thin-pool table is bound to this device");
             }
@@ -72,18 +73,19 @@ public final class ThinTarget implements Target {
                 }
                 pool.openThin(id);
             } catch (TargetException e) {
-                PoolRegistry.release(pool);
+                pools.release(pool);
                 throw e;
             }
             if (pool.suspended()) {
                 pool.closeThin(id);
-                PoolRegistry.release(pool);
+                pools.release(pool);
                 throw new TargetException("Unable to activate thin device while pool is suspended");
             }
-            return new ThinTarget(pool, poolDevice, id, origin);
+            return new ThinTarget(pools, pool, poolDevice, id, origin);
         }
     }
 
+    private final PoolRegistry pools;
     private final Pool pool;
     private final BlockDevice poolDevice;
     private final long id;
@@ -94,7 +96,8 @@ public final class ThinTarget implements Target {
     private volatile long originSize;
     private volatile SnapshotTime snapshotTime;
 
-    private ThinTarget(Pool pool, BlockDevice poolDevice, long id, BlockDevice origin) {
+    private ThinTarget(PoolRegistry pools, Pool pool, BlockDevice poolDevice, long id, BlockDevice origin) {
+        this.pools = pools;
         this.pool = pool;
         this.poolDevice = poolDevice;
         this.id = id;
@@ -126,7 +129,7 @@ public final class ThinTarget implements Target {
     }
 
     private void readBlock(long vblock, long offset, ByteBuffer piece) throws IOException {
-        StampedLock cell = pool.cells.of(id, vblock);
+        StampedLock cell = pool.cells.cell(id, vblock);
         if (readOptimistically(cell, vblock, offset, piece)) {
             return;
         }
@@ -222,7 +225,7 @@ public final class ThinTarget implements Target {
     }
 
     private void writeBlock(long vblock, long offset, ByteBuffer piece, boolean fua) throws IOException {
-        StampedLock cell = pool.cells.of(id, vblock);
+        StampedLock cell = pool.cells.cell(id, vblock);
         // The common case: a block this device owns alone is written in place, sharing the cell.
         long stamp = cell.readLock();
         try {
@@ -305,57 +308,29 @@ public final class ThinTarget implements Target {
         }
     }
 
+    /**
+     * Writes the piece into a new block and fills the rest of the block from the shared block (copy-on-write),
+     * the external origin (zeroes past its end) or zeroes, through the pool's copier (schedule_copy and
+     * schedule_zero with the overwrite optimisation). In this thread: the origin may be a thin device of this
+     * pool, read under the cell this thread holds (see {@link #FILLING}).
+     */
     private void fillNewBlock(long block, long vblock, Mapping shared, long offset, ByteBuffer piece) throws IOException {
         long blockStart = vblock * blockBytes;
         long dst = block * blockBytes;
         long pieceStart = offset - blockStart;
-        long pieceEnd = pieceStart + piece.remaining();
-        boolean fromOrigin = shared == null && origin != null && blockStart < originSize;
-        boolean zeroesAround = shared == null && !fromOrigin;
+        long size = originSize;
+        Copier.Source source = shared != null ? Copier.Source.of(pool.dataDevice, shared.dataBlock() * blockBytes)
+                : origin != null && blockStart < size ? new Copier.Source(origin, blockStart, size - blockStart)
+                : Copier.Source.ZEROES;
         // No zeroing where the data device already reads as zeroes (a hole of a sparse data file: a block
         // never written, or one whose discard was passed down): it would change nothing.
-        if (pieceEnd - pieceStart == blockBytes
-                || (zeroesAround && (!pool.features().zeroNewBlocks() || pool.holes.newBlockReadsAsZeroes(block)))) {
+        if (piece.remaining() == blockBytes || (source == Copier.Source.ZEROES
+                && (!pool.features().zeroNewBlocks() || pool.holes.newBlockReadsAsZeroes(block)))) {
             pool.dataDevice.write(dst + pieceStart, piece.duplicate(), false);
             return;
         }
-        // The rest of the block comes from the shared block, the origin or zeroes, a bounded chunk at a time
-        // (blocks go up to 1 GiB). A chunk that only needs zeroes is zeroed in place around the part of the
-        // write it holds, which goes out from the caller's buffer: no chunk buffer to fill and copy.
-        int chunk = (int) Math.min(blockBytes, FILL_CHUNK_BYTES);
-        for (long at = 0; at < blockBytes; at += chunk) {
-            long end = at + chunk;
-            boolean touched = pieceStart < end && pieceEnd > at;
-            if (shared == null && (!fromOrigin || blockStart + at >= originSize)) {
-                if (!touched) {
-                    pool.dataDevice.writeZeroes(dst + at, chunk, false);
-                    continue;
-                }
-                long from = Math.max(at, pieceStart);
-                long to = Math.min(end, pieceEnd);
-                if (from > at) {
-                    pool.dataDevice.writeZeroes(dst + at, from - at, false);
-                }
-                if (end > to) {
-                    pool.dataDevice.writeZeroes(dst + to, end - to, false);
-                }
-                int in = piece.position() + (int) (from - pieceStart);
-                pool.dataDevice.write(dst + from, piece.duplicate().limit(in + (int) (to - from)).position(in), false);
-                continue;
-            }
-            ByteBuffer buf = ByteBuffer.allocate(chunk);
-            if (shared != null) {
-                pool.dataDevice.read(shared.dataBlock() * blockBytes + at, buf);
-            } else if (fromOrigin) {
-                readUnprovisioned(blockStart + at, buf);
-            }
-            if (touched) {
-                long from = Math.max(at, pieceStart);
-                long to = Math.min(end, pieceEnd);
-                buf.put((int) (from - at), piece, piece.position() + (int) (from - pieceStart), (int) (to - from));
-            }
-            pool.dataDevice.write(dst + at, buf.clear(), false);
-        }
+        pool.copier.copy(source, blockBytes, List.of(new Copier.Destination(pool.dataDevice, dst)),
+                new Copier.Overlay(pieceStart, piece));
     }
 
     /** The kernel has no write-zeroes for thin devices: the block layer writes zeroes, provisioning as it goes. */
@@ -412,7 +387,7 @@ public final class ThinTarget implements Target {
     }
 
     private void unmap(long vblock, boolean passdown) throws IOException {
-        StampedLock cell = pool.cells.of(id, vblock);
+        StampedLock cell = pool.cells.cell(id, vblock);
         long stamp = cell.writeLock();
         Lock txn = pool.sharedTransaction();
         txn.lock();
@@ -543,7 +518,7 @@ public final class ThinTarget implements Target {
     @Override
     public void close() {
         pool.closeThin(id);
-        PoolRegistry.release(pool);
+        pools.release(pool);
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------

@@ -176,4 +176,29 @@ class ThinPoolTableTest {
             ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55}), offset);
         }
     }
+
+    /** Pools are found per engine: two engines in one JVM with devices of the same names keep their own pools. */
+    @Test
+    void twoEnginesKeepTheirOwnPoolsUnderTheSameNames() throws Exception {
+        ThinFixture one = new ThinFixture(Files.createDirectories(dir.resolve("one")), 16);
+        try (ThinFixture two = new ThinFixture(Files.createDirectories(dir.resolve("two")), 16)) {
+            byte[] a = pattern(BLOCK, 61);
+            byte[] b = pattern(2 * BLOCK, 62);
+            for (ThinFixture f : List.of(one, two)) {
+                f.createPool("pool", 0);
+                f.message("pool", "create_thin", "0");
+            }
+            write(one.createThin("pool", "thin", 0, 64 * 128), 0, a);
+            write(two.createThin("pool", "thin", 0, 64 * 128), BLOCK, b);
+            assertEquals("128 127", one.status("thin"));
+            assertEquals("256 383", two.status("thin"));
+
+            one.close();
+            assertArrayEquals(b, read(two.dm.device("thin"), BLOCK, 2 * BLOCK));
+            two.message("pool", "create_thin", "1");
+            assertEquals("256 383", two.status("thin"), "the other engine's pool lives on after the first engine closed");
+        } finally {
+            one.close();
+        }
+    }
 }

@@ -7,6 +7,7 @@ import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.io.FileBlockDevice;
 import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.targets.lib.Prison;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -153,9 +154,9 @@ class ThinProvisioningTest {
      */
     @Test
     void anExternalOriginInTheSamePoolIsReadUnderTheWrittenBlocksCell() throws Exception {
-        BlockLocks stripes = new BlockLocks();
+        Prison stripes = new Prison();
         long dev = 1;
-        while (stripes.of(dev, 0) != stripes.of(0, 0)) {
+        while (stripes.cell(dev, 0) != stripes.cell(0, 0)) {
             dev++;
         }
         long vb = 3;
