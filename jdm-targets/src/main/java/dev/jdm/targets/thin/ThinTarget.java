@@ -10,9 +10,9 @@ import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
-import dev.jdm.pdata.OutOfDataSpaceException;
-import dev.jdm.pdata.ThinMetadata;
-import dev.jdm.pdata.ThinMetadata.Mapping;
+import dev.jdm.targets.thin.metadata.OutOfDataSpaceException;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinMetadata.Mapping;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
