@@ -1,7 +1,7 @@
 package dev.jdm.bench;
 
 import dev.jdm.core.io.FileBlockDevice;
-import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -6,9 +6,10 @@ import dev.jdm.core.io.FileBlockDevice;
 import dev.jdm.core.testing.ExternalTools;
 import dev.jdm.nbd.NbdClient;
 import dev.jdm.nbd.NbdUri;
-import dev.jdm.pdata.ThinMetadata;
-import dev.jdm.pdata.ThinTools;
-import dev.jdm.pdata.ThinView;
+import dev.jdm.pdata.PdataTools;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinTools;
+import dev.jdm.targets.thin.metadata.ThinView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -122,7 +123,7 @@ class ThinCrashTest {
 
     @Test
     void acknowledgedWritesSurviveKillDashNineDuringWritesSnapshotsAndDeletes() throws Exception {
-        ExternalTools.requireTool("thin_check", ThinTools.PACKAGE);
+        ExternalTools.requireTool("thin_check", PdataTools.PACKAGE);
         Path meta = dir.resolve("meta");
         Path pool = dir.resolve("pool-data");
         try (RandomAccessFile m = new RandomAccessFile(meta.toFile(), "rw"); RandomAccessFile d = new RandomAccessFile(pool.toFile(), "rw")) {
@@ -157,8 +158,8 @@ class ThinCrashTest {
             }
             closeExports();
 
-            ThinTools.Result check = ThinTools.check(meta);
-            assertEquals(new ThinTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check after " + where);
+            PdataTools.Result check = ThinTools.check(meta);
+            assertEquals(new PdataTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check after " + where);
             // thin_check 0.9.0 does not look at the data space map: recount it from the trees
             try (var dev = FileBlockDevice.open(meta, FileBlockDevice.Options.READ_ONLY); var md = ThinMetadata.open(dev, 64)) {
                 ThinView.assertDataRefcounts(md);

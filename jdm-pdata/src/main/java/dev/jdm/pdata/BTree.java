@@ -48,11 +48,11 @@ public final class BTree {
 
     /** An empty tree: a single leaf root with no entries. */
     public long create() throws IOException {
-        return Node.format(tm.newBlock(BlockType.BTREE_NODE), true, valueType.size()).block.location();
+        return Node.format(tm.newBlock(Node.BLOCK_TYPE), true, valueType.size()).block.location();
     }
 
     private Node read(long location) throws IOException {
-        return new Node(tm.read(location, BlockType.BTREE_NODE)).checked(valueType.size());
+        return new Node(tm.read(location, Node.BLOCK_TYPE)).checked(valueType.size());
     }
 
     public byte[] lookup(long root, long key) throws IOException {
@@ -129,7 +129,7 @@ public final class BTree {
         if (split == null) {
             return top.block.location();
         }
-        Node newRoot = Node.format(tm.newBlock(BlockType.BTREE_NODE), false, 8);
+        Node newRoot = Node.format(tm.newBlock(Node.BLOCK_TYPE), false, 8);
         newRoot.insert(0, top.key(0), le64(top.block.location()));
         newRoot.insert(1, split.rightKey(), le64(split.rightLocation()));
         return newRoot.block.location();
@@ -165,7 +165,7 @@ public final class BTree {
             n.insert(i, key, value);
             return null;
         }
-        Node right = Node.format(tm.newBlock(BlockType.BTREE_NODE), n.isLeaf(), n.valueSize());
+        Node right = Node.format(tm.newBlock(Node.BLOCK_TYPE), n.isLeaf(), n.valueSize());
         int keep = n.nr() / 2;
         Node.copy(n, keep, right, 0, n.nr() - keep);
         right.setNr(n.nr() - keep);
@@ -269,7 +269,7 @@ public final class BTree {
 
     /** Shadows a node; a copy of a shared node takes its own reference to everything the node points at. */
     private Node shadow(long location) throws IOException {
-        TransactionManager.Shadow s = tm.shadow(location, BlockType.BTREE_NODE);
+        TransactionManager.Shadow s = tm.shadow(location, Node.BLOCK_TYPE);
         Node n = new Node(s.block()).checked(valueType.size());
         if (s.wasShared()) {
             for (int i = 0; i < n.nr(); i++) {
@@ -377,7 +377,7 @@ public final class BTree {
         int pos = 0;
         for (int n = 0; n < nodes; n++) {
             int take = count / nodes + (n < count % nodes ? 1 : 0);
-            Node leaf = Node.format(tm.newBlock(BlockType.BTREE_NODE), true, valueType.size());
+            Node leaf = Node.format(tm.newBlock(Node.BLOCK_TYPE), true, valueType.size());
             for (int j = 0; j < take; j++) {
                 leaf.insert(j, keys[pos + j], values[pos + j]);
             }
@@ -392,7 +392,7 @@ public final class BTree {
             int p = 0;
             for (int n = 0; n < parents; n++) {
                 int take = c / parents + (n < c % parents ? 1 : 0);
-                Node inner = Node.format(tm.newBlock(BlockType.BTREE_NODE), false, 8);
+                Node inner = Node.format(tm.newBlock(Node.BLOCK_TYPE), false, 8);
                 for (int j = 0; j < take; j++) {
                     inner.insert(j, level.get(p + j)[0], le64(level.get(p + j)[1]));
                 }

@@ -2,7 +2,6 @@ package dev.jdm.pdata;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.zip.CRC32C;
 
 /** One 4 KiB metadata block held in the block manager's cache. */
 public final class Block {
@@ -39,23 +38,16 @@ public final class Block {
         return data;
     }
 
-    /** The kernel's crc32c (seed ~0, no final inversion) of bytes 4..4095, XORed with the type's constant. */
-    static int checksum(ByteBuffer data, BlockType type) {
-        CRC32C crc = new CRC32C();
-        crc.update(data.array(), data.arrayOffset() + 4, SIZE - 4);
-        return (int) crc.getValue() ^ 0xFFFFFFFF ^ type.xor();
-    }
-
     /** Stamps location and checksum just before the block goes to disk. */
     void seal() {
         data.putLong(type.blocknrOffset(), location);
-        data.putInt(0, checksum(data, type));
+        data.putInt(0, type.checksum(data));
     }
 
     /** Refuses a block whose checksum or recorded location is wrong, naming block and type. */
     void validate() throws MetadataException {
         int stored = data.getInt(0);
-        int expected = checksum(data, type);
+        int expected = type.checksum(data);
         if (stored != expected) {
             throw new MetadataException(dev.jdm.core.Errno.EILSEQ, String.format(
                     "bad checksum in %s (block %d): stored 0x%08x, computed 0x%08x",

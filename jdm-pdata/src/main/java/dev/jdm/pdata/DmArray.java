@@ -9,6 +9,8 @@ import java.io.IOException;
  * is counted once per btree entry that points at it, so arrays share blocks the way btrees share nodes.
  */
 public final class DmArray {
+    /** dm-array.c's array_validator: the block's location is at offset 16, after the three counts. */
+    static final BlockType ARRAY_BLOCK = new BlockType("array block", 595846735, 16);
     private static final int HEADER = 24;
 
     /** Visits every entry in index order. */
@@ -40,7 +42,7 @@ public final class DmArray {
         byte[][] values = new byte[(int) nrBlocks][];
         for (int b = 0; b < nrBlocks; b++) {
             int n = (int) Math.min(perBlock, size - (long) b * perBlock);
-            Block block = tm.newBlock(BlockType.ARRAY);
+            Block block = tm.newBlock(ARRAY_BLOCK);
             block.data().putInt(4, perBlock).putInt(8, n).putInt(12, valueType.size());
             for (int i = 0; i < n; i++) {
                 block.data().put(HEADER + i * valueType.size(), initial);
@@ -76,7 +78,7 @@ public final class DmArray {
         // shadow the btree path first: a shared leaf's copy takes its own reference to the array block,
         // which then shows as shared and is copied rather than changed under the other owner
         root = blocks.replace(root, blockIndex, BTree.le64(location));
-        TransactionManager.Shadow s = tm.shadow(location, BlockType.ARRAY);
+        TransactionManager.Shadow s = tm.shadow(location, ARRAY_BLOCK);
         Block b = s.block();
         int n = b.data().getInt(8);
         if (s.wasShared()) {
@@ -114,7 +116,7 @@ public final class DmArray {
     }
 
     private Block readBlock(long location) throws IOException {
-        Block b = tm.read(location, BlockType.ARRAY);
+        Block b = tm.read(location, ARRAY_BLOCK);
         var d = b.data();
         if (d.getInt(12) != valueType.size() || d.getInt(4) != perBlock || d.getInt(8) > perBlock) {
             throw new MetadataException(dev.jdm.core.Errno.EILSEQ, String.format(

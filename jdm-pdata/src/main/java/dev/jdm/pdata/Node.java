@@ -7,6 +7,8 @@ import java.nio.ByteBuffer;
  * value_size u32 | pad u32 | keys[max] u64 | values[max]}. Internal nodes hold le64 child locations.
  */
 final class Node {
+    /** dm-btree-spine.c's btree_node_validator. */
+    static final BlockType BLOCK_TYPE = new BlockType("btree node", 121107, 8);
     static final int HEADER = 32;
     static final int INTERNAL = 1;
     static final int LEAF = 2;

@@ -29,6 +29,9 @@ public final class SpaceMap {
     public static final int ENTRIES_PER_BITMAP = (Block.SIZE - 16) * 4;
     public static final int METADATA_INDEX_ENTRIES = (Block.SIZE - 16) / 16;
     public static final long METADATA_MAX_BLOCKS = (long) METADATA_INDEX_ENTRIES * ENTRIES_PER_BITMAP;
+    /** dm-space-map-common.c's dm_sm_bitmap_validator and index_validator (the metadata space map's index). */
+    static final BlockType BITMAP_BLOCK = new BlockType("space map bitmap", 240779, 8);
+    static final BlockType INDEX_BLOCK = new BlockType("space map index", 160478, 8);
     private static final int BITMAP_HEADER = 16;
     private static final int WORDS = ENTRIES_PER_BITMAP / 32;
     /** Bit 2j of a word is set when entry j of {@code ~(w | w >>> 1)} is a zero count. */
@@ -206,7 +209,7 @@ public final class SpaceMap {
 
     /** First entry in [start, end) of bitmap i that is zero both in the committed and in the current bitmap. */
     private int findFreeIn(int i, int start, int end) throws IOException {
-        ByteBuffer committed = bitmapAt[i] == 0 ? null : bm.read(bitmapAt[i], BlockType.BITMAP).data();
+        ByteBuffer committed = bitmapAt[i] == 0 ? null : bm.read(bitmapAt[i], BITMAP_BLOCK).data();
         long[] current = shadow[i];
         for (int w = start / 32; w * 32 < end; w++) {
             long both = (committed == null ? 0 : committed.getLong(BITMAP_HEADER + 8 * w))
@@ -260,7 +263,7 @@ public final class SpaceMap {
         if (bitmapAt[i] == 0) {
             return 0;
         }
-        return entry(bm.read(bitmapAt[i], BlockType.BITMAP).data().getLong(BITMAP_HEADER + 8 * (j / 32)), j);
+        return entry(bm.read(bitmapAt[i], BITMAP_BLOCK).data().getLong(BITMAP_HEADER + 8 * (j / 32)), j);
     }
 
     private int committedCount(long block) throws IOException {
@@ -291,7 +294,7 @@ public final class SpaceMap {
         if (shadow[i] == null) {
             long[] words = new long[WORDS];
             if (bitmapAt[i] != 0) {
-                ByteBuffer d = bm.read(bitmapAt[i], BlockType.BITMAP).data();
+                ByteBuffer d = bm.read(bitmapAt[i], BITMAP_BLOCK).data();
                 for (int w = 0; w < WORDS; w++) {
                     words[w] = d.getLong(BITMAP_HEADER + 8 * w);
                 }
@@ -351,7 +354,7 @@ public final class SpaceMap {
             relocateBitmap(tm, i);
         }
         writeDirtyBitmaps(tm);
-        Block index = tm.blockManager().create(newIndexRoot, BlockType.INDEX);
+        Block index = tm.blockManager().create(newIndexRoot, INDEX_BLOCK);
         for (int i = 0; i < newBitmapAt.length; i++) {
             index.data().put(16 + 16 * i, indexEntry(i));
         }
@@ -379,7 +382,7 @@ public final class SpaceMap {
 
     private void writeDirtyBitmaps(TransactionManager tm) throws IOException {
         for (int i = dirty.nextSetBit(0); i >= 0; i = dirty.nextSetBit(i + 1)) {
-            Block b = tm.blockManager().create(newBitmapAt[i], BlockType.BITMAP);
+            Block b = tm.blockManager().create(newBitmapAt[i], BITMAP_BLOCK);
             // a dirty bitmap without a copy is one never written (new, or grown into): all free, no heap copy
             long[] words = shadow[i];
             int n = entries(i, nrBlocks);
@@ -473,7 +476,7 @@ public final class SpaceMap {
     }
 
     /** Returns a disk space map to the state its committed root describes (abort). */
-    void reloadDisk(TransactionManager tm, ByteBuffer root) throws IOException {
+    public void reloadDisk(TransactionManager tm, ByteBuffer root) throws IOException {
         resetSize(root.getLong(0));
         attach(tm.blockManager());
         indexRoot = root.getLong(16);
@@ -493,14 +496,14 @@ public final class SpaceMap {
     }
 
     /** Returns the metadata space map to the state its committed root describes (abort). */
-    void reloadMetadata(BlockManager bm, ByteBuffer root) throws IOException {
+    public void reloadMetadata(BlockManager bm, ByteBuffer root) throws IOException {
         resetSize(root.getLong(0));
         if (bitmapAt.length > METADATA_INDEX_ENTRIES) {
             throw new MetadataException(Errno.EILSEQ, "metadata space map of " + nrBlocks + " blocks is over the limit");
         }
         attach(bm);
         indexRoot = root.getLong(16);
-        ByteBuffer index = bm.read(indexRoot, BlockType.INDEX).data();
+        ByteBuffer index = bm.read(indexRoot, INDEX_BLOCK).data();
         for (int i = 0; i < bitmapAt.length; i++) {
             setIndexEntry(i, index, 16 + 16 * i);
         }

@@ -157,7 +157,7 @@ class BTreePropertiesTest {
     private static void check(TransactionManager tm, long location, boolean isRoot, long lo, long hi, Set<Long> nodes)
             throws IOException {
         assertTrue(nodes.add(location), "node " + location + " reached twice");
-        Node n = new Node(tm.read(location, BlockType.BTREE_NODE));
+        Node n = new Node(tm.read(location, Node.BLOCK_TYPE));
         if (!isRoot) {
             assertTrue(n.nr() >= n.max() / 3, "node " + location + " has " + n.nr() + " entries");
         }

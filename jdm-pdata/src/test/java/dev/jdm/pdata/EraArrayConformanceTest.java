@@ -28,6 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class EraArrayConformanceTest {
     private static final long MAGIC = 2126579579L;
+    /** dm-era-target.c's sb_validator: era metadata declares its superblock, as every pdata user does. */
+    private static final BlockType SUPERBLOCK = new BlockType("era superblock", 146538381, 8);
     private static final int NR_BLOCKS = 40_000; // bitsets span two array blocks, the era array 40
 
     @TempDir
@@ -140,7 +142,7 @@ class EraArrayConformanceTest {
 
     private static Era read(MemoryDevice disk) throws IOException {
         BlockManager bm = new BlockManager(disk, 64);
-        ByteBuffer sb = bm.read(0, BlockType.ERA_SUPERBLOCK).data();
+        ByteBuffer sb = bm.read(0, SUPERBLOCK).data();
         assertEquals(MAGIC, sb.getLong(32));
         assertEquals(1, sb.getInt(40));
         assertEquals(NR_BLOCKS, sb.getInt(180));
@@ -190,7 +192,7 @@ class EraArrayConformanceTest {
                 .putInt(NR_BLOCKS).putLong(scratch).array());
         treeRoot = tree.remove(treeRoot, 99);
         byte[] smRoot = msm.writeMetadata(tm);
-        Block sb = bm.create(0, BlockType.ERA_SUPERBLOCK);
+        Block sb = bm.create(0, SUPERBLOCK);
         sb.data().putLong(32, MAGIC).putInt(40, 1).put(44, smRoot).putInt(172, 128).putInt(176, 8)
                 .putInt(180, NR_BLOCKS).putInt(184, e.currentEra()).putLong(200, treeRoot).putLong(208, arrayRoot);
         tm.commit(sb);
@@ -203,7 +205,7 @@ class EraArrayConformanceTest {
         Files.writeString(xml, toXml(era));
         Path meta = dir.resolve("meta");
         Files.write(meta, new byte[4 << 20]);
-        ThinTools.Result r = ThinTools.run("era_restore", "-i", xml.toString(), "-o", meta.toString());
+        PdataTools.Result r = PdataTools.run("era_restore", "-i", xml.toString(), "-o", meta.toString());
         assertEquals(0, r.exit(), r.stderr());
         MemoryDevice disk = new MemoryDevice(4 << 20);
         System.arraycopy(Files.readAllBytes(meta), 0, disk.bytes(), 0, disk.bytes().length);
@@ -218,9 +220,9 @@ class EraArrayConformanceTest {
         assertEquals(era, read(disk));
         Path meta = dir.resolve("meta");
         Files.write(meta, disk.bytes());
-        ThinTools.Result check = ThinTools.run("era_check", meta.toString());
+        PdataTools.Result check = PdataTools.run("era_check", meta.toString());
         assertEquals(0, check.exit(), check.stderr() + check.stdout());
-        ThinTools.Result dump = ThinTools.run("era_dump", meta.toString());
+        PdataTools.Result dump = PdataTools.run("era_dump", meta.toString());
         assertEquals(0, dump.exit(), dump.stderr());
         assertEquals(era, parseDump(dump.stdout()));
     }

@@ -1,6 +1,6 @@
 package dev.jdm.targets.thin;
 
-import dev.jdm.pdata.ThinMetadata.Mapping;
+import dev.jdm.targets.thin.metadata.ThinMetadata.Mapping;
 
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;

@@ -7,12 +7,12 @@ import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.pdata.Block;
 import dev.jdm.pdata.MetadataException;
-import dev.jdm.pdata.OutOfDataSpaceException;
 import dev.jdm.pdata.SpaceMap;
-import dev.jdm.pdata.ThinMetadata;
 import dev.jdm.targets.lib.Copier;
 import dev.jdm.targets.lib.PeriodicWork;
 import dev.jdm.targets.lib.Prison;
+import dev.jdm.targets.thin.metadata.OutOfDataSpaceException;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;

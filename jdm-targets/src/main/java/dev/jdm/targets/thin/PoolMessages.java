@@ -2,7 +2,7 @@ package dev.jdm.targets.thin;
 
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
-import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 
 import java.util.List;
 import java.util.Locale;

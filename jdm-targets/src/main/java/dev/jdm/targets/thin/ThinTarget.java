@@ -10,10 +10,10 @@ import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
-import dev.jdm.pdata.OutOfDataSpaceException;
-import dev.jdm.pdata.ThinMetadata;
-import dev.jdm.pdata.ThinMetadata.Mapping;
 import dev.jdm.targets.lib.Copier;
+import dev.jdm.targets.thin.metadata.OutOfDataSpaceException;
+import dev.jdm.targets.thin.metadata.ThinMetadata.Mapping;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,6 +1,6 @@
 package dev.jdm.targets.thin;
 
-import dev.jdm.pdata.ThinMetadata.Mapping;
+import dev.jdm.targets.thin.metadata.ThinMetadata.Mapping;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

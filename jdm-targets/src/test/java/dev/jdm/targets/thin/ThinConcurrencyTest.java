@@ -1,8 +1,9 @@
 package dev.jdm.targets.thin;
 
 import dev.jdm.core.engine.MappedDevice;
-import dev.jdm.pdata.ThinMetadata;
-import dev.jdm.pdata.ThinTools;
+import dev.jdm.pdata.PdataTools;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,7 +73,7 @@ class ThinConcurrencyTest {
             String used = f.status("pool").split(" ")[2];
             f.dm.removeAll(false);
 
-            ThinTools.Result check = ThinTools.check(f.metadata);
+            PdataTools.Result check = ThinTools.check(f.metadata);
             assertEquals(0, check.exit(), check.stderr());
             ThinTools.Dump dump = ThinTools.dump(f.metadata);
             Set<Long> dataBlocks = new HashSet<>();

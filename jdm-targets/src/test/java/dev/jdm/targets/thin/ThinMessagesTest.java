@@ -3,7 +3,7 @@ package dev.jdm.targets.thin;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.FileBlockDevice;
-import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

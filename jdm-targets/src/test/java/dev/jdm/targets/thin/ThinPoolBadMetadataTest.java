@@ -4,7 +4,7 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.testing.TestFiles;
-import dev.jdm.pdata.ThinTools;
+import dev.jdm.targets.thin.metadata.ThinTools;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

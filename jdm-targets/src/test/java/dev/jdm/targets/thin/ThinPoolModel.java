@@ -1,6 +1,6 @@
 package dev.jdm.targets.thin;
 
-import dev.jdm.pdata.ThinTools;
+import dev.jdm.targets.thin.metadata.ThinTools;
 
 import java.util.Collections;
 import java.util.HashMap;

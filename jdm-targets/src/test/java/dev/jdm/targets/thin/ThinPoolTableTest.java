@@ -4,7 +4,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.FileBlockDevice;
-import dev.jdm.pdata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

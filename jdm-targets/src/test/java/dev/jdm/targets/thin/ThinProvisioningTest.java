@@ -6,8 +6,8 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.io.FileBlockDevice;
-import dev.jdm.pdata.ThinMetadata;
 import dev.jdm.targets.lib.Prison;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

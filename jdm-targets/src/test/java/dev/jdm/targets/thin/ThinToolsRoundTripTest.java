@@ -4,9 +4,10 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.FileBlockDevice;
 import dev.jdm.core.testing.TestFiles;
-import dev.jdm.pdata.ThinMetadata;
-import dev.jdm.pdata.ThinTools;
-import dev.jdm.pdata.ThinView;
+import dev.jdm.pdata.PdataTools;
+import dev.jdm.targets.thin.metadata.ThinMetadata;
+import dev.jdm.targets.thin.metadata.ThinTools;
+import dev.jdm.targets.thin.metadata.ThinView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -195,8 +196,8 @@ class ThinToolsRoundTripTest {
     }
 
     static void assertCheckClean(Path meta) throws Exception {
-        ThinTools.Result check = ThinTools.check(meta);
-        assertEquals(new ThinTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check");
+        PdataTools.Result check = ThinTools.check(meta);
+        assertEquals(new PdataTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check");
     }
 
     // ---------------------------------------------------------------- jdm -> thin_check / thin_dump
@@ -266,7 +267,7 @@ class ThinToolsRoundTripTest {
         }
         assertDumpMatchesModel(dump, model, data, where);
         if (model.held != null) {
-            ThinTools.Result heldDump = ThinTools.run("thin_dump", "-m", meta.toString());
+            PdataTools.Result heldDump = PdataTools.run("thin_dump", "-m", meta.toString());
             assertEquals(0, heldDump.exit(), heldDump.stderr());
             TreeMap<Long, Set<Long>> want = new TreeMap<>();
             model.held.forEach((id, maps) -> want.put(id, maps.keySet()));

@@ -1,7 +1,15 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
+import dev.jdm.pdata.BTree;
+import dev.jdm.pdata.Block;
+import dev.jdm.pdata.BlockManager;
+import dev.jdm.pdata.BlockType;
+import dev.jdm.pdata.MetadataException;
+import dev.jdm.pdata.SpaceMap;
+import dev.jdm.pdata.TransactionManager;
+import dev.jdm.pdata.ValueType;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,6 +42,8 @@ public final class ThinMetadata implements AutoCloseable {
     public static final int SUPERBLOCK_VERSION = 2;
     public static final int NEEDS_CHECK = 1;
     public static final long MAX_DEVICE_ID = (1L << 24) - 1;
+    /** dm-thin-metadata.c's sb_validator; also the type of the held metadata snapshot's superblock copy. */
+    public static final BlockType SUPERBLOCK = new BlockType("superblock", 160774, 8);
     private static final int DETAILS_SIZE = 24;
     private static final String OUT_OF_METADATA_SPACE = "out of metadata space";
 
@@ -157,7 +167,7 @@ public final class ThinMetadata implements AutoCloseable {
                     + " bytes is smaller than one 4096-byte block");
         }
         BlockManager bm = new BlockManager(device, cacheBlocks);
-        ByteBuffer sb = bm.read(0, BlockType.THIN_SUPERBLOCK).data();
+        ByteBuffer sb = bm.read(0, SUPERBLOCK).data();
         long magic = sb.getLong(32);
         if (magic != MAGIC) {
             throw new MetadataException(Errno.EILSEQ, "bad magic in thin superblock: " + magic + ", expected " + MAGIC);
@@ -201,7 +211,7 @@ public final class ThinMetadata implements AutoCloseable {
         write(() -> {
             tm.abort();
             bm.refreshSize();
-            ByteBuffer sb = bm.read(0, BlockType.THIN_SUPERBLOCK).data();
+            ByteBuffer sb = bm.read(0, SUPERBLOCK).data();
             metadataSm.reloadMetadata(bm, sb.slice(192, 32).order(ByteOrder.LITTLE_ENDIAN));
             dataSm.reloadDisk(tm, sb.slice(64, 32).order(ByteOrder.LITTLE_ENDIAN));
             readCommitted(sb);
@@ -220,7 +230,7 @@ public final class ThinMetadata implements AutoCloseable {
             flags |= NEEDS_CHECK;
             // from disk: after a commit that failed half-way the cached superblock is the unpublished one
             bm.forget(0);
-            Block sb = bm.read(0, BlockType.THIN_SUPERBLOCK);
+            Block sb = bm.read(0, SUPERBLOCK);
             sb.data().putInt(4, flags);
             bm.writeAndFlush(sb);
             return null;
@@ -520,8 +530,8 @@ public final class ThinMetadata implements AutoCloseable {
                 throw new MetadataException(Errno.EBUSY, "Pool metadata snapshot already exists: release this before taking another.");
             }
             commit();
-            Block copy = tm.newBlock(BlockType.THIN_SUPERBLOCK);
-            copy.data().put(0, bm.read(0, BlockType.THIN_SUPERBLOCK).data(), 0, Block.SIZE);
+            Block copy = tm.newBlock(SUPERBLOCK);
+            copy.data().put(0, bm.read(0, SUPERBLOCK).data(), 0, Block.SIZE);
             copy.data().put(64, new byte[256]);
             tm.inc(mappingRoot);
             tm.inc(detailsRoot);
@@ -537,7 +547,7 @@ public final class ThinMetadata implements AutoCloseable {
             if (heldRoot == 0) {
                 throw new MetadataException(Errno.EINVAL, "No pool metadata snapshot found: nothing to release.");
             }
-            ByteBuffer held = bm.read(heldRoot, BlockType.THIN_SUPERBLOCK).data();
+            ByteBuffer held = bm.read(heldRoot, SUPERBLOCK).data();
             long heldMappings = held.getLong(320);
             long heldDetails = held.getLong(328);
             mappingTree.delete(heldMappings);
@@ -605,7 +615,7 @@ public final class ThinMetadata implements AutoCloseable {
             changedDetails.clear();
             byte[] dataRoot = dataSm.writeDisk(tm);
             byte[] metadataRoot = metadataSm.writeMetadata(tm);
-            Block sb = bm.create(0, BlockType.THIN_SUPERBLOCK);
+            Block sb = bm.create(0, SUPERBLOCK);
             ByteBuffer d = sb.data();
             d.putInt(4, flags);
             d.putLong(32, MAGIC);

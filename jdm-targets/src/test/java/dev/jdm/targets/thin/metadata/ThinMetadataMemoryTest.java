@@ -1,6 +1,8 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.io.FileBlockDevice;
+import dev.jdm.pdata.Block;
+import dev.jdm.pdata.PdataTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -62,7 +64,7 @@ class ThinMetadataMemoryTest {
             assertEquals(new ThinMetadata.Mapping(2 * 123_456 + 1, 0), md.lookup(1, 123_456));
             assertEquals(1, md.dataSpaceMap().count(4L * PER_COMMIT - 1));
             assertEquals(0, md.dataSpaceMap().count(4L * PER_COMMIT));
-            ThinTools.Result check = ThinTools.check(meta);
+            PdataTools.Result check = ThinTools.check(meta);
             assertEquals(0, check.exit(), "thin_check: " + check.stderr());
         }
     }

@@ -1,6 +1,8 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.io.FileBlockDevice;
+import dev.jdm.pdata.MetadataException;
+import dev.jdm.pdata.PdataTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,7 +38,7 @@ class MetadataSnapshotTest {
 
             assertEquals(0, ThinTools.check(meta).exit(), ThinTools.check(meta).stderr());
             assertEquals(ThinView.of(md), ThinTools.dump(meta));
-            ThinTools.Result held = ThinTools.run("thin_dump", "-m", meta.toString());
+            PdataTools.Result held = PdataTools.run("thin_dump", "-m", meta.toString());
             assertEquals(0, held.exit(), held.stderr());
             ThinTools.Dump snapshot = ThinTools.parse(held.stdout());
             assertEquals(before.devices(), snapshot.devices(), "the snapshot shows the state when it was taken");
@@ -45,7 +47,7 @@ class MetadataSnapshotTest {
             md.releaseMetadataSnapshot();
             md.commit();
             assertEquals(0, md.metadataSnapshot());
-            ThinTools.Result check = ThinTools.check(meta);
+            PdataTools.Result check = ThinTools.check(meta);
             assertEquals(0, check.exit(), check.stderr());
             ThinView.assertDataRefcounts(md);
             assertEquals(ThinView.of(md), ThinTools.dump(meta));

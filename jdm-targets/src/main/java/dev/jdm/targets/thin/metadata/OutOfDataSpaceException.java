@@ -1,6 +1,7 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.Errno;
+import dev.jdm.pdata.MetadataException;
 
 /**
  * The data device is full (ENOSPC from {@link ThinMetadata#allocateDataBlock}). Any other ENOSPC from

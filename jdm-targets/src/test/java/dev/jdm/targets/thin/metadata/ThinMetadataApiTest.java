@@ -1,8 +1,11 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.testing.MemoryDevice;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.FileBlockDevice;
+import dev.jdm.pdata.Block;
+import dev.jdm.pdata.MetadataException;
+import dev.jdm.pdata.PdataTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,7 +42,7 @@ class ThinMetadataApiTest {
     }
 
     private static void assertToolsAgree(Path meta, ThinMetadata md) throws Exception {
-        ThinTools.Result check = ThinTools.check(meta);
+        PdataTools.Result check = ThinTools.check(meta);
         assertEquals(0, check.exit(), "thin_check: " + check.stderr());
         assertEquals(ThinTools.dump(meta), ThinView.of(md));
         ThinView.assertDataRefcounts(md);

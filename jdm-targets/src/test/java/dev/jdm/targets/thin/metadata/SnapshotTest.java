@@ -1,6 +1,7 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.testing.MemoryDevice;
+import dev.jdm.pdata.PdataTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -70,7 +71,7 @@ class SnapshotTest {
         }
         Path file = dir.resolve("meta");
         Files.write(file, disk.bytes());
-        ThinTools.Result check = ThinTools.check(file);
+        PdataTools.Result check = ThinTools.check(file);
         assertEquals(0, check.exit(), check.stderr());
         ThinTools.Dump dump = ThinTools.dump(file);
         TreeMap<Long, ThinMetadata.Mapping> expected = new TreeMap<>();

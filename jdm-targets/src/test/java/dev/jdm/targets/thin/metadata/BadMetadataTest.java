@@ -1,6 +1,9 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.testing.MemoryDevice;
+import dev.jdm.pdata.Block;
+import dev.jdm.pdata.BlockType;
+import dev.jdm.pdata.MetadataException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,7 +47,7 @@ class BadMetadataTest {
     /** Rewrites a block's checksum after a deliberate change, so only the intended check can fail. */
     private static void reseal(byte[] image, long block, BlockType type) {
         ByteBuffer b = ByteBuffer.wrap(image, (int) (block * Block.SIZE), Block.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(0, Block.checksum(b, type));
+        b.putInt(0, type.checksum(b));
     }
 
     @Test
@@ -64,8 +67,8 @@ class BadMetadataTest {
         String message = refused(image);
         assertEquals("bad checksum in superblock (block 0): stored 0x"
                 + String.format("%08x", ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN).getInt(0))
-                + ", computed 0x" + String.format("%08x", Block.checksum(
-                        ByteBuffer.wrap(image, 0, Block.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN), BlockType.THIN_SUPERBLOCK)),
+                + ", computed 0x" + String.format("%08x", ThinMetadata.SUPERBLOCK.checksum(
+                        ByteBuffer.wrap(image, 0, Block.SIZE).slice().order(ByteOrder.LITTLE_ENDIAN))),
                 message);
     }
 
@@ -81,7 +84,7 @@ class BadMetadataTest {
     void badMagic() {
         byte[] image = good.clone();
         ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putLong(32, 12345);
-        reseal(image, 0, BlockType.THIN_SUPERBLOCK);
+        reseal(image, 0, ThinMetadata.SUPERBLOCK);
         assertEquals("bad magic in thin superblock: 12345, expected 27022010", refused(image));
     }
 
@@ -99,7 +102,7 @@ class BadMetadataTest {
         long elsewhere = 1000; // free in this small pool
         System.arraycopy(image, (int) (detailsRoot * Block.SIZE), image, (int) (elsewhere * Block.SIZE), Block.SIZE);
         ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putLong(328, elsewhere);
-        reseal(image, 0, BlockType.THIN_SUPERBLOCK);
+        reseal(image, 0, ThinMetadata.SUPERBLOCK);
         assertEquals("btree node at block 1000 says it is block " + detailsRoot + " (misdirected I/O?)", refused(image));
     }
 
@@ -107,7 +110,7 @@ class BadMetadataTest {
     void mappingRootOfTheWrongType() {
         byte[] image = good.clone();
         ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putLong(320, 0);
-        reseal(image, 0, BlockType.THIN_SUPERBLOCK);
+        reseal(image, 0, ThinMetadata.SUPERBLOCK);
         MemoryDevice d = new MemoryDevice(image.length);
         System.arraycopy(image, 0, d.bytes(), 0, image.length);
         // the mapping tree is read lazily: the first lookup names the problem

@@ -1,4 +1,4 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.testing.MemoryDevice;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,7 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
-import dev.jdm.core.testing.ExternalTools;
+import dev.jdm.pdata.PdataTools;
+import dev.jdm.pdata.PdataTools.Result;
 import org.w3c.dom.Element;
 import org.w3c.dom.Node;
 
@@ -15,15 +16,10 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Runs thin-provisioning-tools 0.9.0 and parses thin_dump's XML into a comparable model. Public in the test-jar:
- * the thin targets' tests in jdm-targets and jdm-daemon drive the same tools.
+ * Runs thin_check, thin_dump and thin_restore ({@link PdataTools}) and parses thin_dump's XML into a comparable
+ * model. Public in the test-jar: jdm-daemon's thin crash test drives the same tools.
  */
 public final class ThinTools {
-    public static final String PACKAGE = "thin-provisioning-tools";
-
-    public record Result(int exit, String stdout, String stderr) {
-    }
-
     /** One device as thin_dump prints it, mappings expanded to single blocks. */
     public record Device(long id, long mappedBlocks, long transaction, int creationTime, int snapTime,
                   TreeMap<Long, ThinMetadata.Mapping> mappings) {
@@ -35,37 +31,19 @@ public final class ThinTools {
     private ThinTools() {
     }
 
-    public static Result run(String tool, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ExternalTools.requireTool(tool, PACKAGE));
-        cmd.addAll(List.of(args));
-        // stderr goes to a file: a tool reporting many errors would otherwise fill the pipe and block
-        // while we are still reading stdout
-        Path errFile = java.nio.file.Files.createTempFile("thin-tool", ".err");
-        try {
-            Process p = new ProcessBuilder(cmd).redirectError(errFile.toFile()).start();
-            p.getOutputStream().close();
-            var out = p.getInputStream().readAllBytes();
-            int rc = p.waitFor();
-            return new Result(rc, new String(out, StandardCharsets.UTF_8), java.nio.file.Files.readString(errFile));
-        } finally {
-            java.nio.file.Files.deleteIfExists(errFile);
-        }
-    }
-
     public static Result check(Path metadata) throws IOException, InterruptedException {
-        return run("thin_check", metadata.toString());
+        return PdataTools.run("thin_check", metadata.toString());
     }
 
     public static void restore(Path xml, Path metadata) throws IOException, InterruptedException {
-        Result r = run("thin_restore", "-i", xml.toString(), "-o", metadata.toString());
+        Result r = PdataTools.run("thin_restore", "-i", xml.toString(), "-o", metadata.toString());
         if (r.exit() != 0) {
             throw new AssertionError("thin_restore failed: " + r.stderr() + r.stdout());
         }
     }
 
     public static Dump dump(Path metadata) throws Exception {
-        Result r = run("thin_dump", metadata.toString());
+        Result r = PdataTools.run("thin_dump", metadata.toString());
         if (r.exit() != 0) {
             throw new AssertionError("thin_dump failed: " + r.stderr());
         }

@@ -1,4 +1,8 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
+
+import dev.jdm.pdata.BTree;
+import dev.jdm.pdata.SpaceMap;
+import dev.jdm.pdata.ValueType;
 
 import java.io.IOException;
 import java.util.HashMap;
@@ -44,7 +48,7 @@ public final class ThinView {
             });
         }
         if (md.metadataSnapshot() != 0) {
-            long heldMappings = md.blockManager().read(md.metadataSnapshot(), BlockType.THIN_SUPERBLOCK).data().getLong(320);
+            long heldMappings = md.blockManager().read(md.metadataSnapshot(), ThinMetadata.SUPERBLOCK).data().getLong(320);
             new BTree(md.transactionManager(), ValueType.LE64).walk(heldMappings, (id, root) ->
                     md.deviceTrees().leaves(BTree.le64(root), (location, keys, values) -> {
                         if (seenLeaves.add(location)) {

@@ -1,6 +1,7 @@
-package dev.jdm.pdata;
+package dev.jdm.targets.thin.metadata;
 
 import dev.jdm.core.io.FileBlockDevice;
+import dev.jdm.pdata.PdataTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -121,7 +122,7 @@ class ThinToolsConformanceTest {
     }
 
     private static void assertToolsAgree(Path meta, ThinMetadata md) throws Exception {
-        ThinTools.Result check = ThinTools.check(meta);
+        PdataTools.Result check = ThinTools.check(meta);
         assertEquals(0, check.exit(), "thin_check: " + check.stderr());
         assertEquals("examining superblock\nexamining devices tree\nexamining mapping tree\nchecking space map counts\n",
                 check.stderr());
