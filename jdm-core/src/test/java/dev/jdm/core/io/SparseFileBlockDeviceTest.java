@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The contract on a sparse regular file through the page cache, plus what is particular to files. */
-class SparseFileBlockDeviceTest extends BlockDeviceContract {
+class SparseFileBlockDeviceTest extends BlockDeviceSparseContract {
 
     @Override
     protected BlockDevice create(long size) throws Exception {
