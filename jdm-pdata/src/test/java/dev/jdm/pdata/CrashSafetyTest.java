@@ -1,6 +1,7 @@
 package dev.jdm.pdata;
 
 import dev.jdm.core.testing.MemoryDevice;
+import dev.jdm.core.testing.PowerCutDevice;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,11 +49,11 @@ class CrashSafetyTest {
         MemoryDevice dry = copyOf(base.bytes());
         ThinTools.Dump after;
         int totalWrites;
-        CrashingDevice counting = new CrashingDevice(dry, Integer.MAX_VALUE, false);
+        PowerCutDevice counting = new PowerCutDevice(dry, Integer.MAX_VALUE, false);
         try (ThinMetadata md = ThinMetadata.open(counting, 64)) {
             transaction(md);
             after = ThinView.of(md);
-            totalWrites = counting.writes;
+            totalWrites = counting.writes();
         }
         assertTrue(totalWrites > 20, "the transaction writes " + totalWrites + " blocks");
         int sawOld = 0;
@@ -60,10 +61,10 @@ class CrashSafetyTest {
         Path file = dir.resolve("cut");
         for (int cut = 0; cut <= totalWrites; cut++) {
             MemoryDevice disk = copyOf(base.bytes());
-            try (ThinMetadata md = ThinMetadata.open(new CrashingDevice(disk, cut, loseUnflushed), 64)) {
+            try (ThinMetadata md = ThinMetadata.open(new PowerCutDevice(disk, cut, loseUnflushed), 64)) {
                 transaction(md);
                 assertEquals(totalWrites, cut, "only the uncut run completes");
-            } catch (CrashingDevice.PowerCut expected) {
+            } catch (PowerCutDevice.PowerCut expected) {
                 // the writer died here
             }
             try (ThinMetadata md = ThinMetadata.open(disk, 64)) {

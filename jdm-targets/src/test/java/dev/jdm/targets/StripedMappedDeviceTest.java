@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /** The contract on a mapped device striped over four files in 4 KiB chunks, with uneven stripe offsets. */

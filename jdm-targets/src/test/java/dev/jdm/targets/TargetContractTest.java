@@ -177,7 +177,7 @@ class TargetContractTest {
     /** Recovery mode is read-only (the kernel refuses writes in it): its content is written in J mode first. */
     @Nested
     class IntegrityRecoveryReads extends BlockDeviceReadContract {
-        private final byte[] content = TestPattern.bytes((int) SIZE, 31);
+        private final byte[] content = TestPattern.pattern((int) SIZE, 31);
 
         @Override
         protected BlockDevice create(long size) throws Exception {

@@ -2,7 +2,6 @@ package dev.jdm.core.io;
 
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
-import dev.jdm.core.testing.TestPattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -19,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static dev.jdm.core.testing.TestPattern.assertSameBytes;
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -35,10 +35,6 @@ public abstract class BlockDeviceDataContract extends BlockDeviceReadContract {
     /** Whether writing past the end grows the device (a regular file does) instead of failing with EIO. */
     protected boolean growsOnWriteBeyondEnd() {
         return false;
-    }
-
-    protected static byte[] pattern(int length, long seed) {
-        return TestPattern.bytes(length, seed);
     }
 
     protected void write(long offset, byte[] content) throws Exception {

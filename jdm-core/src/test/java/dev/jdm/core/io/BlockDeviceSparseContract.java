@@ -9,6 +9,7 @@ import static dev.jdm.core.testing.Extents.data;
 import static dev.jdm.core.testing.Extents.hole;
 import static dev.jdm.core.testing.Extents.of;
 import static dev.jdm.core.testing.TestPattern.assertSameBytes;
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**

@@ -6,7 +6,7 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Deterministic test bytes and the check that compares them. {@link #bytes} is a seeded buffer;
+ * Deterministic test bytes and the check that compares them. {@link #pattern} is a seeded buffer;
  * {@link #at} is a pattern that depends on the device offset as well, so any slice of it can be
  * recomputed without keeping the whole. {@link #assertSameBytes} names the first byte that differs,
  * which a failing {@code assertArrayEquals} over megabytes does not make easy to read.
@@ -16,7 +16,7 @@ public final class TestPattern {
     }
 
     /** {@code length} bytes from a generator seeded with {@code seed}: equal seeds, equal bytes. */
-    public static byte[] bytes(int length, long seed) {
+    public static byte[] pattern(int length, long seed) {
         byte[] b = new byte[length];
         new SplittableRandom(seed).nextBytes(b);
         return b;

@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * so the data half does not apply.
  */
 class VerityReadContractTest extends BlockDeviceReadContract {
-    private final byte[] content = TestPattern.bytes((int) SIZE, 53);
+    private final byte[] content = TestPattern.pattern((int) SIZE, 53);
 
     @Override
     protected BlockDevice create(long size) throws Exception {
