@@ -1,11 +1,11 @@
 package dev.jdm.nbd;
 
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.BlockDeviceContract;
+import dev.jdm.core.io.BlockDeviceSparseContract;
 import dev.jdm.core.testing.TestFiles;
 
 /** The BlockDevice contract for a remote export served by jdm's own server, through jdm's client. */
-class NbdClientContractTest extends BlockDeviceContract {
+class NbdClientContractTest extends BlockDeviceSparseContract {
     @Override
     protected BlockDevice create(long size) throws Exception {
         Served served = closeAfterTest(new Served(dir));

@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -49,11 +50,6 @@ class TransmissionTest {
         return c;
     }
 
-    private static byte[] pattern(int n, long seed) {
-        byte[] b = new byte[n];
-        new SplittableRandom(seed).nextBytes(b);
-        return b;
-    }
 
     private static void assertError(RawClient.Chunk c, long cookie, int error, String message) {
         assertEquals(Nbd.REPLY_FLAG_DONE, c.flags());

@@ -2,12 +2,13 @@ package dev.jdm.pdata;
 
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.testing.MemoryDevice;
+import dev.jdm.core.testing.PowerCutDevice;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 /**
- * Cuts the power at every write of one transaction ({@link CrashingDevice}) and checks that the metadata then
+ * Cuts the power at every write of one transaction ({@link PowerCutDevice}) and checks that the metadata then
  * reads back as exactly the state before it or after it, and that only the last write (the superblock)
  * publishes the new one. Public in the test-jar: each metadata format, beside its target, runs its own commit
  * through it.
@@ -33,9 +34,9 @@ public final class CommitCrashCheck {
             throws Exception {
         S before = reader.read(copyOf(committed), "before the transaction");
         MemoryDevice dry = copyOf(committed);
-        CrashingDevice counting = new CrashingDevice(dry, Integer.MAX_VALUE, false);
+        PowerCutDevice counting = new PowerCutDevice(dry, Integer.MAX_VALUE, false);
         transaction.run(counting);
-        int totalWrites = counting.writes;
+        int totalWrites = counting.writes();
         S after = reader.read(dry, "after the transaction");
         assertNotEquals(before, after, "the transaction changes what the metadata says");
         int sawOld = 0;
@@ -43,9 +44,9 @@ public final class CommitCrashCheck {
         for (int cut = 0; cut <= totalWrites; cut++) {
             MemoryDevice disk = copyOf(committed);
             try {
-                transaction.run(new CrashingDevice(disk, cut, loseUnflushed));
+                transaction.run(new PowerCutDevice(disk, cut, loseUnflushed));
                 assertEquals(totalWrites, cut, "only the uncut run completes");
-            } catch (CrashingDevice.PowerCut expected) {
+            } catch (PowerCutDevice.PowerCut expected) {
                 // the writer died here
             }
             S seen = reader.read(disk, "after a cut at write " + cut);

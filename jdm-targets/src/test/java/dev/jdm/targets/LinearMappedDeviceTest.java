@@ -2,7 +2,7 @@ package dev.jdm.targets;
 
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.BlockDeviceContract;
+import dev.jdm.core.io.BlockDeviceSparseContract;
 import dev.jdm.core.testing.TestFiles;
 import org.junit.jupiter.api.Test;
 
@@ -10,11 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The contract on a mapped device whose table is one linear target starting 1 MiB into its file. */
-class LinearMappedDeviceTest extends BlockDeviceContract {
+class LinearMappedDeviceTest extends BlockDeviceSparseContract {
     private static final long OFFSET_SECTORS = 2048;
     private Path file;
 

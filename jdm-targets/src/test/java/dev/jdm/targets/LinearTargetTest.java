@@ -16,9 +16,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static dev.jdm.targets.TargetTestSupport.assertIoError;
 import static dev.jdm.targets.TargetTestSupport.bytes;
-import static dev.jdm.targets.TargetTestSupport.pattern;
 import static dev.jdm.targets.TargetTestSupport.status;
 import static dev.jdm.targets.TargetTestSupport.table;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

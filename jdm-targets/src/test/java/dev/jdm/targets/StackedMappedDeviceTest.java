@@ -3,7 +3,7 @@ package dev.jdm.targets;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.TargetLine;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.BlockDeviceContract;
+import dev.jdm.core.io.BlockDeviceSparseContract;
 import dev.jdm.core.testing.TestFiles;
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The contract on a mapped device stacked on another: a linear table over {@code /dev/mapper/lower},
  * itself striped over two files, so every operation passes through two engines' worth of splitting.
  */
-class StackedMappedDeviceTest extends BlockDeviceContract {
+class StackedMappedDeviceTest extends BlockDeviceSparseContract {
     private DeviceMapper dm;
 
     @Override

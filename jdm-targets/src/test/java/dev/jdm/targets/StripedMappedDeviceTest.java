@@ -2,7 +2,7 @@ package dev.jdm.targets;
 
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.BlockDeviceContract;
+import dev.jdm.core.io.BlockDeviceSparseContract;
 import dev.jdm.core.testing.TestFiles;
 import org.junit.jupiter.api.Test;
 
@@ -12,10 +12,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /** The contract on a mapped device striped over four files in 4 KiB chunks, with uneven stripe offsets. */
-class StripedMappedDeviceTest extends BlockDeviceContract {
+class StripedMappedDeviceTest extends BlockDeviceSparseContract {
     private static final int STRIPES = 4;
     private static final int CHUNK_SECTORS = 8;
     private static final long[] OFFSET_SECTORS = {0, 16, 0, 8};

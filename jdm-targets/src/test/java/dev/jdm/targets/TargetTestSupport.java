@@ -27,11 +27,6 @@ final class TargetTestSupport {
         return dm.status(name, false).stream().map(TargetLine::format).toList();
     }
 
-    static byte[] pattern(int length, long seed) {
-        byte[] b = new byte[length];
-        new SplittableRandom(seed).nextBytes(b);
-        return b;
-    }
 
     static void assertIoError(Errno errno, Executable io) {
         assertEquals(errno, assertThrows(BlockIoException.class, io).errno());

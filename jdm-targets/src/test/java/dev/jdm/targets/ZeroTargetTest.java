@@ -11,7 +11,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
-import static dev.jdm.targets.TargetTestSupport.pattern;
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static dev.jdm.targets.TargetTestSupport.status;
 import static dev.jdm.targets.TargetTestSupport.table;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -12,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The contract on a file opened with O_DIRECT: unaligned offsets, lengths and heap buffers must go
  * through the bounce path and still change exactly their bytes.
  */
-class DirectFileBlockDeviceTest extends BlockDeviceContract {
+class DirectFileBlockDeviceTest extends BlockDeviceSparseContract {
 
     @Override
     protected BlockDevice create(long size) throws Exception {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -20,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The contract on a sparse regular file through the page cache, plus what is particular to files. */
-class SparseFileBlockDeviceTest extends BlockDeviceContract {
+class SparseFileBlockDeviceTest extends BlockDeviceSparseContract {
 
     @Override
     protected BlockDevice create(long size) throws Exception {

@@ -1,6 +1,7 @@
 package dev.jdm.targets.integrity;
 
 import dev.jdm.core.testing.MemoryDevice;
+import dev.jdm.core.testing.PowerCutDevice;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import org.junit.jupiter.api.Test;
@@ -79,7 +80,7 @@ class IntegrityCrashTest {
                     continue;
                 }
                 String where = "crash at event " + c + (torn ? " (torn)" : "");
-                byte[] image = crashImage(clean, events, c, torn ? tear : null);
+                byte[] image = PowerCutDevice.imageAfter(clean, events, c, torn ? tear : null, 512);
                 IntegrityTarget r = open(new MemoryDevice("dev", image), SECTORS, args);
                 byte[] all = read(r, 0, SECTORS);
                 assertEquals("0 " + provided + " -", r.status(), where);
@@ -134,28 +135,6 @@ class IntegrityCrashTest {
 
     private static boolean covers(Op op, long sector) {
         return sector >= op.sector() && sector < op.sector() + op.data().length / 512;
-    }
-
-    private static byte[] crashImage(byte[] clean, List<MemoryDevice.Event> events, int c, Random tear) {
-        byte[] image = clean.clone();
-        for (int i = 0; i < c; i++) {
-            apply(image, events.get(i), null);
-        }
-        if (tear != null) {
-            apply(image, events.get(c), tear);
-        }
-        return image;
-    }
-
-    private static void apply(byte[] image, MemoryDevice.Event e, Random tear) {
-        if (e.isFlush()) {
-            return;
-        }
-        for (int s = 0; s < e.bytes().length / 512; s++) {
-            if (tear == null || tear.nextBoolean()) {
-                System.arraycopy(e.bytes(), s * 512, image, (int) e.offset() + s * 512, 512);
-            }
-        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.jdm.targets.thin;
 
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.core.testing.TestPattern;
 import dev.jdm.pdata.PdataTools;
 import dev.jdm.targets.thin.metadata.ThinMetadata;
 import dev.jdm.targets.thin.metadata.ThinTools;
@@ -19,6 +20,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static dev.jdm.targets.thin.ThinFixture.BLOCK;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -44,7 +46,7 @@ class ThinConcurrencyTest {
             f.createPool("pool", 0);
             f.message("pool", "create_thin", "0");
             MappedDevice origin = f.createThin("pool", "thin0", 0, BLOCKS * 128L);
-            byte[] initial = ThinFixture.pattern(BLOCKS * BLOCK, 99);
+            byte[] initial = TestPattern.pattern(BLOCKS * BLOCK, 99);
             ThinFixture.write(origin, 0, initial);
             f.message("pool", "create_snap", "1", "0");
             f.message("pool", "create_snap", "2", "1");
@@ -101,7 +103,7 @@ class ThinConcurrencyTest {
                 default -> {
                     int sectors = 1 + r.nextInt(128);
                     int at = r.nextInt(129 - sectors) * 512;
-                    byte[] bytes = ThinFixture.pattern(sectors * 512, r.nextLong());
+                    byte[] bytes = TestPattern.pattern(sectors * 512, r.nextLong());
                     devices[d].write(start + at, ByteBuffer.wrap(bytes), r.nextInt(10) == 0);
                     System.arraycopy(bytes, 0, expected[d], block * BLOCK + at, bytes.length);
                 }

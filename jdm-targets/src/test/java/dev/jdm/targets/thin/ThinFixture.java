@@ -63,11 +63,6 @@ final class ThinFixture implements AutoCloseable {
         return dm.table(device, false).stream().map(TargetLine::params).findFirst().orElseThrow();
     }
 
-    static byte[] pattern(int length, long seed) {
-        byte[] b = new byte[length];
-        new SplittableRandom(seed).nextBytes(b);
-        return b;
-    }
 
     static byte[] read(MappedDevice dev, long offset, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);

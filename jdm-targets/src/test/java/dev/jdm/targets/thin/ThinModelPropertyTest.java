@@ -3,6 +3,7 @@ package dev.jdm.targets.thin;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.testing.TestFiles;
+import dev.jdm.core.testing.TestPattern;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -20,6 +21,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static dev.jdm.targets.thin.ThinFixture.BLOCK;
 import static dev.jdm.targets.thin.ThinFixture.BLOCK_SECTORS;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -165,7 +167,7 @@ class ThinModelPropertyTest {
                 }
                 case Write w when model.containsKey(w.id()) -> {
                     int length = Math.min(w.length(), DEVICE_BYTES - w.offset());
-                    byte[] bytes = ThinFixture.pattern(length, w.seed());
+                    byte[] bytes = TestPattern.pattern(length, w.seed());
                     device(w.id()).write(w.offset(), ByteBuffer.wrap(bytes), false);
                     System.arraycopy(bytes, 0, model.get(w.id()), w.offset(), length);
                     compare(w.id());

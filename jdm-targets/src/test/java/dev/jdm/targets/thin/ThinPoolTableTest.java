@@ -15,7 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 import static dev.jdm.targets.thin.ThinFixture.BLOCK;
-import static dev.jdm.targets.thin.ThinFixture.pattern;
+import static dev.jdm.core.testing.TestPattern.pattern;
 import static dev.jdm.targets.thin.ThinFixture.read;
 import static dev.jdm.targets.thin.ThinFixture.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
