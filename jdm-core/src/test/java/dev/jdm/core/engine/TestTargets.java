@@ -13,6 +13,7 @@ import dev.jdm.core.spi.TargetType;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The targets engine tests run over, so that they test the engine and not the real targets:
@@ -52,7 +53,8 @@ final class TestTargets {
             };
         }));
         types.register(type("zero", (ctx, args) -> new Fixed(false)));
-        types.register(type("error", (ctx, args) -> new Fixed(true)));
+        // As the kernel's error: it may replace any table, an immutable one too (the engine's wipe relies on that).
+        types.register(type("error", Set.of(TargetType.Feature.WILDCARD), (ctx, args) -> new Fixed(true)));
         for (TargetType t : extra) {
             types.register(t);
         }
@@ -65,6 +67,10 @@ final class TestTargets {
     }
 
     static TargetType type(String name, Constructor constructor) {
+        return type(name, Set.of(), constructor);
+    }
+
+    static TargetType type(String name, Set<TargetType.Feature> features, Constructor constructor) {
         return new TargetType() {
             @Override
             public String name() {
@@ -74,6 +80,11 @@ final class TestTargets {
             @Override
             public Version version() {
                 return new Version(0, 0, 1);
+            }
+
+            @Override
+            public Set<Feature> features() {
+                return features;
             }
 
             @Override

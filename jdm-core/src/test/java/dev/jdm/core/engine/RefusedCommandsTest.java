@@ -15,9 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -27,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Malformed tables and refused commands: each one fails with its exact message and errno and leaves
- * the registry exactly as it was (devices, tables, status, open counts, open backing files).
- * Lives in the engine's package to read how many backing devices are open.
+ * the registry exactly as it was (devices, tables, status, open counts, open backing files). Over the
+ * test targets; the real targets' argument refusals are in jdm-targets' TargetArgumentRefusalsTest.
  */
 class RefusedCommandsTest {
     @TempDir
@@ -40,38 +38,19 @@ class RefusedCommandsTest {
     private Path c;
     private Path missing;
 
-    /** What must not change when a command is refused. */
-    private record Snapshot(List<DeviceInfo> devices, Map<String, List<String>> tablesAndStatus, int openBackingDevices) {
-    }
-
-    private Snapshot snapshot() throws DmException {
-        Map<String, List<String>> out = new LinkedHashMap<>();
-        for (String name : dm.names()) {
-            List<String> lines = new ArrayList<>();
-            for (boolean inactive : new boolean[]{false, true}) {
-                String slot = inactive ? "inactive " : "live ";
-                dm.table(name, inactive).forEach(l -> lines.add(slot + "table " + l.format()));
-                dm.status(name, inactive).forEach(l -> lines.add(slot + "status " + l.format()));
-                lines.add(slot + "deps " + dm.deps(name, inactive));
-            }
-            out.put(name, lines);
-        }
-        return new Snapshot(dm.list(), out, dm.openBackingDevices());
-    }
-
     @BeforeEach
     void registry() throws Exception {
         a = TestFiles.sparse(dir, "a.img", 1 << 20);
         b = TestFiles.sparse(dir, "b.img", 1 << 20);
         c = TestFiles.sparse(dir, "c.img", 1 << 20);
         missing = dir.resolve("missing.img");
-        dm = DeviceMapper.create();
+        dm = TestTargets.engine();
         dm.targetTypes().register(new FeatureTestType("solo", Set.of(Feature.SINGLETON)));
         dm.targetTypes().register(new FeatureTestType("fixed", Set.of(Feature.IMMUTABLE)));
         dm.targetTypes().register(new FeatureTestType("fixed2", Set.of(Feature.IMMUTABLE)));
         dm.targetTypes().register(new FeatureTestType("writer", Set.of(Feature.ALWAYS_WRITEABLE)));
-        dm.create("base", "uuid-base", "0 1024 linear " + a + " 0\n1024 1024 striped 2 8 " + a + " 1024 " + b + " 0", false);
-        dm.create("top", null, "0 2048 linear /dev/mapper/base 0", false);
+        dm.create("base", "uuid-base", "0 1024 remap " + a + " 0\n1024 1024 remap " + b + " 0", false);
+        dm.create("top", null, "0 2048 remap /dev/mapper/base 0", false);
         dm.create("pending", null);
         dm.load("pending", "0 100 zero", false);
         dm.create("locked", null, "0 64 fixed", false);
@@ -123,64 +102,31 @@ class RefusedCommandsTest {
                 new Case("empty table", Errno.EINVAL, "table has no targets",
                         () -> dm.load("base", "\n# only a comment\n", false)),
                 new Case("backslash at the end", Errno.EINVAL, line + "backslash at the end of the line",
-                        () -> dm.load("base", "0 100 linear " + a + "\\", false)),
-                // ---- linear ----
-                new Case("linear with one argument", Errno.EINVAL, line + "linear: expected 2 arguments (<dev> <offset>), got 1",
-                        () -> dm.load("base", "0 100 linear " + a, false)),
-                new Case("linear with three arguments", Errno.EINVAL, line + "linear: expected 2 arguments (<dev> <offset>), got 3",
-                        () -> dm.load("base", "0 100 linear " + a + " 0 0", false)),
-                new Case("linear negative offset", Errno.EINVAL, line + "linear: argument 2 (\"-1\"): invalid device sector",
-                        () -> dm.load("base", "0 100 linear " + a + " -1", false)),
-                new Case("linear device too small", Errno.EINVAL,
-                        line + "linear: argument 1 (\"" + a + "\"): device too small for target: it has 2048 sectors, the target needs sectors 0 to 4096",
-                        () -> dm.load("base", "0 4096 linear " + a + " 0", false)),
-                new Case("linear offset at the end of the device", Errno.EINVAL,
-                        line + "linear: argument 1 (\"" + a + "\"): device too small for target: it has 2048 sectors, the target needs sectors 2048 to 2049",
-                        () -> dm.load("base", "0 1 linear " + a + " 2048", false)),
+                        () -> dm.load("base", "0 100 remap " + a + "\\", false)),
+                // ---- remap ----
+                new Case("device too small", Errno.EINVAL,
+                        line + "remap: argument 1 (\"" + a + "\"): device too small for target: it has 2048 sectors, the target needs sectors 0 to 4096",
+                        () -> dm.load("base", "0 4096 remap " + a + " 0", false)),
+                new Case("offset at the end of the device", Errno.EINVAL,
+                        line + "remap: argument 1 (\"" + a + "\"): device too small for target: it has 2048 sectors, the target needs sectors 2048 to 2049",
+                        () -> dm.load("base", "0 1 remap " + a + " 2048", false)),
                 new Case("missing backing file", Errno.ENXIO,
-                        "table line 2: linear: argument 1 (\"" + missing + "\"): no such file or device: " + missing,
-                        () -> dm.load("base", "0 100 linear " + c + " 0\n100 100 linear " + missing + " 0", false)),
-                new Case("unknown major:minor", Errno.ENXIO, line + "linear: argument 1 (\"4095:4095\"): no block device with number 4095:4095",
-                        () -> dm.load("base", "0 100 linear 4095:4095 0", false)),
+                        "table line 2: remap: argument 1 (\"" + missing + "\"): no such file or device: " + missing,
+                        () -> dm.load("base", "0 100 remap " + c + " 0\n100 100 remap " + missing + " 0", false)),
+                new Case("unknown major:minor", Errno.ENXIO, line + "remap: argument 1 (\"4095:4095\"): no block device with number 4095:4095",
+                        () -> dm.load("base", "0 100 remap 4095:4095 0", false)),
                 new Case("table naming its own device", Errno.EINVAL,
-                        line + "linear: argument 1 (\"/dev/mapper/base\"): a table cannot use its own device base",
-                        () -> dm.load("base", "0 100 linear /dev/mapper/base 0", false)),
+                        line + "remap: argument 1 (\"/dev/mapper/base\"): a table cannot use its own device base",
+                        () -> dm.load("base", "0 100 remap /dev/mapper/base 0", false)),
                 new Case("cycle through another mapped device", Errno.EINVAL,
-                        line + "linear: argument 1 (\"/dev/mapper/top\"): using top would make a loop: it already depends on base",
-                        () -> dm.load("base", "0 100 linear /dev/mapper/top 0", false)),
+                        line + "remap: argument 1 (\"/dev/mapper/top\"): using top would make a loop: it already depends on base",
+                        () -> dm.load("base", "0 100 remap /dev/mapper/top 0", false)),
                 new Case("cycle by major:minor", Errno.EINVAL,
-                        line + "linear: argument 1 (\"253:1\"): using top would make a loop: it already depends on base",
-                        () -> dm.load("base", "0 100 linear 253:1 0", false)),
-                new Case("unknown mapped device", Errno.ENXIO, line + "linear: argument 1 (\"/dev/mapper/nope\"): no mapped device named nope",
-                        () -> dm.load("base", "0 100 linear /dev/mapper/nope 0", false)),
-                // ---- striped ----
-                new Case("striped without chunk size", Errno.EINVAL,
-                        line + "striped: expected at least 2 arguments (<#stripes> <chunk size> [<dev> <offset>]...), got 1",
-                        () -> dm.load("base", "0 100 striped 2", false)),
-                new Case("striped with a missing pair", Errno.EINVAL, line + "striped: expected 6 arguments for 2 stripes "
-                        + "(<#stripes> <chunk size> and a <dev> <offset> pair per stripe), got 4",
-                        () -> dm.load("base", "0 128 striped 2 8 " + a + " 0", false)),
-                new Case("striped length not divisible by stripes", Errno.EINVAL,
-                        line + "striped: target length 129 is not divisible by the number of stripes 2",
-                        () -> dm.load("base", "0 129 striped 2 8 " + a + " 0 " + b + " 0", false)),
-                new Case("striped stripe length not divisible by chunk", Errno.EINVAL,
-                        line + "striped: target length per stripe 50 is not divisible by the chunk size 8",
-                        () -> dm.load("base", "0 100 striped 2 8 " + a + " 0 " + b + " 0", false)),
-                new Case("striped chunk 0", Errno.EINVAL, line + "striped: argument 2 (\"0\"): chunk size out of range (1..4294967295)",
-                        () -> dm.load("base", "0 128 striped 2 0 " + a + " 0 " + b + " 0", false)),
-                new Case("striped 0 stripes", Errno.EINVAL, line + "striped: argument 1 (\"0\"): number of stripes out of range (1..2147483647)",
-                        () -> dm.load("base", "0 128 striped 0 8", false)),
-                new Case("striped stripe offset not a number", Errno.EINVAL, line + "striped: argument 6 (\"1k\"): invalid device sector of stripe 1",
-                        () -> dm.load("base", "0 128 striped 2 8 " + c + " 0 " + b + " 1k", false)),
-                new Case("striped second device missing", Errno.ENXIO,
-                        line + "striped: argument 5 (\"" + missing + "\"): no such file or device: " + missing,
-                        () -> dm.load("base", "0 128 striped 2 8 " + c + " 0 " + missing + " 0", false)),
-                new Case("striped stripe too small", Errno.EINVAL,
-                        line + "striped: argument 5 (\"" + b + "\"): device too small for target: it has 2048 sectors, the target needs sectors 2000 to 2064",
-                        () -> dm.load("base", "0 128 striped 2 8 " + c + " 0 " + b + " 2000", false)),
-                // ---- zero, type properties ----
-                new Case("zero with an argument", Errno.EINVAL, line + "zero: No arguments required",
-                        () -> dm.load("base", "0 100 zero 1", false)),
+                        line + "remap: argument 1 (\"253:1\"): using top would make a loop: it already depends on base",
+                        () -> dm.load("base", "0 100 remap 253:1 0", false)),
+                new Case("unknown mapped device", Errno.ENXIO, line + "remap: argument 1 (\"/dev/mapper/nope\"): no mapped device named nope",
+                        () -> dm.load("base", "0 100 remap /dev/mapper/nope 0", false)),
+                // ---- type properties ----
                 new Case("singleton with a neighbour", Errno.EINVAL, line + "solo must be the only target in its table",
                         () -> dm.load("base", "0 100 solo\n100 100 zero", false)),
                 new Case("immutable mixed with another type", Errno.EINVAL,
@@ -194,8 +140,8 @@ class RefusedCommandsTest {
                         () -> dm.load("locked", "0 64 fixed2", false)),
                 new Case("always-writeable type in a read-only table", Errno.EINVAL, line + "writer cannot be used in a read-only table",
                         () -> dm.load("base", "0 100 writer", true)),
-                new Case("failed create with a table leaves no device", Errno.EINVAL, line + "linear: expected 2 arguments (<dev> <offset>), got 1",
-                        () -> dm.create("fresh", "uuid-fresh", "0 100 linear " + c, false)),
+                new Case("failed create with a table leaves no device", Errno.EINVAL, line + "remap: expected <dev> <offset>",
+                        () -> dm.create("fresh", "uuid-fresh", "0 100 remap " + c, false)),
                 // ---- names and uuids ----
                 new Case("empty name", Errno.EINVAL, "device name is empty", () -> dm.create("", null)),
                 new Case("name with a slash", Errno.EINVAL, "device name \"a/b\" contains '/'", () -> dm.create("a/b", null)),
@@ -238,7 +184,7 @@ class RefusedCommandsTest {
 
     @TestFactory
     Stream<DynamicTest> everyRefusalHasItsMessageAndErrnoAndChangesNothing() throws Exception {
-        Snapshot before = snapshot();
+        RegistryState before = RegistryState.of(dm);
         assertEquals(2, before.openBackingDevices());
         List<Case> cases = cases();
         assertTrue(cases.size() >= 30);
@@ -246,16 +192,16 @@ class RefusedCommandsTest {
             DmException e = assertThrows(DmException.class, c.command()::run);
             assertEquals(c.message(), e.getMessage());
             assertEquals(c.errno(), e.errno());
-            assertEquals(before, snapshot());
+            assertEquals(before, RegistryState.of(dm));
         }));
     }
 
     @Test
     void resumeWithNothingLoadedChangesNothing() throws Exception {
-        Snapshot before = snapshot();
+        RegistryState before = RegistryState.of(dm);
         dm.resume("empty");
         dm.resume("base");
-        assertEquals(before, snapshot());
+        assertEquals(before, RegistryState.of(dm));
         assertEquals("ACTIVE", dm.info("empty").state());
         assertEquals("None", dm.info("empty").tablesPresent());
     }
@@ -332,9 +278,9 @@ class RefusedCommandsTest {
     @Test
     void devicesOfFailedTablesAreAllReleased() throws Exception {
         int before = dm.openBackingDevices();
-        assertThrows(DmException.class, () -> dm.load("pending", "0 100 linear " + c + " 0\n100 28 striped 2 8 " + b + " 0 " + missing + " 0", false));
+        assertThrows(DmException.class, () -> dm.load("pending", "0 100 remap " + c + " 0\n100 28 remap " + missing + " 0", false));
         assertEquals(before, dm.openBackingDevices());
-        assertThrows(DmException.class, () -> dm.load("pending", "0 100 linear /dev/mapper/empty 0", false));
+        assertThrows(DmException.class, () -> dm.load("pending", "0 100 remap /dev/mapper/empty 0", false));
         assertEquals(0, dm.info("empty").openCount());
     }
 
