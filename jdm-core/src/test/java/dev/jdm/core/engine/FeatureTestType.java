@@ -5,7 +5,6 @@ import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetType;
 
-import java.nio.ByteBuffer;
 import java.util.Set;
 
 /**
@@ -21,33 +20,6 @@ record FeatureTestType(String name, Set<Feature> features) implements TargetType
 
     @Override
     public Target construct(TargetContext context, Args args) {
-        return new Target() {
-            @Override
-            public void read(long offset, ByteBuffer dst) {
-                dst.position(dst.limit());
-            }
-
-            @Override
-            public void write(long offset, ByteBuffer src, boolean fua) {
-                src.position(src.limit());
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void discard(long offset, long length) {
-            }
-
-            @Override
-            public void writeZeroes(long offset, long length, boolean mayUnmap) {
-            }
-
-            @Override
-            public String table() {
-                return "";
-            }
-        };
+        return new TestTargets.Fixed(false);
     }
 }

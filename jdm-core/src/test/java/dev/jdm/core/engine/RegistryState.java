@@ -1,11 +1,18 @@
 package dev.jdm.core.engine;
 
 import dev.jdm.core.DmException;
+import dev.jdm.core.Errno;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.function.Executable;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * Everything a refused command must leave as it was: devices, their tables, status and deps in both
@@ -13,6 +20,21 @@ import java.util.Map;
  * in jdm-core's test-jar for the target modules' refusal tests.
  */
 public record RegistryState(List<DeviceInfo> devices, Map<String, List<String>> tablesAndStatus, int openBackingDevices) {
+
+    /** A command that must be refused with exactly this errno and message. */
+    public record Refusal(String what, Errno errno, String message, Executable command) {
+    }
+
+    /** One test per refusal: refused with its errno and message, and the registry left as it was. */
+    public static Stream<DynamicTest> refusals(DeviceMapper dm, List<Refusal> refusals) throws DmException {
+        RegistryState before = of(dm);
+        return refusals.stream().map(r -> DynamicTest.dynamicTest(r.what(), () -> {
+            DmException e = assertThrows(DmException.class, r.command());
+            assertEquals(r.message(), e.getMessage());
+            assertEquals(r.errno(), e.errno());
+            assertEquals(before, of(dm));
+        }));
+    }
 
     public static RegistryState of(DeviceMapper dm) throws DmException {
         Map<String, List<String>> out = new LinkedHashMap<>();

@@ -132,7 +132,7 @@ final class TestTargets {
     }
 
     /** Reads zeroes and drops writes, or fails every I/O. */
-    private static class Fixed implements Target {
+    static class Fixed implements Target {
         private final boolean fail;
 
         Fixed(boolean fail) {
