@@ -32,19 +32,17 @@ public final class ControlService {
     private static final Pattern DEVICE_NUMBER = Pattern.compile("(\\d{1,9}):(\\d{1,9})");
 
     private final DeviceMapper dm;
-    private final StateStore store;
     private final String version;
     private final ReentrantLock changes = new ReentrantLock();
     /** Null when the daemon has no NBD socket to attach from. */
     private final Attachments attachments;
 
-    public ControlService(DeviceMapper dm, StateStore store, String version) {
-        this(dm, store, version, null);
+    public ControlService(DeviceMapper dm, String version) {
+        this(dm, version, null);
     }
 
-    public ControlService(DeviceMapper dm, StateStore store, String version, Attachments attachments) {
+    public ControlService(DeviceMapper dm, String version, Attachments attachments) {
         this.dm = dm;
-        this.store = store;
         this.version = version;
         this.attachments = attachments;
     }
@@ -148,41 +146,13 @@ public final class ControlService {
         if (req.hasNonNull("minor") && (minor < 0 || minor > MAX_MINOR)) {
             throw new DmException(Errno.EINVAL, "create: minor " + minor + " is outside 0.." + MAX_MINOR);
         }
+        DeviceMapper.NewDevice device = DeviceMapper.NewDevice.named(name).withUuid(uuid).withMinor((int) minor)
+                .withTable(table, readOnly).asEphemeral(notPersisted);
         changes.lock();
-        if (table != null) {
-            store.beginDeferral();
-        }
         try {
-            if (notPersisted) {
-                store.expectTransient(name);
-            }
-            try {
-                dm.create(name, uuid, (int) minor);
-            } finally {
-                store.expectTransient(null);
-            }
-            if (table != null) {
-                try {
-                    loadLocked(name, table, readOnly);
-                    dm.resume(name);
-                } catch (DmException e) {
-                    try {
-                        dm.remove(name, false, false);
-                    } catch (DmException suppressed) {
-                        e.addSuppressed(suppressed);
-                    }
-                    throw e;
-                }
-            }
-            return Protocol.ok().set("info", Protocol.info(dm.info(name)));
+            return Protocol.ok().set("info", Protocol.info(dm.create(device)));
         } finally {
-            try {
-                if (table != null) {
-                    store.endDeferral();
-                }
-            } finally {
-                changes.unlock();
-            }
+            changes.unlock();
         }
     }
 
@@ -190,16 +160,7 @@ public final class ControlService {
         String name = device(req, "load");
         String table = Protocol.requiredText(req, "load", "table");
         boolean readOnly = Protocol.flag(req, "load", "readOnly");
-        return change(() -> loadLocked(name, table, readOnly));
-    }
-
-    private void loadLocked(String name, String table, boolean readOnly) throws DmException {
-        store.expectLoad(name, table, readOnly);
-        try {
-            dm.load(name, table, readOnly);
-        } finally {
-            store.clearExpectedLoad();
-        }
+        return change(() -> dm.load(name, table, readOnly));
     }
 
     /** An attached device is in use by its block device: only --force removes it, detaching it first. */

@@ -1,6 +1,7 @@
 package dev.jdm.daemon;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.jdm.core.engine.DeviceSnapshot;
 
 /**
  * What the daemon keeps on disk for one device: enough to rebuild it exactly after a restart. Tables
@@ -11,20 +12,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 public record DeviceState(String name, String uuid, int minor, String table, boolean readOnly,
                           String inactiveTable, boolean inactiveReadOnly, boolean suspended) {
 
-    DeviceState withName(String newName, String newUuid) {
-        return new DeviceState(newName, newUuid, minor, table, readOnly, inactiveTable, inactiveReadOnly, suspended);
-    }
-
-    DeviceState withInactive(String text, boolean ro) {
-        return new DeviceState(name, uuid, minor, table, readOnly, text, ro, suspended);
-    }
-
-    /** The inactive table became live (a resume swapped it in). */
-    DeviceState promoted() {
-        return new DeviceState(name, uuid, minor, inactiveTable, inactiveReadOnly, null, false, suspended);
-    }
-
-    DeviceState withSuspended(boolean s) {
-        return new DeviceState(name, uuid, minor, table, readOnly, inactiveTable, inactiveReadOnly, s);
+    /** What the engine told of the device. */
+    static DeviceState of(DeviceSnapshot d) {
+        return new DeviceState(d.name(), d.uuid(), d.minor(), d.liveTable(), d.liveReadOnly(), d.inactiveTable(),
+                d.inactiveReadOnly(), d.suspended());
     }
 }

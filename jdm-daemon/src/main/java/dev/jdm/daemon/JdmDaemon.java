@@ -129,7 +129,7 @@ public final class JdmDaemon implements AutoCloseable {
                 attachments.detachLeftovers();
                 daemon.attachments = attachments;
             }
-            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, store, version(), attachments));
+            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, version(), attachments));
             log.println("jdm daemon: control socket " + daemon.control.path() + ", state folder " + config.stateDir().toAbsolutePath());
             return daemon;
         } catch (IOException | RuntimeException e) {
@@ -166,13 +166,10 @@ public final class JdmDaemon implements AutoCloseable {
         long sectors = Files.size(image) >> 9;
         String table = "0 " + sectors + " linear " + image + " 0";
         try {
-            store.expectLoad(DEFAULT_DEVICE, table, false);
             dm.create(DEFAULT_DEVICE, null, table, false);
             log.println("jdm daemon: created the default device " + DEFAULT_DEVICE + ": " + table);
         } catch (DmException e) {
             throw new IOException("cannot create the default device " + DEFAULT_DEVICE + ": " + e.getMessage(), e);
-        } finally {
-            store.clearExpectedLoad();
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.jdm.nbd;
 
 import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.core.engine.DeviceSnapshot;
 import dev.jdm.core.engine.MappedDevice;
 
 import javax.net.ssl.SSLContext;
@@ -135,10 +136,11 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private void deviceChanged(MappedDevice md, DeviceMapper.Change change) {
+    private void deviceChanged(DeviceSnapshot removed, DeviceMapper.Change change) {
         if (change == DeviceMapper.Change.REMOVED) {
             for (Connection c : connections) {
-                if (c.device == md) {
+                MappedDevice d = c.device;
+                if (d != null && d.isRemoved()) {
                     c.close();
                 }
             }

@@ -8,29 +8,25 @@ import dev.jdm.core.spi.SharedObjects;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetType;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Deque;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.ServiceLoader;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 
 /**
- * The device-mapper core: a registry of mapped devices driven by the operations of the kernel's dm
- * ioctls (create, load, clear, suspend, resume, remove, rename, info, deps, status, table, message,
- * wait, targets). Usable in-process as a library; the daemon puts a socket in front of it.
- * Every refused operation throws {@link DmException} and changes nothing.
+ * The device-mapper core: a registry of mapped devices (names, minors, uuids) driven by the
+ * operations of the kernel's dm ioctls (create, load, clear, suspend, resume, remove, rename, info,
+ * deps, status, table, message, wait, targets). Usable in-process as a library; the daemon puts a
+ * socket in front of it. Every refused operation throws {@link DmException} and changes nothing.
+ * Each device's state transitions are its own ({@link MappedDevice}); what a table's device
+ * argument names is {@link DeviceLookup}'s. Every change is told to the listeners with a
+ * {@link DeviceSnapshot} of the device it left.
  */
 public final class DeviceMapper implements AutoCloseable {
 
@@ -45,17 +41,52 @@ public final class DeviceMapper implements AutoCloseable {
         public static final Options DEFAULT = new Options(false);
     }
 
-    /** What happened to a device, for whoever keeps state or exports (the daemon, NBD). */
-    public enum Change { CREATED, LOADED, CLEARED, SUSPENDED, RESUMED, RENAMED, REMOVED }
+    /**
+     * What happened to a device, for whoever keeps state or exports (the daemon, NBD). A create with a
+     * table is one CREATED, told after its resume, with the live table in its snapshot; a create whose
+     * table is refused is told nothing. A rename is RENAMED for the device, then REFERENCE_RENAMED for
+     * each device whose table text named it as {@code /dev/mapper/OLD} (the text follows the rename).
+     */
+    public enum Change { CREATED, LOADED, CLEARED, SUSPENDED, RESUMED, RENAMED, REFERENCE_RENAMED, REMOVED }
 
+    /**
+     * Told after each change, outside the device's locks, with the device as the change left it.
+     * Changes of one device made one at a time are told in order.
+     */
     @FunctionalInterface
     public interface Listener {
-        void changed(MappedDevice device, Change change);
+        void changed(DeviceSnapshot device, Change change);
+    }
+
+    /**
+     * What {@code dmsetup create} asks for. {@code minor} -1 picks one; {@code table} null creates a
+     * device with no table, else the table is loaded and resumed as part of the create;
+     * {@code ephemeral}: see {@link DeviceSnapshot}.
+     */
+    public record NewDevice(String name, String uuid, int minor, String table, boolean readOnly, boolean ephemeral) {
+        public static NewDevice named(String name) {
+            return new NewDevice(name, null, -1, null, false, false);
+        }
+
+        public NewDevice withUuid(String u) {
+            return new NewDevice(name, u, minor, table, readOnly, ephemeral);
+        }
+
+        public NewDevice withMinor(int m) {
+            return new NewDevice(name, uuid, m, table, readOnly, ephemeral);
+        }
+
+        public NewDevice withTable(String text, boolean ro) {
+            return new NewDevice(name, uuid, minor, text, ro, ephemeral);
+        }
+
+        public NewDevice asEphemeral(boolean e) {
+            return new NewDevice(name, uuid, minor, table, readOnly, e);
+        }
     }
 
     private final TargetTypes types;
-    private final BackingDevices backing;
-    private final List<BackingProvider> providers;
+    private final DeviceLookup lookup;
     private final ReentrantLock registry = new ReentrantLock();
     private final Map<String, MappedDevice> byName = new LinkedHashMap<>();
     private final BitSet minors = new BitSet();
@@ -64,9 +95,17 @@ public final class DeviceMapper implements AutoCloseable {
 
     public DeviceMapper(TargetTypes types, Options options) {
         this.types = types;
-        this.backing = new BackingDevices(options.direct());
-        this.providers = new CopyOnWriteArrayList<>();
-        ServiceLoader.load(BackingProvider.class, DeviceMapper.class.getClassLoader()).forEach(providers::add);
+        this.lookup = new DeviceLookup(new DeviceLookup.Registry() {
+            @Override
+            public MappedDevice named(String name) {
+                return registered(d -> d.name().equals(name));
+            }
+
+            @Override
+            public MappedDevice withMinor(int minor) {
+                return registered(d -> d.minor() == minor);
+            }
+        }, options.direct());
     }
 
     /** An engine with every target type and backing provider on the class path. */
@@ -79,7 +118,7 @@ public final class DeviceMapper implements AutoCloseable {
     }
 
     public void addBackingProvider(BackingProvider provider) {
-        providers.add(provider);
+        lookup.addBackingProvider(provider);
     }
 
     public void addListener(Listener l) {
@@ -90,9 +129,9 @@ public final class DeviceMapper implements AutoCloseable {
         listeners.remove(l);
     }
 
-    private void fire(MappedDevice md, Change change) {
+    private void fire(DeviceSnapshot snapshot, Change change) {
         for (Listener l : listeners) {
-            l.changed(md, change);
+            l.changed(snapshot, change);
         }
     }
 
@@ -107,6 +146,16 @@ public final class DeviceMapper implements AutoCloseable {
                 throw new DmException(Errno.ENXIO, "device " + name + " does not exist");
             }
             return md;
+        } finally {
+            registry.unlock();
+        }
+    }
+
+    /** The first registered device that matches, or null. */
+    private MappedDevice registered(Predicate<MappedDevice> which) {
+        registry.lock();
+        try {
+            return byName.values().stream().filter(which).findFirst().orElse(null);
         } finally {
             registry.unlock();
         }
@@ -145,63 +194,88 @@ public final class DeviceMapper implements AutoCloseable {
     // ---- create / remove / rename ---------------------------------------------------------------
 
     public DeviceInfo create(String name, String uuid) throws DmException {
-        return create(name, uuid, -1);
+        return create(NewDevice.named(name).withUuid(uuid));
     }
 
     /** Creates a device with a chosen minor (the daemon restores devices with the numbers they had); -1 picks one. */
     public DeviceInfo create(String name, String uuid, int minor) throws DmException {
+        return create(NewDevice.named(name).withUuid(uuid).withMinor(minor));
+    }
+
+    /** {@code dmsetup create} with a table: see {@link #create(NewDevice)}. */
+    public DeviceInfo create(String name, String uuid, String table, boolean readOnly) throws DmException {
+        return create(NewDevice.named(name).withUuid(uuid).withTable(table, readOnly));
+    }
+
+    /**
+     * Creates a device; with a table, loads and resumes it as one operation: listeners hear one
+     * CREATED with the table live, and if the table is refused the device is removed again and they
+     * hear nothing.
+     */
+    public DeviceInfo create(NewDevice spec) throws DmException {
+        MappedDevice md = register(spec);
+        if (spec.table() != null) {
+            try {
+                md.load(buildTable(md, spec.table(), spec.readOnly()));
+                md.resume();
+            } catch (DmException e) {
+                try {
+                    removeLocked(md, false, false);
+                } catch (DmException stillThere) {
+                    e.addSuppressed(stillThere);
+                    // Opened while it was being built: it stays, so its listeners must know it exists.
+                    fire(md.snapshot(), Change.CREATED);
+                }
+                throw e;
+            }
+        }
+        fire(md.snapshot(), Change.CREATED);
+        return info(md);
+    }
+
+    private MappedDevice register(NewDevice spec) throws DmException {
+        String name = spec.name();
+        String uuid = spec.uuid() == null || spec.uuid().isEmpty() ? null : spec.uuid();
         checkName(name);
-        if (uuid != null && !uuid.isEmpty()) {
+        if (uuid != null) {
             checkUuid(uuid);
         }
-        MappedDevice md;
         registry.lock();
         try {
             if (byName.containsKey(name)) {
                 throw new DmException(Errno.EBUSY, "device " + name + " already exists");
             }
-            if (uuid != null && !uuid.isEmpty() && byName.values().stream().anyMatch(d -> uuid.equals(d.uuid()))) {
+            if (uuid != null && byName.values().stream().anyMatch(d -> uuid.equals(d.uuid()))) {
                 throw new DmException(Errno.EBUSY, "uuid " + uuid + " is already in use");
             }
-            int m = minor >= 0 ? minor : minors.nextClearBit(0);
+            int m = spec.minor() >= 0 ? spec.minor() : minors.nextClearBit(0);
             if (minors.get(m)) {
                 throw new DmException(Errno.EBUSY, "minor " + m + " is already in use");
             }
             minors.set(m);
-            md = new MappedDevice(name, uuid == null || uuid.isEmpty() ? null : uuid, m);
+            MappedDevice md = new MappedDevice(name, uuid, m, spec.ephemeral());
             byName.put(name, md);
+            return md;
         } finally {
             registry.unlock();
         }
-        fire(md, Change.CREATED);
-        return info(md);
-    }
-
-    /** {@code dmsetup create} with a table: create, load, resume; the device is removed again if any step fails. */
-    public DeviceInfo create(String name, String uuid, String table, boolean readOnly) throws DmException {
-        create(name, uuid);
-        try {
-            load(name, table, readOnly);
-            resume(name);
-        } catch (DmException e) {
-            try {
-                remove(name, false, false);
-            } catch (DmException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        }
-        return info(name);
     }
 
     public void remove(String name, boolean force, boolean deferred) throws DmException {
         MappedDevice md = device(name);
+        if (removeLocked(md, force, deferred)) {
+            fire(md.snapshot(), Change.REMOVED);
+        }
+    }
+
+    /** Removes the device now, or marks it for removal at its last close (false: not removed yet). */
+    private boolean removeLocked(MappedDevice md, boolean force, boolean deferred) throws DmException {
         md.control.lock();
         try {
             if (md.openCount() > 0 && deferred) {
                 md.setDeferredRemove(true);
                 md.onLastClose(() -> removeDeferred(md));
-                return;
+                return false;
             }
             if (md.openCount() > 0 && force) {
                 wipeTable(md);
@@ -212,10 +286,10 @@ public final class DeviceMapper implements AutoCloseable {
                         + md.openCount() + ": " + String.join(", ", md.openers().stream().map(MappedDevice.Opener::holder).toList()) + ")");
             }
             destroy(md);
+            return true;
         } finally {
             md.control.unlock();
         }
-        fire(md, Change.REMOVED);
     }
 
     private void removeDeferred(MappedDevice md) {
@@ -228,7 +302,7 @@ public final class DeviceMapper implements AutoCloseable {
         } finally {
             md.control.unlock();
         }
-        fire(md, Change.REMOVED);
+        fire(md.snapshot(), Change.REMOVED);
     }
 
     /** Replaces the live table with one that fails all I/O, as {@code dmsetup wipe_table} and {@code remove --force} do. */
@@ -237,19 +311,12 @@ public final class DeviceMapper implements AutoCloseable {
         if (live == null) {
             return;
         }
-        Table error = Table.build("0 " + live.sizeSectors() + " error", live.readOnly(), types, this::acquire, md, live, shared);
-        Table old = md.inactive();
-        md.setInactive(error);
-        if (old != null) {
-            old.destroy();
-        }
-        resumeLocked(md);
+        md.load(buildTable(md, "0 " + live.sizeSectors() + " error", live.readOnly()));
+        md.resume();
     }
 
     private void destroy(MappedDevice md) {
-        md.gate().suspendAndDrain();
-        md.raiseEvent();
-        md.markRemoved();
+        md.destroy();
         registry.lock();
         try {
             byName.remove(md.name(), md);
@@ -257,14 +324,10 @@ public final class DeviceMapper implements AutoCloseable {
         } finally {
             registry.unlock();
         }
-        if (md.live() != null) {
-            md.live().destroy();
-            md.setLive(null);
-        }
-        if (md.inactive() != null) {
-            md.inactive().destroy();
-            md.setInactive(null);
-        }
+    }
+
+    private Table buildTable(MappedDevice md, String text, boolean readOnly) throws DmException {
+        return Table.build(text, readOnly, types, lookup, md, md.live(), shared);
     }
 
     /** Removes every device that is not open; with force, wipes the tables of open ones first. */
@@ -312,7 +375,22 @@ public final class DeviceMapper implements AutoCloseable {
             registry.unlock();
         }
         md.raiseEvent();
-        fire(md, Change.RENAMED);
+        fire(md.snapshot(), Change.RENAMED);
+        for (MappedDevice holder : holdersOf(md)) {
+            if (holder.followRename(name, newName)) {
+                fire(holder.snapshot(), Change.REFERENCE_RENAMED);
+            }
+        }
+    }
+
+    /** The devices whose tables use {@code md} directly. */
+    private List<MappedDevice> holdersOf(MappedDevice md) {
+        registry.lock();
+        try {
+            return byName.values().stream().filter(d -> d.uses(md)).toList();
+        } finally {
+            registry.unlock();
+        }
     }
 
     /** Sets the uuid of a device that has none ({@code dmsetup rename --setuuid}). */
@@ -333,7 +411,7 @@ public final class DeviceMapper implements AutoCloseable {
             registry.unlock();
         }
         md.raiseEvent();
-        fire(md, Change.RENAMED);
+        fire(md.snapshot(), Change.RENAMED);
     }
 
     private static void checkName(String name) throws DmException {
@@ -364,93 +442,32 @@ public final class DeviceMapper implements AutoCloseable {
         MappedDevice md = device(name);
         md.control.lock();
         try {
-            Table t = Table.build(tableText, readOnly, types, this::acquire, md, md.live(), shared);
-            Table old = md.inactive();
-            md.setInactive(t);
-            if (old != null) {
-                old.destroy();
-            }
+            md.load(buildTable(md, tableText, readOnly));
         } finally {
             md.control.unlock();
         }
-        fire(md, Change.LOADED);
+        fire(md.snapshot(), Change.LOADED);
     }
 
     public void clear(String name) throws DmException {
         MappedDevice md = device(name);
-        md.control.lock();
-        try {
-            Table old = md.inactive();
-            md.setInactive(null);
-            if (old != null) {
-                old.destroy();
-            }
-        } finally {
-            md.control.unlock();
-        }
-        fire(md, Change.CLEARED);
+        md.clearInactive();
+        fire(md.snapshot(), Change.CLEARED);
     }
 
     /** Stops new I/O and waits for in-flight I/O; a no-op on a suspended device. */
     public void suspend(String name, boolean noflush) throws DmException {
         MappedDevice md = device(name);
-        md.control.lock();
-        try {
-            if (md.isSuspended()) {
-                return;
-            }
-            suspendLocked(md, noflush);
-        } finally {
-            md.control.unlock();
-        }
-        fire(md, Change.SUSPENDED);
-    }
-
-    private static void suspendLocked(MappedDevice md, boolean noflush) {
-        Table live = md.live();
-        if (live != null) {
-            live.entries().forEach(e -> e.target().presuspend(noflush));
-        }
-        md.gate().suspendAndDrain();
-        if (live != null) {
-            live.entries().forEach(e -> e.target().postsuspend());
+        if (md.suspend(noflush)) {
+            fire(md.snapshot(), Change.SUSPENDED);
         }
     }
 
     /** Swaps in the inactive table if there is one (suspending first), then lets I/O flow. */
     public void resume(String name) throws DmException {
         MappedDevice md = device(name);
-        md.control.lock();
-        try {
-            resumeLocked(md);
-        } finally {
-            md.control.unlock();
-        }
-        fire(md, Change.RESUMED);
-    }
-
-    private static void resumeLocked(MappedDevice md) throws DmException {
-        Table next = md.inactive() != null ? md.inactive() : md.live();
-        if (next == null) {
-            md.gate().resume();
-            return;
-        }
-        for (Table.Entry e : next.entries()) {
-            e.target().preresume();
-        }
-        if (md.inactive() != null) {
-            if (!md.isSuspended()) {
-                suspendLocked(md, false);
-            }
-            Table old = md.live();
-            md.setLive(next);
-            md.setInactive(null);
-            if (old != null) {
-                old.destroy();
-            }
-        }
-        next.entries().forEach(e -> e.target().resume());
-        md.gate().resume();
+        md.resume();
+        fire(md.snapshot(), Change.RESUMED);
     }
 
     // ---- queries --------------------------------------------------------------------------------
@@ -561,126 +578,11 @@ public final class DeviceMapper implements AutoCloseable {
 
     /** Backing files and block devices open right now (tests check that refused tables leak none). */
     int openBackingDevices() {
-        return backing.openCount();
+        return lookup.openBackingDevices();
     }
 
     public List<TargetType> targets() {
         return List.copyOf(types.all());
-    }
-
-    // ---- device references ----------------------------------------------------------------------
-
-    private DeviceResolver.Acquired acquire(String spec, boolean readOnly, MappedDevice holder) throws DmException {
-        MappedDevice md = mappedDeviceOf(spec);
-        if (md != null) {
-            return acquireMapped(md, holder);
-        }
-        for (BackingProvider p : providers) {
-            if (p.accepts(spec)) {
-                try {
-                    BlockDevice d = p.open(spec, readOnly);
-                    return new DeviceResolver.Acquired(d, () -> closeQuietly(d));
-                } catch (IOException e) {
-                    throw new DmException(Errno.ENXIO, "cannot open " + spec + ": " + e.getMessage(), e);
-                }
-            }
-        }
-        return backing.acquire(pathOf(spec), readOnly);
-    }
-
-    private DeviceResolver.Acquired acquireMapped(MappedDevice md, MappedDevice holder) throws DmException {
-        if (md == holder) {
-            throw new DmException(Errno.EINVAL, "a table cannot use its own device " + md.name());
-        }
-        if (dependsOn(md, holder)) {
-            throw new DmException(Errno.EINVAL, "using " + md.name() + " would make a loop: it already depends on " + holder.name());
-        }
-        MappedDevice.Opener o = md.open("table of " + holder.name(), false, null);
-        return new DeviceResolver.Acquired(md, o::close);
-    }
-
-    /** Whether {@code from}'s tables use {@code target}, directly or through other mapped devices. */
-    private static boolean dependsOn(MappedDevice from, MappedDevice target) {
-        Deque<MappedDevice> todo = new ArrayDeque<>(List.of(from));
-        Set<MappedDevice> seen = new HashSet<>();
-        while (!todo.isEmpty()) {
-            MappedDevice d = todo.pop();
-            if (d == target) {
-                return true;
-            }
-            if (!seen.add(d)) {
-                continue;
-            }
-            for (Table t : new Table[]{d.live(), d.inactive()}) {
-                if (t != null) {
-                    t.devices().stream().filter(MappedDevice.class::isInstance).map(MappedDevice.class::cast).forEach(todo::push);
-                }
-            }
-        }
-        return false;
-    }
-
-    /** {@code /dev/mapper/NAME} or {@code 253:MINOR} of a registered device, else null. */
-    private MappedDevice mappedDeviceOf(String spec) throws DmException {
-        String mapperPrefix = "/dev/mapper/";
-        registry.lock();
-        try {
-            if (spec.startsWith(mapperPrefix)) {
-                MappedDevice md = byName.get(spec.substring(mapperPrefix.length()));
-                if (md == null && !Files.exists(Path.of(spec))) {
-                    throw new DmException(Errno.ENXIO, "no mapped device named " + spec.substring(mapperPrefix.length()));
-                }
-                return md;
-            }
-            int[] mm = parseMajorMinor(spec);
-            if (mm != null && mm[0] == MappedDevice.MAJOR) {
-                return byName.values().stream().filter(d -> d.minor() == mm[1]).findFirst()
-                        .orElseThrow(() -> new DmException(Errno.ENXIO, "no mapped device with number " + spec));
-            }
-            return null;
-        } finally {
-            registry.unlock();
-        }
-    }
-
-    /** A path for a file or block device, or for {@code major:minor} the device node sysfs names. */
-    private static Path pathOf(String spec) throws DmException {
-        int[] mm = parseMajorMinor(spec);
-        if (mm == null) {
-            return Path.of(spec);
-        }
-        Path uevent = Path.of("/sys/dev/block/" + mm[0] + ":" + mm[1] + "/uevent");
-        try {
-            for (String line : Files.readAllLines(uevent)) {
-                if (line.startsWith("DEVNAME=")) {
-                    return Path.of("/dev", line.substring("DEVNAME=".length()));
-                }
-            }
-        } catch (IOException e) {
-            // Fall through: no such block device.
-        }
-        throw new DmException(Errno.ENXIO, "no block device with number " + spec);
-    }
-
-    private static int[] parseMajorMinor(String spec) {
-        int colon = spec.indexOf(':');
-        if (colon <= 0 || colon == spec.length() - 1) {
-            return null;
-        }
-        String a = spec.substring(0, colon);
-        String b = spec.substring(colon + 1);
-        if (a.length() > 9 || b.length() > 9 || !a.chars().allMatch(Character::isDigit) || !b.chars().allMatch(Character::isDigit)) {
-            return null;
-        }
-        return new int[]{Integer.parseInt(a), Integer.parseInt(b)};
-    }
-
-    private static void closeQuietly(BlockDevice d) {
-        try {
-            d.close();
-        } catch (IOException ignored) {
-            // Released for good; a failing close has nobody left to tell.
-        }
     }
 
     /** Removes every device (force), releasing all backing devices. */

@@ -20,7 +20,24 @@ import java.util.concurrent.locks.ReentrantLock;
  * A device-mapper device: a name, a live and an inactive table, a suspend gate and an event counter.
  * It is itself a {@link BlockDevice}, so it can be exported, or be the backing device of another
  * table. An I/O is split at target boundaries and each piece goes to its target.
- * Control operations live in {@link DeviceMapper}; this class holds the state they change.
+ * <p>
+ * It owns its state transitions, as dm.c's dm_suspend, dm_resume and dm_swap_table do;
+ * {@link DeviceMapper} keeps the registry and calls them. What a target sees, in order:
+ * <ul>
+ * <li><b>load</b>: the new table's targets are constructed (the live table keeps serving); the
+ *     inactive table it replaces, if any, is closed.</li>
+ * <li><b>suspend</b>: {@code presuspend(noflush)} on each live target in table order; then no new
+ *     I/O is admitted and in-flight I/O drains; then {@code postsuspend()} on each live target.
+ *     Suspending a suspended device does nothing.</li>
+ * <li><b>resume</b>: {@code preresume()} on each target of the table about to serve (the inactive
+ *     one if loaded, else the live one); one that throws fails the resume with nothing changed.
+ *     With an inactive table: the device is suspended first if it is not (the hooks above, on the
+ *     old live table), the tables are swapped and the old live table is closed. Then
+ *     {@code resume()} on each target of the live table, and I/O flows again.</li>
+ * <li><b>remove</b>: in-flight I/O drains, then the live and inactive tables are closed, without
+ *     suspend hooks. A forced remove of an open device first wipes its table: a table of
+ *     {@code error} is loaded and resumed as above.</li>
+ * </ul>
  */
 public final class MappedDevice implements BlockDevice {
     /** The major number jdm reports for mapped devices (the one device-mapper usually gets). */
@@ -33,6 +50,7 @@ public final class MappedDevice implements BlockDevice {
     private volatile Table inactive;
     private volatile boolean deferredRemove;
     private volatile boolean removed;
+    private final boolean ephemeral;
     private final IoGate gate = new IoGate();
     /** Serialises load/suspend/resume/remove of this device; never held while waiting on another device's lock. */
     final ReentrantLock control = new ReentrantLock();
@@ -46,10 +64,11 @@ public final class MappedDevice implements BlockDevice {
     private boolean exclusivelyOpen;
     private final List<Opener> openers = new CopyOnWriteArrayList<>();
 
-    MappedDevice(String name, String uuid, int minor) {
+    MappedDevice(String name, String uuid, int minor, boolean ephemeral) {
         this.name = name;
         this.uuid = uuid;
         this.minor = minor;
+        this.ephemeral = ephemeral;
     }
 
     public String name() {
@@ -85,20 +104,146 @@ public final class MappedDevice implements BlockDevice {
         return inactive;
     }
 
-    void setInactive(Table t) {
-        inactive = t;
-    }
-
-    void setLive(Table t) {
-        live = t;
-    }
-
     boolean isSuspended() {
         return gate.isSuspended();
     }
 
-    IoGate gate() {
-        return gate;
+    /** The device as it is now; taken under the control lock so that it is one change's result. */
+    DeviceSnapshot snapshot() {
+        control.lock();
+        try {
+            Table l = live;
+            Table i = inactive;
+            return new DeviceSnapshot(name, uuid, minor, ephemeral, isSuspended(), l == null ? null : l.text(),
+                    l != null && l.readOnly(), i == null ? null : i.text(), i != null && i.readOnly());
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** Whether either of its tables uses {@code other} directly. */
+    boolean uses(MappedDevice other) {
+        Table l = live;
+        Table i = inactive;
+        return (l != null && l.devices().contains(other)) || (i != null && i.devices().contains(other));
+    }
+
+    /** A device its tables name as {@code /dev/mapper/OLD} was renamed; whether the text of either changed. */
+    boolean followRename(String oldName, String newName) {
+        control.lock();
+        try {
+            boolean liveChanged = live != null && live.followRename(oldName, newName);
+            boolean inactiveChanged = inactive != null && inactive.followRename(oldName, newName);
+            return liveChanged || inactiveChanged;
+        } finally {
+            control.unlock();
+        }
+    }
+
+    // ---- state transitions: load, suspend, resume, swap, remove (the hook order is in the class comment) ----
+
+    /** Puts a built table in the inactive slot (table_load), closing the one it replaces. */
+    void load(Table t) {
+        control.lock();
+        try {
+            Table old = inactive;
+            inactive = t;
+            if (old != null) {
+                old.destroy();
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** Empties the inactive slot (table_clear). */
+    void clearInactive() {
+        load(null);
+    }
+
+    /** Stops new I/O and waits for in-flight I/O; false, doing nothing, on a suspended device. */
+    boolean suspend(boolean noflush) {
+        control.lock();
+        try {
+            if (isSuspended()) {
+                return false;
+            }
+            suspendLive(noflush);
+            return true;
+        } finally {
+            control.unlock();
+        }
+    }
+
+    private void suspendLive(boolean noflush) {
+        Table t = live;
+        if (t != null) {
+            t.entries().forEach(e -> e.target().presuspend(noflush));
+        }
+        gate.suspendAndDrain();
+        if (t != null) {
+            t.entries().forEach(e -> e.target().postsuspend());
+        }
+    }
+
+    /** Swaps in the inactive table if there is one (suspending first), then lets I/O flow. */
+    void resume() throws DmException {
+        control.lock();
+        try {
+            Table next = inactive != null ? inactive : live;
+            if (next == null) {
+                gate.resume();
+                return;
+            }
+            for (Table.Entry e : next.entries()) {
+                e.target().preresume();
+            }
+            if (inactive != null) {
+                swapTable();
+            }
+            next.entries().forEach(e -> e.target().resume());
+            gate.resume();
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** dm_swap_table: the inactive table goes live on a suspended device; the old live table is closed. */
+    private void swapTable() {
+        if (!isSuspended()) {
+            suspendLive(false);
+        }
+        Table old = live;
+        live = inactive;
+        inactive = null;
+        if (old != null) {
+            old.destroy();
+        }
+    }
+
+    /**
+     * Removal: no more I/O, waiters of events woken, both tables closed. Its I/O fails with ENXIO
+     * from here on.
+     */
+    void destroy() {
+        control.lock();
+        try {
+            gate.suspendAndDrain();
+            raiseEvent();
+            markRemoved();
+            Table l = live;
+            Table i = inactive;
+            live = null;
+            inactive = null;
+            if (l != null) {
+                l.destroy();
+            }
+            if (i != null) {
+                i.destroy();
+            }
+        } finally {
+            control.unlock();
+        }
     }
 
     boolean isDeferredRemove() {
@@ -109,11 +254,12 @@ public final class MappedDevice implements BlockDevice {
         deferredRemove = deferred;
     }
 
-    boolean isRemoved() {
+    /** Whether the device has been removed (its I/O then fails with ENXIO). */
+    public boolean isRemoved() {
         return removed;
     }
 
-    void markRemoved() {
+    private void markRemoved() {
         removed = true;
         gate.close();
         eventLock.lock();

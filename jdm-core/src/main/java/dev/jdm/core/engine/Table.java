@@ -20,6 +20,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A constructed table: targets sorted by start, covering [0, size) without gaps, with the devices
@@ -38,8 +40,11 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
     private final List<BlockDevice> remapDevices;
     private final List<Target> selfFlushingTargets;
     private final int logicalBlockSize;
+    /** As loaded; follows renames of the mapped devices it names, so it always reloads to this table. */
+    private volatile String text;
 
-    private Table(List<Entry> entries, boolean readOnly, List<DeviceResolver.Acquired> acquired, int logicalBlockSize) {
+    private Table(String text, List<Entry> entries, boolean readOnly, List<DeviceResolver.Acquired> acquired, int logicalBlockSize) {
+        this.text = text;
         this.entries = entries.toArray(Entry[]::new);
         this.startBytes = entries.stream().mapToLong(Entry::startByte).toArray();
         this.readOnly = readOnly;
@@ -96,7 +101,7 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
                             + " must be multiples of the logical block size (" + lbs + " bytes = " + (lbs >> 9) + " sectors)");
                 }
             }
-            return new Table(entries, readOnly, acquired, lbs);
+            return new Table(text, entries, readOnly, acquired, lbs);
         } catch (DmException | RuntimeException e) {
             entries.forEach(en -> en.target.close());
             acquired.forEach(a -> a.release().run());
@@ -156,6 +161,24 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
             }
         }
         return null;
+    }
+
+    /** The text the table was loaded from (with renamed mapped devices under their new names). */
+    public String text() {
+        return text;
+    }
+
+    /**
+     * A mapped device this table names as {@code /dev/mapper/OLD} was renamed: the table holds it by
+     * number, but the text would name a device that no longer exists, so it follows the rename.
+     * Whether the text changed.
+     */
+    boolean followRename(String oldName, String newName) {
+        Pattern old = Pattern.compile("(?<=^|\\s)" + Pattern.quote("/dev/mapper/" + oldName) + "(?=\\s|$)", Pattern.MULTILINE);
+        String renamed = old.matcher(text).replaceAll(Matcher.quoteReplacement("/dev/mapper/" + newName));
+        boolean changed = !renamed.equals(text);
+        text = renamed;
+        return changed;
     }
 
     public List<Entry> entries() {

@@ -61,7 +61,7 @@ class LoopDeviceTest {
         }
         loop = run(losetup, "--find", "--show", file.toString());
         minor = Integer.parseInt(loop.substring("/dev/loop".length()));
-        dm = DeviceMapper.create();
+        dm = TestTargets.engine();
     }
 
     @AfterEach
@@ -76,15 +76,15 @@ class LoopDeviceTest {
 
     @Test
     void tableOnTheLoopDeviceTakesItsSizeFromTheIoctlAndPrintsMajorMinor() throws Exception {
-        dm.create("onpath", null, "0 " + SIZE / 512 + " linear " + loop + " 0", false);
-        dm.create("onnumber", null, "0 2048 linear 7:" + minor + " 4096", false);
-        assertEquals(List.of("0 16384 linear 7:" + minor + " 0"), dm.table("onpath", false).stream().map(TargetLine::format).toList());
-        assertEquals(List.of("0 2048 linear 7:" + minor + " 4096"), dm.table("onnumber", false).stream().map(TargetLine::format).toList());
+        dm.create("onpath", null, "0 " + SIZE / 512 + " remap " + loop + " 0", false);
+        dm.create("onnumber", null, "0 2048 remap 7:" + minor + " 4096", false);
+        assertEquals(List.of("0 16384 remap 7:" + minor + " 0"), dm.table("onpath", false).stream().map(TargetLine::format).toList());
+        assertEquals(List.of("0 2048 remap 7:" + minor + " 4096"), dm.table("onnumber", false).stream().map(TargetLine::format).toList());
         assertEquals(List.of("7:" + minor), dm.deps("onnumber", false));
         assertEquals(1, dm.openBackingDevices(), "both tables share one open of the loop device");
 
-        DmException tooBig = assertThrows(DmException.class, () -> dm.load("onpath", "0 16385 linear " + loop + " 0", false));
-        assertEquals("table line 1: linear: argument 1 (\"" + loop + "\"): device too small for target: it has 16384 sectors, "
+        DmException tooBig = assertThrows(DmException.class, () -> dm.load("onpath", "0 16385 remap " + loop + " 0", false));
+        assertEquals("table line 1: remap: argument 1 (\"" + loop + "\"): device too small for target: it has 16384 sectors, "
                 + "the target needs sectors 0 to 16385", tooBig.getMessage());
 
         byte[] content = new byte[64 * 1024];
@@ -97,11 +97,11 @@ class LoopDeviceTest {
 
     @Test
     void anotherEngineCannotClaimTheDeviceWhileThisOneHoldsIt() throws Exception {
-        dm.create("held", null, "0 2048 linear " + loop + " 0", false);
-        try (DeviceMapper other = DeviceMapper.create()) {
-            DmException e = assertThrows(DmException.class, () -> other.create("second", null, "0 2048 linear " + loop + " 0", false));
+        dm.create("held", null, "0 2048 remap " + loop + " 0", false);
+        try (DeviceMapper other = TestTargets.engine()) {
+            DmException e = assertThrows(DmException.class, () -> other.create("second", null, "0 2048 remap " + loop + " 0", false));
             assertEquals(Errno.EBUSY, e.errno());
-            assertEquals("table line 1: linear: argument 1 (\"" + loop + "\"): cannot open " + loop + ": Device or resource busy", e.getMessage());
+            assertEquals("table line 1: remap: argument 1 (\"" + loop + "\"): cannot open " + loop + ": Device or resource busy", e.getMessage());
             assertEquals(List.of(), other.list());
         }
         String python = ExternalTools.requireTool("python3", "python3");
@@ -119,16 +119,16 @@ class LoopDeviceTest {
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
             assertEquals("held", out.readLine());
-            DmException e = assertThrows(DmException.class, () -> dm.create("d", null, "0 2048 linear 7:" + minor + " 0", false));
+            DmException e = assertThrows(DmException.class, () -> dm.create("d", null, "0 2048 remap 7:" + minor + " 0", false));
             assertEquals(Errno.EBUSY, e.errno());
-            assertEquals("table line 1: linear: argument 1 (\"7:" + minor + "\"): cannot open " + loop + ": Device or resource busy",
+            assertEquals("table line 1: remap: argument 1 (\"7:" + minor + "\"): cannot open " + loop + ": Device or resource busy",
                     e.getMessage());
             assertEquals(0, dm.openBackingDevices());
         } finally {
             holder.getOutputStream().close();
             assertTrue(holder.waitFor(10, TimeUnit.SECONDS));
         }
-        dm.create("d", null, "0 2048 linear 7:" + minor + " 0", false);
+        dm.create("d", null, "0 2048 remap 7:" + minor + " 0", false);
         assertEquals("LIVE", dm.info("d").tablesPresent());
     }
 }
