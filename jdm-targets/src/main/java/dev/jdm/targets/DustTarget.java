@@ -4,14 +4,13 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Locale;
@@ -28,7 +27,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * its first sector. Flushes pass untouched. The list is changed only by messages and, while
  * enabled, by writes; {@code quiet} only silences the log, as in the kernel.
  */
-public final class DustTarget implements Target {
+public final class DustTarget extends FilterTarget {
     private static final System.Logger LOG = System.getLogger(DustTarget.class.getName());
     private static final long MAX_BLOCK_SECTORS = 2_097_152;
 
@@ -58,13 +57,10 @@ public final class DustTarget implements Target {
             }
             long start = args.u64(1, "device offset sector");
             BlockDevice dev = ctx.device(args, 0, start, ctx.length());
-            return new DustTarget(dev, start, (int) blockSize);
+            return new DustTarget(new Route(dev, start), (int) blockSize);
         }
     }
 
-    private final BlockDevice device;
-    private final long startSector;
-    private final long startByte;
     private final int blockSize;
     private final int sectorsPerBlockShift;
 
@@ -79,20 +75,19 @@ public final class DustTarget implements Target {
     private volatile boolean failReadOnBadBlock;
     private volatile boolean quiet;
 
-    private DustTarget(BlockDevice device, long startSector, int blockSize) {
-        this.device = device;
-        this.startSector = startSector;
-        this.startByte = startSector << 9;
+    private DustTarget(Route route, int blockSize) {
+        super(route);
         this.blockSize = blockSize;
         this.sectorsPerBlockShift = Integer.numberOfTrailingZeros(blockSize >> 9);
     }
 
     private long blockOf(long targetOffset) {
-        return (startSector + (targetOffset >>> 9)) >>> sectorsPerBlockShift;
+        return (route().startSector() + (targetOffset >>> 9)) >>> sectorsPerBlockShift;
     }
 
-    /** Length of the piece starting at {@code offset} that stays inside one target block. */
-    private long pieceLength(long offset, long remaining) {
+    /** I/O is cut at the target's block boundaries (the kernel's max_io_len). */
+    @Override
+    protected long pieceLength(long offset, long remaining) {
         return Math.min(remaining, blockSize - (offset & (blockSize - 1)));
     }
 
@@ -100,8 +95,13 @@ public final class DustTarget implements Target {
         return new BlockIoException(Errno.EIO, "dust: " + op + " of bad block " + block);
     }
 
+    /** Whether I/O is judged at all: enabled, with a list that is not empty. */
+    private boolean judging() {
+        return failReadOnBadBlock && badBlockCount != 0;
+    }
+
     private void checkRead(long offset) throws BlockIoException {
-        if (!failReadOnBadBlock || badBlockCount == 0) {
+        if (!judging()) {
             return;
         }
         long block = blockOf(offset);
@@ -117,7 +117,7 @@ public final class DustTarget implements Target {
 
     /** A write to a bad block fails while its count lasts, then removes the block from the list. */
     private void checkWrite(long offset) throws BlockIoException {
-        if (!failReadOnBadBlock || badBlockCount == 0) {
+        if (!judging()) {
             return;
         }
         long block = blockOf(offset);
@@ -146,77 +146,29 @@ public final class DustTarget implements Target {
     }
 
     @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
-        int end = dst.limit();
-        try {
-            while (dst.hasRemaining()) {
-                int piece = (int) pieceLength(offset, dst.remaining());
-                checkRead(offset);
-                dst.limit(dst.position() + piece);
-                device.read(startByte + offset, dst);
-                dst.limit(end);
-                offset += piece;
-            }
-        } finally {
-            dst.limit(end);
-        }
+    protected boolean beforeRead(long offset, int length) throws BlockIoException {
+        checkRead(offset);
+        return false;
     }
 
     @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        int end = src.limit();
-        try {
-            while (src.hasRemaining()) {
-                int piece = (int) pieceLength(offset, src.remaining());
-                checkWrite(offset);
-                src.limit(src.position() + piece);
-                device.write(startByte + offset, src, fua);
-                src.limit(end);
-                offset += piece;
-            }
-        } finally {
-            src.limit(end);
-        }
+    protected boolean readsPassThrough(long offset, long length) {
+        return !judging();
     }
 
-    /** A data-less write (discard, zeroing) applied block piece by block piece. */
-    private interface RangeWrite {
-        void apply(long deviceOffset, long length) throws IOException;
+    @Override
+    protected ByteBuffer beforeWrite(long offset, ByteBuffer piece, boolean fua) throws BlockIoException {
+        checkWrite(offset);
+        return piece;
     }
 
-    private void writeRange(long offset, long length, RangeWrite op) throws IOException {
-        long end = offset + length;
-        while (offset < end) {
-            long piece = pieceLength(offset, end - offset);
+    /** Discards and zeroing are writes; flushes pass untouched. */
+    @Override
+    protected boolean beforeDataless(Dataless op, long offset, long length) throws BlockIoException {
+        if (op != Dataless.FLUSH) {
             checkWrite(offset);
-            op.apply(startByte + offset, piece);
-            offset += piece;
         }
-    }
-
-    @Override
-    public void discard(long offset, long length) throws IOException {
-        writeRange(offset, length, device::discard);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        writeRange(offset, length, (o, l) -> device.writeZeroes(o, l, mayUnmap));
-    }
-
-    @Override
-    public void flush() throws IOException {
-        device.flush();
-    }
-
-    @Override
-    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        device.allocation(startByte + offset, length, sink);
-    }
-
-    @Override
-    public boolean supportsDiscard() {
-        return device.supportsDiscard();
+        return true;
     }
 
     // ---- messages -------------------------------------------------------------------------------
@@ -232,7 +184,7 @@ public final class DustTarget implements Target {
         }
         long block = Long.parseLong(s);
         // The kernel accepts block == number of blocks ('>' not '>='); kept for compatibility.
-        long deviceBlocks = (device.size() >>> 9) >>> sectorsPerBlockShift;
+        long deviceBlocks = (route().device().size() >>> 9) >>> sectorsPerBlockShift;
         if (block > deviceBlocks) {
             throw invalid("selected block value " + block + " out of range (device has " + deviceBlocks + " blocks)");
         }
@@ -341,16 +293,11 @@ public final class DustTarget implements Target {
     /** {@code <dev> <fail_read_on_bad_block|bypass> <quiet|verbose>}. */
     @Override
     public String status() {
-        return device.id() + " " + (failReadOnBadBlock ? "fail_read_on_bad_block" : "bypass") + " " + (quiet ? "quiet" : "verbose");
+        return route().device().id() + " " + (failReadOnBadBlock ? "fail_read_on_bad_block" : "bypass") + " " + (quiet ? "quiet" : "verbose");
     }
 
     @Override
     public String table() {
-        return device.id() + " " + startSector + " " + blockSize;
-    }
-
-    @Override
-    public List<BlockDevice> devices() {
-        return List.of(device);
+        return route().table() + " " + blockSize;
     }
 }

@@ -3,8 +3,8 @@ package dev.jdm.targets;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
@@ -13,7 +13,6 @@ import dev.jdm.core.spi.TargetType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
-import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.function.LongSupplier;
@@ -36,7 +35,7 @@ import java.util.function.LongSupplier;
  * jdm extension: {@code random_seed <n>} (two feature words) seeds the random corruption, so a run
  * repeats exactly when its I/O arrives in the same order; it is printed back in the table.
  */
-public final class FlakeyTarget implements Target {
+public final class FlakeyTarget extends FilterTarget {
     /** Probabilities are in billionths, as in the kernel. */
     public static final long PROBABILITY_BASE = 1_000_000_000L;
     /** Our flag word's bits (Linux 6.x values of REQ_OP_WRITE and REQ_FUA). */
@@ -81,7 +80,7 @@ public final class FlakeyTarget implements Target {
             }
             Features f = Features.parse(args, 4);
             BlockDevice dev = ctx.device(args, 0, start, ctx.length());
-            return new FlakeyTarget(dev, start, up, down, f, nanoClock);
+            return new FlakeyTarget(new Route(dev, start), up, down, f, nanoClock);
         }
     }
 
@@ -204,9 +203,6 @@ public final class FlakeyTarget implements Target {
         }
     }
 
-    private final BlockDevice device;
-    private final long startSector;
-    private final long startByte;
     private final long upSeconds;
     private final long cycleSeconds;
     private final Features features;
@@ -215,10 +211,8 @@ public final class FlakeyTarget implements Target {
     /** Drawn from only in the down phase; {@link Random} is thread-safe and repeats from a seed. */
     private final Random random;
 
-    private FlakeyTarget(BlockDevice device, long startSector, long up, long down, Features features, LongSupplier nanoClock) {
-        this.device = device;
-        this.startSector = startSector;
-        this.startByte = startSector << 9;
+    private FlakeyTarget(Route route, long up, long down, Features features, LongSupplier nanoClock) {
+        super(route);
         this.upSeconds = up;
         this.cycleSeconds = up + down;
         this.features = features;
@@ -237,102 +231,72 @@ public final class FlakeyTarget implements Target {
         return new BlockIoException(Errno.EIO, "flakey: " + what + " failed: the device is in its down interval");
     }
 
+    /** While down, reads fail or are read and then corrupted (the kernel decides at map time, as here). */
     @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
+    protected boolean beforeRead(long offset, int length) throws IOException {
         if (!isDown()) {
-            device.read(startByte + offset, dst);
-            return;
+            return false;
         }
         if (features.errorReads) {
             throw eio("read");
-        }
-        int start = dst.position();
-        device.read(startByte + offset, dst);
-        int length = dst.position() - start;
-        if (features.corruptByte != 0 && !features.corruptWrites && flagsMatch(0)) {
-            corruptAt(dst, start, length, features.corruptByte - 1, (byte) features.corruptValue);
-        }
-        if (fires(features.randomReadCorrupt)) {
-            corruptRandomly(dst, start, length);
-        }
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        if (!isDown()) {
-            device.write(startByte + offset, src, fua);
-            return;
-        }
-        if (features.dropWrites) {
-            src.position(src.limit());
-            return;
-        }
-        if (features.errorWrites) {
-            throw eio("write");
-        }
-        boolean fixed = features.corruptByte != 0 && features.corruptWrites
-                && flagsMatch(FLAG_WRITE | (fua ? FLAG_FUA : 0));
-        boolean randomly = fires(features.randomWriteCorrupt);
-        if (!fixed && !randomly) {
-            device.write(startByte + offset, src, fua);
-            return;
-        }
-        // The caller's buffer stays intact: a copy is corrupted and written, as the kernel clones the bio.
-        int length = src.remaining();
-        ByteBuffer copy = ByteBuffer.allocate(length).put(src.duplicate()).flip();
-        if (fixed) {
-            corruptAt(copy, 0, length, features.corruptByte - 1, (byte) features.corruptValue);
-        }
-        if (randomly) {
-            corruptRandomly(copy, 0, length);
-        }
-        device.write(startByte + offset, copy, fua);
-        src.position(src.limit());
-    }
-
-    /** Flushes, discards and zeroing are writes without data: dropped or failed while down, never corrupted. */
-    private boolean dataLessWriteProceeds() throws BlockIoException {
-        if (!isDown()) {
-            return true;
-        }
-        if (features.dropWrites) {
-            return false;
-        }
-        if (features.errorWrites) {
-            throw eio("write");
         }
         return true;
     }
 
     @Override
-    public void flush() throws IOException {
-        if (dataLessWriteProceeds()) {
-            device.flush();
+    protected void afterRead(long offset, ByteBuffer piece) {
+        int length = piece.remaining();
+        if (features.corruptByte != 0 && !features.corruptWrites && flagsMatch(0)) {
+            corruptAt(piece, length, features.corruptByte - 1, (byte) features.corruptValue);
+        }
+        if (fires(features.randomReadCorrupt)) {
+            corruptRandomly(piece, length);
         }
     }
 
     @Override
-    public void discard(long offset, long length) throws IOException {
-        if (dataLessWriteProceeds()) {
-            device.discard(startByte + offset, length);
+    protected boolean readsPassThrough(long offset, long length) {
+        return !isDown();
+    }
+
+    @Override
+    protected ByteBuffer beforeWrite(long offset, ByteBuffer piece, boolean fua) throws IOException {
+        if (!isDown()) {
+            return piece;
         }
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        if (dataLessWriteProceeds()) {
-            device.writeZeroes(startByte + offset, length, mayUnmap);
+        if (!downWriteProceeds()) {
+            return null;
         }
+        boolean fixed = features.corruptByte != 0 && features.corruptWrites
+                && flagsMatch(FLAG_WRITE | (fua ? FLAG_FUA : 0));
+        boolean randomly = fires(features.randomWriteCorrupt);
+        if (!fixed && !randomly) {
+            return piece;
+        }
+        // The caller's buffer stays intact: a copy is corrupted and written, as the kernel clones the bio.
+        int length = piece.remaining();
+        ByteBuffer copy = ByteBuffer.allocate(length).put(piece.duplicate()).flip();
+        if (fixed) {
+            corruptAt(copy, length, features.corruptByte - 1, (byte) features.corruptValue);
+        }
+        if (randomly) {
+            corruptRandomly(copy, length);
+        }
+        return copy;
     }
 
+    /** Flushes, discards and zeroing are writes without data: dropped or failed while down, never corrupted. */
     @Override
-    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        device.allocation(startByte + offset, length, sink);
+    protected boolean beforeDataless(Dataless op, long offset, long length) throws BlockIoException {
+        return !isDown() || downWriteProceeds();
     }
 
-    @Override
-    public boolean supportsDiscard() {
-        return device.supportsDiscard();
+    /** Whether a write in the down phase goes on (to be corrupted, perhaps): false drops it, error_writes fails it. */
+    private boolean downWriteProceeds() throws BlockIoException {
+        if (features.errorWrites) {
+            throw eio("write");
+        }
+        return !features.dropWrites;
     }
 
     private boolean flagsMatch(long ioFlags) {
@@ -344,27 +308,22 @@ public final class FlakeyTarget implements Target {
     }
 
     /** Sets byte {@code index} of the I/O (a byte beyond its end corrupts nothing, as in the kernel). */
-    private static void corruptAt(ByteBuffer buf, int start, int length, long index, byte value) {
+    private static void corruptAt(ByteBuffer buf, int length, long index, byte value) {
         if (index < length) {
-            buf.put(start + (int) index, value);
+            buf.put((int) index, value);
         }
     }
 
-    private void corruptRandomly(ByteBuffer buf, int start, int length) {
+    private void corruptRandomly(ByteBuffer buf, int length) {
         if (length > 0) {
             int index = random.nextInt(length);
             byte value = (byte) random.nextInt(256);
-            buf.put(start + index, value);
+            buf.put(index, value);
         }
     }
 
     @Override
     public String table() {
-        return device.id() + " " + startSector + " " + upSeconds + " " + (cycleSeconds - upSeconds) + " " + features.format();
-    }
-
-    @Override
-    public List<BlockDevice> devices() {
-        return List.of(device);
+        return route().table() + " " + upSeconds + " " + (cycleSeconds - upSeconds) + " " + features.format();
     }
 }
