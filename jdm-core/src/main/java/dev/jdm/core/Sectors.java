@@ -4,12 +4,14 @@ package dev.jdm.core;
 public final class Sectors {
     public static final int SECTOR_SHIFT = 9;
     public static final int SECTOR_SIZE = 1 << SECTOR_SHIFT;
+    /** The largest sector count whose byte count fits a long. */
+    public static final long MAX_SECTORS = Long.MAX_VALUE >> SECTOR_SHIFT;
 
     private Sectors() {
     }
 
     public static long toBytes(long sectors) {
-        if (sectors < 0 || sectors > (Long.MAX_VALUE >> SECTOR_SHIFT)) {
+        if (sectors < 0 || sectors > MAX_SECTORS) {
             throw new ArithmeticException("sector count out of range: " + sectors);
         }
         return sectors << SECTOR_SHIFT;

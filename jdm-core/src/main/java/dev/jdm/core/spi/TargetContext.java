@@ -1,5 +1,6 @@
 package dev.jdm.core.spi;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
 
 /** What a target constructor may ask of the table being built (the kernel's {@code dm_target} plus helpers). */
@@ -12,7 +13,7 @@ public interface TargetContext {
     long length();
 
     default long lengthBytes() {
-        return length() << 9;
+        return Sectors.toBytes(length());
     }
 
     /** Whether the table is loaded read-only (devices are opened read-only then). */
@@ -25,6 +26,11 @@ public interface TargetContext {
      * releases the device when it is destroyed.
      */
     BlockDevice device(Args args, int index, long startSector, long lengthSectors) throws TargetException;
+
+    /** {@link #device(Args, int, long, long)} for an argument taken with {@link Args#next}. */
+    default BlockDevice device(Args.Arg arg, long startSector, long lengthSectors) throws TargetException {
+        return device(arg.args(), arg.index(), startSector, lengthSectors);
+    }
 
     /** Raises a device-mapper event on the mapped device (what {@code dmsetup wait} wakes on). */
     void raiseEvent();
