@@ -4,6 +4,7 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Args.Rule;
 import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
@@ -46,16 +47,18 @@ public final class DelayTarget extends FilterTarget {
                 throw new TargetException("expected 3, 6 or 9 arguments (<dev> <offset> <delay_ms> for reads,"
                         + " then optionally the same for writes, then for flushes), got " + n);
             }
-            DelayClass read = delayClass(ctx, args, 0, "");
-            DelayClass write = n >= 6 ? delayClass(ctx, args, 3, "write ") : read;
-            DelayClass flush = n == 9 ? delayClass(ctx, args, 6, "flush ") : write;
+            DelayClass read = delayClass(ctx, args, "");
+            DelayClass write = n >= 6 ? delayClass(ctx, args, "write ") : read;
+            DelayClass flush = n == 9 ? delayClass(ctx, args, "flush ") : write;
             return new DelayTarget(read, write, flush, n);
         }
 
-        private static DelayClass delayClass(TargetContext ctx, Args args, int first, String what) throws TargetException {
-            long start = args.u64(first + 1, what + "device sector");
-            long delayMs = args.u32(first + 2, what + "delay");
-            BlockDevice dev = ctx.device(args, first, start, ctx.length());
+        /** One {@code <dev> <offset> <delay_ms>} triple at the cursor. */
+        private static DelayClass delayClass(TargetContext ctx, Args args, String what) throws TargetException {
+            Args.Arg device = args.next(what + "device");
+            long start = args.shiftSectors(what + "device sector");
+            long delayMs = args.shiftNumber(Rule.SCANF_U64, what + "delay", 0, 0xffff_ffffL);
+            BlockDevice dev = ctx.device(device, start, ctx.length());
             return new DelayClass(new Route(dev, start), delayMs);
         }
     }

@@ -5,6 +5,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Args.Rule;
 import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
@@ -14,6 +15,7 @@ import dev.jdm.core.spi.TargetType;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -45,18 +47,21 @@ public final class DustTarget extends FilterTarget {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireCount(3, "<dev> <offset> <blksz>");
-            long blockSize = args.number(2, "block size", 1, 0xffff_ffffL);
+            Args.Arg device = args.next("device");
+            Args.Arg offset = args.next("device offset sector");
+            long blockSize = args.shiftNumber(Rule.SCANF_U64, "block size", 1, 0xffff_ffffL);
             if (blockSize < 512) {
-                throw args.error(2, "block size must be at least 512");
+                throw args.error("block size must be at least 512");
             }
             if (Long.bitCount(blockSize) != 1) {
-                throw args.error(2, "block size must be a power of 2");
+                throw args.error("block size must be a power of 2");
             }
             if ((blockSize >> 9) > Math.min(ctx.length(), MAX_BLOCK_SECTORS)) {
-                throw args.error(2, "block size is too large (at most the target length and 1 GiB)");
+                throw args.error("block size is too large (at most the target length and 1 GiB)");
             }
-            long start = args.u64(1, "device offset sector");
-            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
+            // The kernel reads the offset after the block size, so a line with both wrong names the block size.
+            long start = args.u64(offset.index(), "device offset sector");
+            BlockDevice dev = ctx.device(device, start, ctx.length());
             return new DustTarget(new Route(dev, start), (int) blockSize);
         }
     }
@@ -179,23 +184,26 @@ public final class DustTarget extends FilterTarget {
 
     /** A block number as the kernel's {@code sscanf("%llu%c")} takes it, checked against the device's blocks. */
     private long parseBlock(String s) throws DmException {
-        if (s.isEmpty() || s.length() > 19 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        OptionalLong parsed = Rule.SCANF_U64.parse(s);
+        if (parsed.isEmpty()) {
             throw invalid("invalid block number \"" + s + "\"");
         }
-        long block = Long.parseLong(s);
+        long block = parsed.getAsLong();
         // The kernel accepts block == number of blocks ('>' not '>='); kept for compatibility.
         long deviceBlocks = (route().device().size() >>> 9) >>> sectorsPerBlockShift;
-        if (block > deviceBlocks) {
-            throw invalid("selected block value " + block + " out of range (device has " + deviceBlocks + " blocks)");
+        if (Long.compareUnsigned(block, deviceBlocks) > 0) {
+            throw invalid("selected block value " + Long.toUnsignedString(block) + " out of range (device has " + deviceBlocks + " blocks)");
         }
         return block;
     }
 
+    /** A write-fail count as the kernel's {@code sscanf("%u%c")} takes it, at most 255. */
     private static int parseWriteFailCount(String s) throws DmException {
-        if (s.isEmpty() || s.length() > 10 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        OptionalLong parsed = Rule.SCANF_U32.parse(s);
+        if (parsed.isEmpty()) {
             throw invalid("invalid write fail count \"" + s + "\"");
         }
-        long n = Long.parseLong(s);
+        long n = parsed.getAsLong();
         if (n > 255) {
             throw invalid("selected write fail count " + n + " out of range (0..255)");
         }

@@ -4,6 +4,7 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Args.Rule;
 import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
@@ -13,7 +14,6 @@ import dev.jdm.core.spi.TargetType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
-import java.util.Locale;
 import java.util.Random;
 import java.util.function.LongSupplier;
 
@@ -42,6 +42,7 @@ public final class FlakeyTarget extends FilterTarget {
     public static final long FLAG_WRITE = 0x1;
     public static final long FLAG_FUA = 0x20000;
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final long U32_MAX = 0xffff_ffffL;
 
     public static final class Type implements TargetType {
         private final LongSupplier nanoClock;
@@ -69,17 +70,18 @@ public final class FlakeyTarget extends FilterTarget {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireAtLeast(4, "<dev> <offset> <up interval> <down interval> [<#features> <feature>...]");
-            long start = args.u64(1, "device sector");
-            long up = args.u32(2, "up interval");
-            long down = args.u32(3, "down interval");
+            Args.Arg device = args.next("device");
+            long start = args.shiftSectors("device sector");
+            long up = args.shiftNumber(Rule.SCANF_U64, "up interval", 0, U32_MAX);
+            long down = args.shiftNumber(Rule.SCANF_U64, "down interval", 0, U32_MAX);
             if (up + down == 0) {
                 throw new TargetException("total (up + down) interval is zero");
             }
-            if (up + down > 0xffff_ffffL) {
+            if (up + down > U32_MAX) {
                 throw new TargetException("interval overflow: up + down must fit in 32 bits");
             }
-            Features f = Features.parse(args, 4);
-            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
+            Features f = Features.parse(args);
+            BlockDevice dev = ctx.device(device, start, ctx.length());
             return new FlakeyTarget(new Route(dev, start), up, down, f, nanoClock);
         }
     }
@@ -89,72 +91,69 @@ public final class FlakeyTarget extends FilterTarget {
                             long corruptByte, boolean corruptWrites, int corruptValue, long corruptFlags,
                             long randomReadCorrupt, long randomWriteCorrupt, Long seed) {
 
-        static Features parse(Args args, int first) throws TargetException {
+        /** The optional {@code <#features> <feature>...} group at the cursor, which must end the line. */
+        static Features parse(Args args) throws TargetException {
             boolean errorReads = false, dropWrites = false, errorWrites = false, corruptWrites = false;
             long corruptByte = 0, corruptFlags = 0, randomRead = 0, randomWrite = 0;
             int corruptValue = 0;
             Long seed = null;
-            int end = first;
-            if (args.count() > first) {
-                long words = args.number(first, "number of feature arguments", 0, 13);
-                end = first + 1 + (int) words;
-                if (end > args.count()) {
-                    throw args.error(first, "needs " + words + " feature arguments, only "
-                            + (args.count() - first - 1) + " follow");
+            Args group = args.take(0);
+            if (args.hasMore()) {
+                int words = (int) args.shiftNumber(Rule.SCANF_U64, "number of feature arguments", 0, 13);
+                if (words > args.remaining()) {
+                    throw args.error("needs " + words + " feature arguments, only " + args.remaining() + " follow");
                 }
-                for (int i = first + 1; i < end; i++) {
-                    String name = args.get(i);
-                    switch (name.toLowerCase(Locale.ROOT)) {
-                        case "error_reads" -> {
-                            if (errorReads) throw args.error(i, "feature error_reads duplicated");
-                            errorReads = true;
-                        }
-                        case "drop_writes" -> {
-                            if (dropWrites) throw args.error(i, "feature drop_writes duplicated");
-                            if (errorWrites) throw args.error(i, "feature drop_writes conflicts with feature error_writes");
-                            dropWrites = true;
-                        }
-                        case "error_writes" -> {
-                            if (errorWrites) throw args.error(i, "feature error_writes duplicated");
-                            if (dropWrites) throw args.error(i, "feature error_writes conflicts with feature drop_writes");
-                            errorWrites = true;
-                        }
-                        case "corrupt_bio_byte" -> {
-                            if (corruptByte != 0) throw args.error(i, "feature corrupt_bio_byte duplicated");
-                            if (end - i - 1 < 4) throw args.error(i, "feature corrupt_bio_byte requires 4 parameters");
-                            corruptByte = args.number(i + 1, "corrupt bio byte", 1, 0xffff_ffffL);
-                            String dir = args.get(i + 2);
-                            if (dir.equalsIgnoreCase("w")) {
-                                corruptWrites = true;
-                            } else if (!dir.equalsIgnoreCase("r")) {
-                                throw args.error(i + 2, "invalid corrupt bio direction (r or w)");
-                            }
-                            corruptValue = (int) args.number(i + 3, "corrupt value to write into bio byte", 0, 255);
-                            corruptFlags = args.u32(i + 4, "corrupt bio flags mask");
-                            i += 4;
-                        }
-                        case "random_read_corrupt" -> {
-                            if (randomRead != 0) throw args.error(i, "feature random_read_corrupt duplicated");
-                            i = valueIndex(args, i, end, name);
-                            randomRead = args.number(i, "random corrupt probability", 0, PROBABILITY_BASE);
-                        }
-                        case "random_write_corrupt" -> {
-                            if (randomWrite != 0) throw args.error(i, "feature random_write_corrupt duplicated");
-                            i = valueIndex(args, i, end, name);
-                            randomWrite = args.number(i, "random corrupt probability", 0, PROBABILITY_BASE);
-                        }
-                        case "random_seed" -> {
-                            if (seed != null) throw args.error(i, "feature random_seed duplicated");
-                            i = valueIndex(args, i, end, name);
-                            seed = args.u64(i, "random seed");
-                        }
-                        default -> throw args.error(i, "unrecognised flakey feature");
+                group = args.take(words);
+            }
+            while (group.hasMore()) {
+                String name = group.shiftWord("flakey feature");
+                switch (name) {
+                    case "error_reads" -> {
+                        if (errorReads) throw group.error("feature error_reads duplicated");
+                        errorReads = true;
                     }
+                    case "drop_writes" -> {
+                        if (dropWrites) throw group.error("feature drop_writes duplicated");
+                        if (errorWrites) throw group.error("feature drop_writes conflicts with feature error_writes");
+                        dropWrites = true;
+                    }
+                    case "error_writes" -> {
+                        if (errorWrites) throw group.error("feature error_writes duplicated");
+                        if (dropWrites) throw group.error("feature error_writes conflicts with feature drop_writes");
+                        errorWrites = true;
+                    }
+                    case "corrupt_bio_byte" -> {
+                        if (corruptByte != 0) throw group.error("feature corrupt_bio_byte duplicated");
+                        if (group.remaining() < 4) throw group.error("feature corrupt_bio_byte requires 4 parameters");
+                        corruptByte = group.shiftNumber(Rule.SCANF_U64, "corrupt bio byte", 1, U32_MAX);
+                        String dir = group.shiftWord("corrupt bio direction");
+                        if (dir.equals("w")) {
+                            corruptWrites = true;
+                        } else if (!dir.equals("r")) {
+                            throw group.error("invalid corrupt bio direction (r or w)");
+                        }
+                        corruptValue = (int) group.shiftNumber(Rule.SCANF_U64, "corrupt value to write into bio byte", 0, 255);
+                        corruptFlags = group.shiftNumber(Rule.SCANF_U64, "corrupt bio flags mask", 0, U32_MAX);
+                    }
+                    case "random_read_corrupt" -> {
+                        if (randomRead != 0) throw group.error("feature random_read_corrupt duplicated");
+                        requireParameter(group, name);
+                        randomRead = group.shiftNumber(Rule.SCANF_U64, "random corrupt probability", 0, PROBABILITY_BASE);
+                    }
+                    case "random_write_corrupt" -> {
+                        if (randomWrite != 0) throw group.error("feature random_write_corrupt duplicated");
+                        requireParameter(group, name);
+                        randomWrite = group.shiftNumber(Rule.SCANF_U64, "random corrupt probability", 0, PROBABILITY_BASE);
+                    }
+                    case "random_seed" -> {
+                        if (seed != null) throw group.error("feature random_seed duplicated");
+                        requireParameter(group, name);
+                        seed = group.shiftNumber(Rule.SCANF_U64, "random seed", 0, Long.MAX_VALUE);
+                    }
+                    default -> throw group.error("unrecognised flakey feature");
                 }
             }
-            if (end < args.count()) {
-                throw args.error(end, "unexpected argument after the feature group");
-            }
+            args.requireEnd("unexpected argument after the feature group");
             boolean writeCorruption = (corruptByte != 0 && corruptWrites) || randomWrite != 0;
             boolean readCorruption = (corruptByte != 0 && !corruptWrites) || randomRead != 0;
             if (dropWrites && writeCorruption) {
@@ -175,12 +174,11 @@ public final class FlakeyTarget extends FilterTarget {
                     corruptFlags, randomRead, randomWrite, seed);
         }
 
-        /** The index of a one-value feature's value, refusing a feature group that ends before it. */
-        private static int valueIndex(Args args, int feature, int end, String name) throws TargetException {
-            if (feature + 1 >= end) {
-                throw args.error(feature, "feature " + name.toLowerCase(Locale.ROOT) + " requires a parameter");
+        /** Refuses a one-value feature whose group ends before its value; the error names the feature. */
+        private static void requireParameter(Args group, String name) throws TargetException {
+            if (!group.hasMore()) {
+                throw group.error("feature " + name + " requires a parameter");
             }
-            return feature + 1;
         }
 
         /** The feature group as the kernel prints it, count first. */

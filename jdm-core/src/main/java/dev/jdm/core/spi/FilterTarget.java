@@ -1,5 +1,6 @@
 package dev.jdm.core.spi;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.io.IoSplit;
@@ -25,7 +26,7 @@ public abstract class FilterTarget implements Target {
     /** Where one class of I/O goes: a device and the sector of it where the target starts. */
     public record Route(BlockDevice device, long startSector) {
         public long deviceOffset(long targetOffset) {
-            return (startSector << 9) + targetOffset;
+            return Sectors.toBytes(startSector) + targetOffset;
         }
 
         /** {@code <dev> <offset>}, the way tables print it. */
