@@ -212,7 +212,8 @@ public final class DustTarget extends FilterTarget {
 
     /** Messages are rare: each runs whole under the lock, so it sees and leaves a consistent list. */
     @Override
-    public String message(List<String> argv) throws DmException {
+    public String message(Args args) throws DmException {
+        List<String> argv = args.all();
         lock.lock();
         try {
             String reply = handle(argv);

@@ -30,6 +30,7 @@ public final class ErrorTarget implements Target {
 
         @Override
         public Target construct(TargetContext ctx, Args args) {
+            args.ignoreRest();
             return new ErrorTarget();
         }
 

@@ -1,5 +1,6 @@
 package dev.jdm.targets;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.RemapTarget;
@@ -27,9 +28,9 @@ public final class LinearTarget extends RemapTarget {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireCount(2, "<dev> <offset>");
-            long start = args.u64(1, "device sector");
-            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
-            return new LinearTarget(dev, start);
+            Args.Arg dev = args.next("device");
+            long start = args.shiftSectors("device sector");
+            return new LinearTarget(ctx.device(dev, start, ctx.length()), start);
         }
     }
 
@@ -40,7 +41,7 @@ public final class LinearTarget extends RemapTarget {
     private LinearTarget(BlockDevice device, long startSector) {
         this.device = device;
         this.startSector = startSector;
-        this.startByte = startSector << 9;
+        this.startByte = Sectors.toBytes(startSector);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.jdm.targets;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
+import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
@@ -16,7 +17,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -56,10 +56,10 @@ public final class LogWritesTarget implements Target {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireCount(2, "<dev> <log_dev>");
-            BlockDevice dev = ctx.device(args, 0, ctx.begin(), ctx.length());
+            BlockDevice dev = ctx.device(args.next("device"), ctx.begin(), ctx.length());
             int sectorSize = dev.logicalBlockSize();
-            BlockDevice logDev = ctx.device(args, 1, 0, 2L * sectorSize >> 9);
-            return new LogWritesTarget(dev, logDev, ctx.begin() << 9, sectorSize);
+            BlockDevice logDev = ctx.device(args.next("log device"), 0, Sectors.fromBytes(2L * sectorSize));
+            return new LogWritesTarget(dev, logDev, Sectors.toBytes(ctx.begin()), sectorSize);
         }
     }
 
@@ -87,9 +87,9 @@ public final class LogWritesTarget implements Target {
         this.logDevice = logDevice;
         this.beginByte = beginByte;
         this.sectorSize = sectorSize;
-        this.sectorsPerBlock = sectorSize >> 9;
+        this.sectorsPerBlock = Sectors.fromBytes(sectorSize);
         this.nextSector = sectorsPerBlock;
-        this.endSector = logDevice.size() >> 9;
+        this.endSector = Sectors.fromBytes(logDevice.size());
     }
 
     private void checkAligned(long offset, long length) throws BlockIoException {
@@ -208,7 +208,7 @@ public final class LogWritesTarget implements Target {
         }
         loggedEntries++;
         try {
-            long at = entrySector << 9;
+            long at = Sectors.toBytes(entrySector);
             logDevice.write(at, LogFormat.encodeEntry(p.sector, p.sectors, p.flags, p.mark, sectorSize), false);
             if (carriesData && p.sectors > 0) {
                 long dataAt = at + sectorSize;
@@ -229,14 +229,14 @@ public final class LogWritesTarget implements Target {
 
     /** {@code mark <text>}: logs a mark entry now (ahead of writes still waiting for a flush, as in the kernel). */
     @Override
-    public String message(List<String> argv) throws DmException {
-        if (argv.size() != 2) {
-            throw new DmException(Errno.EINVAL, "log-writes: invalid message arguments, expected 2 (mark <text>), got " + argv.size());
+    public String message(Args argv) throws DmException {
+        if (argv.count() != 2) {
+            throw new DmException(Errno.EINVAL, "log-writes: invalid message arguments, expected 2 (mark <text>), got " + argv.count());
         }
-        if (!argv.getFirst().toLowerCase(Locale.ROOT).equals("mark")) {
-            throw new DmException(Errno.EINVAL, "log-writes: unrecognised message \"" + argv.getFirst() + "\" (only mark <text>)");
+        if (!argv.shiftWord("message").equals("mark")) {
+            throw new DmException(Errno.EINVAL, "log-writes: unrecognised message \"" + argv.get(0) + "\" (only mark <text>)");
         }
-        mark(argv.get(1));
+        mark(argv.shift("mark text"));
         return null;
     }
 

@@ -1,5 +1,6 @@
 package dev.jdm.targets;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.RemapTarget;
@@ -37,8 +38,9 @@ public final class StripedTarget extends RemapTarget {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireAtLeast(2, "<#stripes> <chunk size> [<dev> <offset>]...");
-            int stripes = (int) args.number(0, "number of stripes", 1, 0x7fff_ffff);
-            long chunk = args.number(1, "chunk size", 1, 0xffff_ffffL);
+            // The kernel reads both with kstrtouint (a '+' and a trailing newline pass).
+            int stripes = (int) args.shiftNumber(Args.Rule.KSTRTOUINT, "number of stripes", 1, 0x7fff_ffff);
+            long chunk = args.shiftNumber(Args.Rule.KSTRTOUINT, "chunk size", 1, 0xffff_ffffL);
             if (args.count() != 2 + 2L * stripes) {
                 throw new TargetException("expected " + (2 + 2L * stripes) + " arguments for " + stripes
                         + " stripes (<#stripes> <chunk size> and a <dev> <offset> pair per stripe), got " + args.count());
@@ -54,8 +56,9 @@ public final class StripedTarget extends RemapTarget {
             List<BlockDevice> devices = new ArrayList<>(stripes);
             long[] offsets = new long[stripes];
             for (int i = 0; i < stripes; i++) {
-                offsets[i] = args.u64(3 + 2 * i, "device sector of stripe " + i);
-                devices.add(ctx.device(args, 2 + 2 * i, offsets[i], perStripe));
+                Args.Arg dev = args.next("device of stripe " + i);
+                offsets[i] = args.shiftSectors("device sector of stripe " + i);
+                devices.add(ctx.device(dev, offsets[i], perStripe));
             }
             return new StripedTarget(devices, offsets, chunk, ctx);
         }
@@ -74,10 +77,10 @@ public final class StripedTarget extends RemapTarget {
         this.offsetSectors = offsetSectors;
         this.offsetBytes = new long[offsetSectors.length];
         for (int i = 0; i < offsetSectors.length; i++) {
-            offsetBytes[i] = offsetSectors[i] << 9;
+            offsetBytes[i] = Sectors.toBytes(offsetSectors[i]);
         }
         this.chunkSectors = chunkSectors;
-        this.chunkBytes = chunkSectors << 9;
+        this.chunkBytes = Sectors.toBytes(chunkSectors);
         this.errors = new AtomicIntegerArray(devices.size());
         this.ctx = ctx;
     }

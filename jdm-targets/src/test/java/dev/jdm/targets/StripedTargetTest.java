@@ -1,5 +1,6 @@
 package dev.jdm.targets;
 
+import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
@@ -18,6 +19,7 @@ import static dev.jdm.targets.TargetTestSupport.bytes;
 import static dev.jdm.targets.TargetTestSupport.status;
 import static dev.jdm.targets.TargetTestSupport.table;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 class StripedTargetTest {
     @TempDir
@@ -51,6 +53,18 @@ class StripedTargetTest {
         dm.create("s", null, "0 1080 striped 3 24 " + a + " 0 " + b + " 0 " + a + " 1000", false);
         assertEquals(List.of("0 1080 striped 3 24 " + a + " 0 " + b + " 0 " + a + " 1000"), table(dm, "s"));
         assertEquals(List.of("0 1080 striped 3 " + a + " " + b + " " + a + " 1 AAA"), status(dm, "s"));
+    }
+
+    /** dm-stripe reads the count and chunk with kstrtouint (a '+' passes) and the offsets with sscanf "%llu%c" (it does not). */
+    @Test
+    void numbersFollowTheKernelsRulePerArgument() throws Exception {
+        dm.create("s", null, "0 1024 striped +2 +256 " + a + " 0 " + b + " 64", false);
+        assertEquals(List.of("0 1024 striped 2 256 " + a + " 0 " + b + " 64"), table(dm, "s"));
+        DmException e = assertThrows(DmException.class,
+                () -> dm.create("t", null, "0 1024 striped 2 256 " + a + " +0 " + b + " 64", false));
+        assertEquals("table line 1: striped: argument 4 (\"+0\"): invalid device sector of stripe 0", e.getMessage());
+        e = assertThrows(DmException.class, () -> dm.create("t", null, "0 1024 striped 2 4294967296 " + a + " 0 " + b + " 0", false));
+        assertEquals("table line 1: striped: argument 2 (\"4294967296\"): invalid chunk size", e.getMessage());
     }
 
     @Test

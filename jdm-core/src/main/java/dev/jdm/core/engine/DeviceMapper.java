@@ -3,6 +3,7 @@ package dev.jdm.core.engine;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.BackingProvider;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetType;
@@ -528,7 +529,7 @@ public final class DeviceMapper implements AutoCloseable {
             throw new DmException(Errno.EINVAL, "sector " + sector + " is outside the device (" + t.sizeSectors() + " sectors)");
         }
         Table.Entry e = t.entry(t.find(sector << 9));
-        return e.target().message(argv);
+        return e.target().message(new Args(argv));
     }
 
     private String coreMessage(MappedDevice md, List<String> argv) throws DmException {

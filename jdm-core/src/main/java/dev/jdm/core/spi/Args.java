@@ -243,7 +243,11 @@ public final class Args {
      * (ASCII only, as the kernel's tolower); errors through {@link #error(String)} still show it as given.
      */
     public String shiftWord(String what) throws TargetException {
-        String word = shift(what);
+        return lowerCase(shift(what));
+    }
+
+    /** ASCII lower case, as the kernel's tolower in {@code strcasecmp}. */
+    public static String lowerCase(String word) {
         StringBuilder lower = new StringBuilder(word.length());
         for (int i = 0; i < word.length(); i++) {
             char c = word.charAt(i);
@@ -318,6 +322,11 @@ public final class Args {
         Args group = new Args(values, position, position + n);
         position += n;
         return group;
+    }
+
+    /** {@code dm_consume_args}: steps over {@code n} arguments read by index (the caller has checked {@link #remaining()}). */
+    public void skip(int n) {
+        take(n);
     }
 
     /** For targets whose constructor checks {@code argc}: an error naming the first argument too many. */

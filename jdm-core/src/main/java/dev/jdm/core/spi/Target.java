@@ -49,8 +49,11 @@ public interface Target {
     /** The kernel's STATUSTYPE_TABLE text ({@code dmsetup table}): the arguments as the kernel prints them. */
     String table();
 
-    /** A {@code dmsetup message}; returns text for the caller, or null when there is none. */
-    default String message(List<String> argv) throws DmException {
+    /**
+     * A {@code dmsetup message}, its words on a cursor (the first is the message's name); returns text
+     * for the caller, or null when there is none.
+     */
+    default String message(Args argv) throws DmException {
         throw new DmException(Errno.EINVAL, "target does not accept messages");
     }
 

@@ -3,6 +3,7 @@ package dev.jdm.targets.crypt;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
+import dev.jdm.core.Sectors;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.Target;
@@ -16,7 +17,6 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * {@code crypt <cipher> <key> <iv_offset> <dev> <offset> [<#opt_params> <opt_params>...]}:
@@ -87,19 +87,21 @@ public final class CryptTarget implements Target {
 
     private CryptTarget(TargetContext ctx, Args args) throws TargetException {
         args.requireAtLeast(5, SYNTAX);
+        Args fixed = args.take(5);
         // As in the kernel, optional parameters come first: the sector size shapes everything else.
         options = parseOptions(ctx, args);
         sectorSize = options.sectorSize();
 
         CipherAlgorithm algorithm;
+        Args.Arg cipher = fixed.next("cipher");
         try {
-            spec = CipherSpec.parse(args.get(0));
+            spec = CipherSpec.parse(cipher.text());
             algorithm = CipherAlgorithm.of(spec);
             KeyLayout.checkIvMode(KeyLayout.ivMode(spec, algorithm), sectorSize);
         } catch (IllegalArgumentException e) {
-            throw args.error(0, e.getMessage());
+            throw cipher.error(e.getMessage());
         }
-        key = decodeKey(args.get(KEY_ARG), -1, KEY_ARGUMENT);
+        key = decodeKey(fixed.shift("key"), -1, KEY_ARGUMENT);
         try {
             try {
                 layout = new KeyLayout(spec, algorithm, key.length);
@@ -109,12 +111,14 @@ public final class CryptTarget implements Target {
             ivGenerator = layout.ivGenerator(key, sectorSize);
             keyValid = true;
 
-            ivOffset = args.u64(2, "iv_offset sector");
-            if ((ivOffset & ((sectorSize >> 9) - 1)) != 0) {
-                throw args.error(2, "Invalid iv_offset sector: not a multiple of sector_size (" + (sectorSize >> 9) + " sectors)");
+            ivOffset = fixed.shiftSectors("iv_offset sector");
+            long sectorsPerCryptoSector = Sectors.fromBytes(sectorSize);
+            if (ivOffset % sectorsPerCryptoSector != 0) {
+                throw fixed.error("Invalid iv_offset sector: not a multiple of sector_size (" + sectorsPerCryptoSector + " sectors)");
             }
-            startSector = args.u64(4, "device sector");
-            device = ctx.device(args, 3, startSector, ctx.length());
+            Args.Arg deviceArg = fixed.next("device");
+            startSector = fixed.shiftSectors("device sector");
+            device = ctx.device(deviceArg, startSector, ctx.length());
         } catch (TargetException | RuntimeException e) {
             Arrays.fill(key, (byte) 0);
             if (ivGenerator != null) {
@@ -122,28 +126,27 @@ public final class CryptTarget implements Target {
             }
             throw e;
         }
-        startByte = startSector << 9;
+        startByte = Sectors.toBytes(startSector);
         workers = new WorkerPool<>(POOLED_WORKERS, Worker::new, Worker::wipe);
     }
 
     // ---- construction -----------------------------------------------------------------------------
 
-    private static Options parseOptions(TargetContext ctx, Args args) throws TargetException {
+    /** {@code [<#opt_params> <opt_params>...]} after the five fixed arguments (crypt_ctr_optional). */
+    private static Options parseOptions(TargetContext ctx, Args rest) throws TargetException {
         boolean allowDiscards = false, sameCpu = false, submitFromCryptCpus = false, noRead = false, noWrite = false, ivLarge = false;
         int sectorSize = 512;
-        if (args.count() > 5) {
-            int count = (int) args.number(5, "number of feature args", 0, MAX_FEATURE_ARGS);
-            int available = args.count() - 6;
-            if (count > available) {
-                throw args.error(5, "Not enough feature arguments: " + count + " announced, " + available + " given");
+        if (rest.hasMore()) {
+            int count = (int) rest.shiftNumber(Args.Rule.SCANF_U64, "number of feature args", 0, MAX_FEATURE_ARGS);
+            if (count > rest.remaining()) {
+                throw rest.error("Not enough feature arguments: " + count + " announced, " + rest.remaining() + " given");
             }
-            if (count < available) {
-                throw args.error(6 + count, "unexpected argument after the " + count + " announced feature argument" + (count == 1 ? "" : "s"));
-            }
-            for (int i = 6; i < 6 + count; i++) {
-                String opt = args.get(i);
-                String lower = opt.toLowerCase(Locale.ROOT);
-                switch (lower) {
+            Args features = rest.take(count);
+            // The kernel ignores what follows the group; a stray word here is more likely a mistake than a wish.
+            rest.requireEnd("unexpected argument after the " + count + " announced feature argument" + (count == 1 ? "" : "s"));
+            while (features.hasMore()) {
+                String opt = features.shift("feature");
+                switch (Args.lowerCase(opt)) {
                     case "allow_discards" -> allowDiscards = true;
                     case "same_cpu_crypt" -> sameCpu = true;
                     case "submit_from_crypt_cpus" -> submitFromCryptCpus = true;
@@ -151,12 +154,13 @@ public final class CryptTarget implements Target {
                     case "no_write_workqueue" -> noWrite = true;
                     case "iv_large_sectors" -> ivLarge = true;
                     default -> {
+                        // sscanf's "sector_size:%hu" and strncmp's "integrity:" match their prefix case-sensitively.
                         if (opt.startsWith("sector_size:")) {
-                            sectorSize = parseSectorSize(ctx, args, i, opt.substring("sector_size:".length()));
+                            sectorSize = parseSectorSize(ctx, features, opt.substring("sector_size:".length()));
                         } else if (opt.startsWith("integrity:")) {
-                            throw args.error(i, "integrity (AEAD and per-sector metadata) is not supported by jdm's crypt target");
+                            throw features.error("integrity (AEAD and per-sector metadata) is not supported by jdm's crypt target");
                         } else {
-                            throw args.error(i, "Invalid feature arguments");
+                            throw features.error("Invalid feature arguments");
                         }
                     }
                 }
@@ -165,20 +169,21 @@ public final class CryptTarget implements Target {
         return new Options(allowDiscards, sameCpu, submitFromCryptCpus, noRead, noWrite, sectorSize, ivLarge);
     }
 
-    private static int parseSectorSize(TargetContext ctx, Args args, int index, String value) throws TargetException {
-        boolean digits = !value.isEmpty() && value.length() <= 5 && value.chars().allMatch(c -> c >= '0' && c <= '9');
-        int size = digits ? Integer.parseInt(value) : -1;
-        if (size < 512 || size > 4096 || Integer.bitCount(size) != 1) {
-            throw args.error(index, "Invalid feature value for sector_size (a power of two from 512 to 4096)");
+    /** The value of {@code sector_size:<bytes>}, the option last shifted from {@code features}. */
+    private static int parseSectorSize(TargetContext ctx, Args features, String value) throws TargetException {
+        // sscanf's %hu keeps the low 16 bits.
+        long size = Args.Rule.SCANF_U64.parse(value).orElse(-1) & 0xffff;
+        if (size < 512 || size > 4096 || Long.bitCount(size) != 1) {
+            throw features.error("Invalid feature value for sector_size (a power of two from 512 to 4096)");
         }
-        int step = size >> 9;
+        long step = Sectors.fromBytes(size);
         if (ctx.length() % step != 0) {
-            throw args.error(index, "Device size is not multiple of sector_size feature (" + ctx.length() + " sectors)");
+            throw features.error("Device size is not multiple of sector_size feature (" + ctx.length() + " sectors)");
         }
         if (ctx.begin() % step != 0) {
-            throw args.error(index, "target start " + ctx.begin() + " is not aligned to sector_size (the device's logical block size)");
+            throw features.error("target start " + ctx.begin() + " is not aligned to sector_size (the device's logical block size)");
         }
-        return size;
+        return (int) size;
     }
 
     /**
@@ -226,12 +231,12 @@ public final class CryptTarget implements Target {
 
     /** Decrypts whole crypto sectors of {@code buf[off, off+len)} in place, the first at target byte {@code offset}. */
     private void decrypt(Worker w, byte[] buf, int off, int len, long offset) {
-        w.transformer.transform(ivGenerator, buf, off, buf, off, len, (offset >>> 9) + ivOffset, false);
+        w.transformer.transform(ivGenerator, buf, off, buf, off, len, Sectors.fromBytes(offset) + ivOffset, false);
     }
 
     /** Encrypts whole crypto sectors of {@code src} into {@code dst} (the same range, or apart). */
     private void encrypt(Worker w, byte[] src, int srcOff, byte[] dst, int dstOff, int len, long offset) {
-        w.transformer.transform(ivGenerator, src, srcOff, dst, dstOff, len, (offset >>> 9) + ivOffset, true);
+        w.transformer.transform(ivGenerator, src, srcOff, dst, dstOff, len, Sectors.fromBytes(offset) + ivOffset, true);
     }
 
     private void checkIo(long offset, long length) throws BlockIoException {
@@ -354,16 +359,17 @@ public final class CryptTarget implements Target {
 
     /** {@code key set <hex>} and {@code key wipe}, only while suspended (EINVAL otherwise), as dm-crypt. */
     @Override
-    public String message(List<String> argv) throws DmException {
-        if (argv.size() >= 2 && argv.get(0).equalsIgnoreCase("key")) {
+    public String message(Args argv) throws DmException {
+        if (argv.count() >= 2 && argv.shiftWord("message").equals("key")) {
             if (!suspended) {
                 throw new DmException(Errno.EINVAL, "crypt: not suspended during key manipulation");
             }
-            if (argv.size() == 3 && argv.get(1).equalsIgnoreCase("set")) {
-                setKey(argv.get(2));
+            String operation = argv.shiftWord("key operation");
+            if (argv.count() == 3 && operation.equals("set")) {
+                setKey(argv.shift("key"));
                 return null;
             }
-            if (argv.size() == 2 && argv.get(1).equalsIgnoreCase("wipe")) {
+            if (argv.count() == 2 && operation.equals("wipe")) {
                 wipeKey();
                 return null;
             }

@@ -2,10 +2,9 @@ package dev.jdm.targets.thin;
 
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
+import dev.jdm.core.spi.Args;
 import dev.jdm.pdata.ThinMetadata;
 
-import java.util.List;
-import java.util.Locale;
 import java.util.OptionalLong;
 
 /**
@@ -16,37 +15,42 @@ final class PoolMessages {
     private PoolMessages() {
     }
 
-    static void handle(Pool pool, List<String> argv) throws DmException {
+    static void handle(Pool pool, Args argv) throws DmException {
         pool.checkMessagesAllowed();
-        String verb = argv.getFirst();
-        switch (verb.toLowerCase(Locale.ROOT)) {
+        switch (argv.shiftWord("message")) {
             case "create_thin" -> {
                 argCount(argv, 2);
-                long id = deviceId(argv.get(1));
-                pool.changeMetadata("Creation of new thinly-provisioned device with id " + argv.get(1) + " failed",
-                        false, md -> md.createThin(id));
+                String id = argv.shift("device id");
+                long newId = deviceId(id);
+                pool.changeMetadata("Creation of new thinly-provisioned device with id " + id + " failed",
+                        false, md -> md.createThin(newId));
             }
             case "create_snap" -> {
                 argCount(argv, 3);
-                long id = deviceId(argv.get(1));
-                long origin = deviceId(argv.get(2));
-                pool.changeMetadata("Creation of new snapshot " + argv.get(1) + " of device " + argv.get(2) + " failed",
-                        false, md -> md.createSnapshot(id, origin));
+                String id = argv.shift("device id");
+                String origin = argv.shift("origin device id");
+                long newId = deviceId(id);
+                long originId = deviceId(origin);
+                pool.changeMetadata("Creation of new snapshot " + id + " of device " + origin + " failed",
+                        false, md -> md.createSnapshot(newId, originId));
             }
             case "delete" -> {
                 argCount(argv, 2);
-                long id = deviceId(argv.get(1));
-                pool.changeMetadata("Deletion of thin device " + argv.get(1) + " failed", false, md -> {
-                    pool.checkNotOpen(id);
-                    md.deleteDevice(id);
+                String id = argv.shift("device id");
+                long doomed = deviceId(id);
+                pool.changeMetadata("Deletion of thin device " + id + " failed", false, md -> {
+                    pool.checkNotOpen(doomed);
+                    md.deleteDevice(doomed);
                 });
             }
             case "set_transaction_id" -> {
                 argCount(argv, 3);
-                long current = transactionId(argv.get(1), "Unrecognised id");
-                long next = transactionId(argv.get(2), "Unrecognised new id");
-                pool.changeMetadata("Failed to change transaction id from " + argv.get(1) + " to " + argv.get(2),
-                        false, md -> md.setTransactionId(current, next));
+                String current = argv.shift("current transaction id");
+                String next = argv.shift("new transaction id");
+                long currentId = transactionId(current, "Unrecognised id");
+                long nextId = transactionId(next, "Unrecognised new id");
+                pool.changeMetadata("Failed to change transaction id from " + current + " to " + next,
+                        false, md -> md.setTransactionId(currentId, nextId));
             }
             case "reserve_metadata_snap" -> {
                 argCount(argv, 1);
@@ -56,20 +60,20 @@ final class PoolMessages {
                 argCount(argv, 1);
                 pool.changeMetadata("release_metadata_snap message failed", false, ThinMetadata::releaseMetadataSnapshot);
             }
-            default -> throw new DmException(Errno.EINVAL, "Unrecognised thin pool target message received: " + verb);
+            default -> throw new DmException(Errno.EINVAL, "Unrecognised thin pool target message received: " + argv.get(0));
         }
     }
 
-    private static void argCount(List<String> argv, int required) throws DmException {
-        if (argv.size() != required) {
-            throw new DmException(Errno.EINVAL, "Message received with " + argv.size() + " arguments instead of "
+    private static void argCount(Args argv, int required) throws DmException {
+        if (argv.count() != required) {
+            throw new DmException(Errno.EINVAL, "Message received with " + argv.count() + " arguments instead of "
                     + required + ".");
         }
     }
 
-    /** A device id as the kernel's read_dev_id takes it: decimal, at most 2^24 - 1. */
+    /** A device id as the kernel's read_dev_id takes it: kstrtoull, at most 2^24 - 1. */
     private static long deviceId(String s) throws DmException {
-        OptionalLong id = u64(s);
+        OptionalLong id = Args.Rule.KSTRTOULL.parse(s);
         if (id.isEmpty() || Long.compareUnsigned(id.getAsLong(), ThinMetadata.MAX_DEVICE_ID) > 0) {
             throw new DmException(Errno.EINVAL, "Message received with invalid device id: " + s);
         }
@@ -77,29 +81,10 @@ final class PoolMessages {
     }
 
     private static long transactionId(String s, String what) throws DmException {
-        OptionalLong id = u64(s);
+        OptionalLong id = Args.Rule.KSTRTOULL.parse(s);
         if (id.isEmpty()) {
             throw new DmException(Errno.EINVAL, "set_transaction_id message: " + what + " " + s + ".");
         }
         return id.getAsLong();
-    }
-
-    /**
-     * An unsigned 64-bit decimal as kstrtoull takes it: an optional leading '+', digits, an optional
-     * trailing newline. Values of 2^63 and above come back as negative longs (unsigned).
-     */
-    static OptionalLong u64(String s) {
-        String digits = s.startsWith("+") ? s.substring(1) : s;
-        if (digits.endsWith("\n")) {
-            digits = digits.substring(0, digits.length() - 1);
-        }
-        if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            return OptionalLong.empty();
-        }
-        try {
-            return OptionalLong.of(Long.parseUnsignedLong(digits));
-        } catch (NumberFormatException e) {
-            return OptionalLong.empty();
-        }
     }
 }

@@ -49,20 +49,26 @@ public final class ThinPoolTarget extends RemapTarget {
                 throw new TargetException("Invalid argument count: expected <metadata dev> <data dev> "
                         + "<data block size> <low water mark> [<#features> <feature>*], got " + args.count());
             }
-            if (args.get(0).equals(args.get(1))) {
-                throw args.error(1, "Error setting metadata or data device: the metadata and data devices must differ");
+            Args.Arg metadataArg = args.next("metadata device");
+            Args.Arg dataArg = args.next("data device");
+            if (metadataArg.text().equals(dataArg.text())) {
+                throw dataArg.error("Error setting metadata or data device: the metadata and data devices must differ");
             }
-            PoolFeatures requested = PoolFeatures.parse(args, 4);
-            BlockDevice metadata = ctx.device(args, 0, 0, 0);
-            BlockDevice data = ctx.device(args, 1, 0, ctx.length());
-            long blockSectors = PoolMessages.u64(args.get(2)).orElse(-1);
+            Args.Arg blockSizeArg = args.next("data block size");
+            Args.Arg lowWaterArg = args.next("low water mark");
+            // As the kernel: the features are parsed before the devices are opened, and what follows them is ignored.
+            PoolFeatures requested = PoolFeatures.parse(args.optionalGroup(PoolFeatures.GROUP));
+            args.ignoreRest();
+            BlockDevice metadata = ctx.device(metadataArg, 0, 0);
+            BlockDevice data = ctx.device(dataArg, 0, ctx.length());
+            long blockSectors = Args.Rule.KSTRTOULL.parse(blockSizeArg.text()).orElse(-1);
             if (blockSectors < MIN_BLOCK_SECTORS || blockSectors > MAX_BLOCK_SECTORS
                     || blockSectors % MIN_BLOCK_SECTORS != 0) {
-                throw args.error(2, "Invalid block size: expected a multiple of 128 sectors in 128..2097152");
+                throw blockSizeArg.error("Invalid block size: expected a multiple of 128 sectors in 128..2097152");
             }
-            OptionalLong lowWater = PoolMessages.u64(args.get(3));
+            OptionalLong lowWater = Args.Rule.KSTRTOULL.parse(lowWaterArg.text());
             if (lowWater.isEmpty()) {
-                throw args.error(3, "Invalid low water mark");
+                throw lowWaterArg.error("Invalid low water mark");
             }
             int bs = (int) blockSectors;
             PoolRegistry.Acquired a = PoolRegistry.acquire(ctx.mappedDevice(), metadata, data,
@@ -163,7 +169,7 @@ public final class ThinPoolTarget extends RemapTarget {
     }
 
     @Override
-    public String message(List<String> argv) throws DmException {
+    public String message(Args argv) throws DmException {
         PoolMessages.handle(pool, argv);
         return null;
     }

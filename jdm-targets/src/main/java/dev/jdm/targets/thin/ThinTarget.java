@@ -50,21 +50,24 @@ public final class ThinTarget implements Target {
                 throw new TargetException("Invalid argument count: expected <pool dev> <dev id> [<external origin dev>], got "
                         + args.count());
             }
-            if (args.count() == 3 && args.get(0).equals(args.get(2))) {
-                throw args.error(2, "Error setting origin device: the origin must not be the pool");
+            Args.Arg poolArg = args.next("pool device");
+            Args.Arg idArg = args.next("device id");
+            Args.Arg originArg = args.hasMore() ? args.next("external origin device") : null;
+            if (originArg != null && poolArg.text().equals(originArg.text())) {
+                throw originArg.error("Error setting origin device: the origin must not be the pool");
             }
-            BlockDevice origin = args.count() == 3 ? ctx.device(args, 2, 0, 0) : null;
-            BlockDevice poolDevice = ctx.device(args, 0, 0, 0);
-            long id = PoolMessages.u64(args.get(1)).orElse(-1);
+            BlockDevice origin = originArg != null ? ctx.device(originArg, 0, 0) : null;
+            BlockDevice poolDevice = ctx.device(poolArg, 0, 0);
+            long id = Args.Rule.KSTRTOULL.parse(idArg.text()).orElse(-1);
             if (id < 0 || id > ThinMetadata.MAX_DEVICE_ID) {
-                throw args.error(1, "Invalid device id");
+                throw idArg.error("Invalid device id");
             }
             if (!(poolDevice instanceof MappedDevice)) {
-                throw args.error(0, "Couldn't get pool mapped device: the pool must be a mapped device");
+                throw poolArg.error("Couldn't get pool mapped device: the pool must be a mapped device");
             }
             Pool pool = PoolRegistry.acquire(poolDevice);
             if (pool == null) {
-                throw args.error(0, "Couldn't find pool object: no thin-pool table is bound to this device");
+                throw poolArg.error("Couldn't find pool object: no thin-pool table is bound to this device");
             }
             try {
                 if (pool.mode() == PoolMode.FAIL) {

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -250,6 +249,7 @@ public final class VerityTarget implements Target {
             throw new TargetException(Errno.EFBIG, args.error(2, "Hash device is too small: the tree needs "
                     + tree.hashEnd() + " blocks of " + hashBlockSize + " bytes").getMessage());
         }
+        args.skip(10);
         Options options = parseOptions(ctx, args, dataBlocks);
         if (options.fec != null) {
             checkFec(options.fec, tree, dataBlockSize, hashBlockSize, hash);
@@ -277,20 +277,23 @@ public final class VerityTarget implements Target {
         }
     }
 
-    private static Options parseOptions(TargetContext ctx, Args args, long dataBlocks) throws TargetException {
+    /** {@code [<#opt_params> <opt_params>...]} after the ten fixed arguments; what follows the group is ignored, as verity_ctr does. */
+    private static Options parseOptions(TargetContext ctx, Args rest, long dataBlocks) throws TargetException {
         Options o = new Options();
-        if (args.count() == 10) {
+        if (!rest.hasMore()) {
             return o;
         }
-        int n = (int) args.number(10, "number of feature args", 0, MAX_OPTIONS);
-        if (args.count() - 11 < n) {
-            throw args.error(10, "Not enough arguments for " + n + " feature args");
+        int n = (int) rest.shiftNumber(Args.Rule.SCANF_U64, "number of feature args", 0, MAX_OPTIONS);
+        if (n > rest.remaining()) {
+            throw rest.error("Not enough arguments for " + n + " feature args");
         }
+        Args features = rest.take(n);
+        rest.ignoreRest();
         BlockDevice fecDevice = null;
         long fecBlocks = 0, fecStart = 0;
         int fecRoots = 0;
-        for (int i = 11; i < 11 + n; i++) {
-            String word = args.get(i).toLowerCase(Locale.ROOT);
+        while (features.hasMore()) {
+            String word = features.shiftWord("feature");
             switch (word) {
                 case "ignore_corruption" -> o.mode = CorruptionMode.LOGGING;
                 case "restart_on_corruption" -> o.mode = CorruptionMode.RESTART;
@@ -300,26 +303,25 @@ public final class VerityTarget implements Target {
                 case "ignore_zero_blocks" -> o.ignoreZeroBlocks = true;
                 case "check_at_most_once" -> {
                     if (dataBlocks > Integer.MAX_VALUE) {
-                        throw new TargetException(Errno.EFBIG, args.error(i, "device too large to use check_at_most_once").getMessage());
+                        throw new TargetException(Errno.EFBIG, features.error("device too large to use check_at_most_once").getMessage());
                     }
                     o.checkAtMostOnce = true;
                 }
                 case "try_verify_in_tasklet" -> o.tasklet = true;
                 case "use_fec_from_device", "fec_blocks", "fec_start", "fec_roots" -> {
-                    if (i + 1 >= 11 + n) {
-                        throw args.error(i, "FEC feature arguments require a value");
+                    if (!features.hasMore()) {
+                        throw features.error("FEC feature arguments require a value");
                     }
-                    i++;
                     switch (word) {
-                        case "use_fec_from_device" -> fecDevice = ctx.device(args, i, 0, 0);
-                        case "fec_blocks" -> fecBlocks = args.u64(i, "fec_blocks");
-                        case "fec_start" -> fecStart = args.u64(i, "fec_start");
-                        default -> fecRoots = (int) args.number(i, "fec_roots", 2, 24);
+                        case "use_fec_from_device" -> fecDevice = ctx.device(features.next("FEC device"), 0, 0);
+                        case "fec_blocks" -> fecBlocks = features.shiftNumber(Args.Rule.SCANF_U64, "fec_blocks", 0, Long.MAX_VALUE);
+                        case "fec_start" -> fecStart = features.shiftNumber(Args.Rule.SCANF_U64, "fec_start", 0, Long.MAX_VALUE);
+                        default -> fecRoots = (int) features.shiftNumber(Args.Rule.SCANF_U64, "fec_roots", 2, 24);
                     }
                 }
-                case "root_hash_sig_key_desc" -> throw args.error(i,
+                case "root_hash_sig_key_desc" -> throw features.error(
                         "root hash signatures need the kernel keyring, which jdm does not have: verify the signature before loading the table");
-                default -> throw args.error(i, "Unrecognized verity feature request");
+                default -> throw features.error("Unrecognized verity feature request");
             }
         }
         if (fecDevice != null) {
