@@ -3,8 +3,9 @@ package dev.jdm.targets;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Args.Rule;
+import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
@@ -12,8 +13,6 @@ import dev.jdm.core.spi.TargetType;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -28,7 +27,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * it expires: nothing else waits, neither other targets of the table nor other devices. Presuspend
  * wakes every held I/O at once and stops delaying until resume, as the kernel does.
  */
-public final class DelayTarget implements Target {
+public final class DelayTarget extends FilterTarget {
 
     public static final class Type implements TargetType {
         @Override
@@ -48,28 +47,26 @@ public final class DelayTarget implements Target {
                 throw new TargetException("expected 3, 6 or 9 arguments (<dev> <offset> <delay_ms> for reads,"
                         + " then optionally the same for writes, then for flushes), got " + n);
             }
-            DelayClass read = delayClass(ctx, args, 0, "");
-            DelayClass write = n >= 6 ? delayClass(ctx, args, 3, "write ") : read;
-            DelayClass flush = n == 9 ? delayClass(ctx, args, 6, "flush ") : write;
+            DelayClass read = delayClass(ctx, args, "");
+            DelayClass write = n >= 6 ? delayClass(ctx, args, "write ") : read;
+            DelayClass flush = n == 9 ? delayClass(ctx, args, "flush ") : write;
             return new DelayTarget(read, write, flush, n);
         }
 
-        private static DelayClass delayClass(TargetContext ctx, Args args, int first, String what) throws TargetException {
-            long start = args.u64(first + 1, what + "device sector");
-            long delayMs = args.u32(first + 2, what + "delay");
-            BlockDevice dev = ctx.device(args, first, start, ctx.length());
-            return new DelayClass(dev, start, delayMs);
+        /** One {@code <dev> <offset> <delay_ms>} triple at the cursor. */
+        private static DelayClass delayClass(TargetContext ctx, Args args, String what) throws TargetException {
+            Args.Arg device = args.next(what + "device");
+            long start = args.shiftSectors(what + "device sector");
+            long delayMs = args.shiftNumber(Rule.SCANF_U64, what + "delay", 0, 0xffff_ffffL);
+            BlockDevice dev = ctx.device(device, start, ctx.length());
+            return new DelayClass(new Route(dev, start), delayMs);
         }
     }
 
     /** Where one class of I/O goes and how long it waits first. */
-    private record DelayClass(BlockDevice device, long startSector, long delayMs) {
-        long deviceOffset(long offset) {
-            return (startSector << 9) + offset;
-        }
-
+    private record DelayClass(Route route, long delayMs) {
         String format() {
-            return device.id() + " " + startSector + " " + delayMs;
+            return route.table() + " " + delayMs;
         }
     }
 
@@ -89,6 +86,7 @@ public final class DelayTarget implements Target {
     private final int[] held = new int[3];
 
     private DelayTarget(DelayClass read, DelayClass write, DelayClass flush, int argCount) {
+        super(read.route, write.route, flush.route);
         this.read = read;
         this.write = write;
         this.flush = flush;
@@ -124,43 +122,32 @@ public final class DelayTarget implements Target {
     }
 
     @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
+    protected boolean beforeRead(long offset, int length) throws IOException {
         hold(read, READS);
-        read.device.read(read.deviceOffset(offset), dst);
+        return false;
+    }
+
+    /** A read without its delay is only allowed when reads have none. */
+    @Override
+    protected boolean readsPassThrough(long offset, long length) {
+        return read.delayMs == 0;
     }
 
     @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+    protected ByteBuffer beforeWrite(long offset, ByteBuffer piece, boolean fua) throws IOException {
         hold(write, WRITES);
-        write.device.write(write.deviceOffset(offset), src, fua);
+        return piece;
     }
 
+    /** Discards and zeroing are writes, as in the kernel; flushes have their own class. */
     @Override
-    public void flush() throws IOException {
-        hold(flush, FLUSHES);
-        flush.device.flush();
-    }
-
-    @Override
-    public void discard(long offset, long length) throws IOException {
-        hold(write, WRITES);
-        write.device.discard(write.deviceOffset(offset), length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        hold(write, WRITES);
-        write.device.writeZeroes(write.deviceOffset(offset), length, mayUnmap);
-    }
-
-    @Override
-    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        read.device.allocation(read.deviceOffset(offset), length, sink);
-    }
-
-    @Override
-    public boolean supportsDiscard() {
-        return write.device.supportsDiscard();
+    protected boolean beforeDataless(Dataless op, long offset, long length) throws IOException {
+        if (op == Dataless.FLUSH) {
+            hold(flush, FLUSHES);
+        } else {
+            hold(write, WRITES);
+        }
+        return true;
     }
 
     /** Releases everything held at once; new I/O passes undelayed until resume. */
@@ -212,10 +199,5 @@ public final class DelayTarget implements Target {
             sb.append(' ').append(flush.format());
         }
         return sb.toString();
-    }
-
-    @Override
-    public List<BlockDevice> devices() {
-        return List.copyOf(new LinkedHashSet<>(List.of(read.device, write.device, flush.device)));
     }
 }

@@ -4,17 +4,18 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Args.Rule;
+import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -28,7 +29,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * its first sector. Flushes pass untouched. The list is changed only by messages and, while
  * enabled, by writes; {@code quiet} only silences the log, as in the kernel.
  */
-public final class DustTarget implements Target {
+public final class DustTarget extends FilterTarget {
     private static final System.Logger LOG = System.getLogger(DustTarget.class.getName());
     private static final long MAX_BLOCK_SECTORS = 2_097_152;
 
@@ -46,25 +47,25 @@ public final class DustTarget implements Target {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireCount(3, "<dev> <offset> <blksz>");
-            long blockSize = args.number(2, "block size", 1, 0xffff_ffffL);
+            Args.Arg device = args.next("device");
+            Args.Arg offset = args.next("device offset sector");
+            long blockSize = args.shiftNumber(Rule.SCANF_U64, "block size", 1, 0xffff_ffffL);
             if (blockSize < 512) {
-                throw args.error(2, "block size must be at least 512");
+                throw args.error("block size must be at least 512");
             }
             if (Long.bitCount(blockSize) != 1) {
-                throw args.error(2, "block size must be a power of 2");
+                throw args.error("block size must be a power of 2");
             }
             if ((blockSize >> 9) > Math.min(ctx.length(), MAX_BLOCK_SECTORS)) {
-                throw args.error(2, "block size is too large (at most the target length and 1 GiB)");
+                throw args.error("block size is too large (at most the target length and 1 GiB)");
             }
-            long start = args.u64(1, "device offset sector");
-            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
-            return new DustTarget(dev, start, (int) blockSize);
+            // The kernel reads the offset after the block size, so a line with both wrong names the block size.
+            long start = args.u64(offset.index(), "device offset sector");
+            BlockDevice dev = ctx.device(device, start, ctx.length());
+            return new DustTarget(new Route(dev, start), (int) blockSize);
         }
     }
 
-    private final BlockDevice device;
-    private final long startSector;
-    private final long startByte;
     private final int blockSize;
     private final int sectorsPerBlockShift;
 
@@ -79,20 +80,19 @@ public final class DustTarget implements Target {
     private volatile boolean failReadOnBadBlock;
     private volatile boolean quiet;
 
-    private DustTarget(BlockDevice device, long startSector, int blockSize) {
-        this.device = device;
-        this.startSector = startSector;
-        this.startByte = startSector << 9;
+    private DustTarget(Route route, int blockSize) {
+        super(route);
         this.blockSize = blockSize;
         this.sectorsPerBlockShift = Integer.numberOfTrailingZeros(blockSize >> 9);
     }
 
     private long blockOf(long targetOffset) {
-        return (startSector + (targetOffset >>> 9)) >>> sectorsPerBlockShift;
+        return (route().startSector() + (targetOffset >>> 9)) >>> sectorsPerBlockShift;
     }
 
-    /** Length of the piece starting at {@code offset} that stays inside one target block. */
-    private long pieceLength(long offset, long remaining) {
+    /** I/O is cut at the target's block boundaries (the kernel's max_io_len). */
+    @Override
+    protected long pieceLength(long offset, long remaining) {
         return Math.min(remaining, blockSize - (offset & (blockSize - 1)));
     }
 
@@ -100,8 +100,13 @@ public final class DustTarget implements Target {
         return new BlockIoException(Errno.EIO, "dust: " + op + " of bad block " + block);
     }
 
+    /** Whether I/O is judged at all: enabled, with a list that is not empty. */
+    private boolean judging() {
+        return failReadOnBadBlock && badBlockCount != 0;
+    }
+
     private void checkRead(long offset) throws BlockIoException {
-        if (!failReadOnBadBlock || badBlockCount == 0) {
+        if (!judging()) {
             return;
         }
         long block = blockOf(offset);
@@ -117,7 +122,7 @@ public final class DustTarget implements Target {
 
     /** A write to a bad block fails while its count lasts, then removes the block from the list. */
     private void checkWrite(long offset) throws BlockIoException {
-        if (!failReadOnBadBlock || badBlockCount == 0) {
+        if (!judging()) {
             return;
         }
         long block = blockOf(offset);
@@ -146,77 +151,29 @@ public final class DustTarget implements Target {
     }
 
     @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
-        int end = dst.limit();
-        try {
-            while (dst.hasRemaining()) {
-                int piece = (int) pieceLength(offset, dst.remaining());
-                checkRead(offset);
-                dst.limit(dst.position() + piece);
-                device.read(startByte + offset, dst);
-                dst.limit(end);
-                offset += piece;
-            }
-        } finally {
-            dst.limit(end);
-        }
+    protected boolean beforeRead(long offset, int length) throws BlockIoException {
+        checkRead(offset);
+        return false;
     }
 
     @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        int end = src.limit();
-        try {
-            while (src.hasRemaining()) {
-                int piece = (int) pieceLength(offset, src.remaining());
-                checkWrite(offset);
-                src.limit(src.position() + piece);
-                device.write(startByte + offset, src, fua);
-                src.limit(end);
-                offset += piece;
-            }
-        } finally {
-            src.limit(end);
-        }
+    protected boolean readsPassThrough(long offset, long length) {
+        return !judging();
     }
 
-    /** A data-less write (discard, zeroing) applied block piece by block piece. */
-    private interface RangeWrite {
-        void apply(long deviceOffset, long length) throws IOException;
+    @Override
+    protected ByteBuffer beforeWrite(long offset, ByteBuffer piece, boolean fua) throws BlockIoException {
+        checkWrite(offset);
+        return piece;
     }
 
-    private void writeRange(long offset, long length, RangeWrite op) throws IOException {
-        long end = offset + length;
-        while (offset < end) {
-            long piece = pieceLength(offset, end - offset);
+    /** Discards and zeroing are writes; flushes pass untouched. */
+    @Override
+    protected boolean beforeDataless(Dataless op, long offset, long length) throws BlockIoException {
+        if (op != Dataless.FLUSH) {
             checkWrite(offset);
-            op.apply(startByte + offset, piece);
-            offset += piece;
         }
-    }
-
-    @Override
-    public void discard(long offset, long length) throws IOException {
-        writeRange(offset, length, device::discard);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        writeRange(offset, length, (o, l) -> device.writeZeroes(o, l, mayUnmap));
-    }
-
-    @Override
-    public void flush() throws IOException {
-        device.flush();
-    }
-
-    @Override
-    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        device.allocation(startByte + offset, length, sink);
-    }
-
-    @Override
-    public boolean supportsDiscard() {
-        return device.supportsDiscard();
+        return true;
     }
 
     // ---- messages -------------------------------------------------------------------------------
@@ -227,23 +184,26 @@ public final class DustTarget implements Target {
 
     /** A block number as the kernel's {@code sscanf("%llu%c")} takes it, checked against the device's blocks. */
     private long parseBlock(String s) throws DmException {
-        if (s.isEmpty() || s.length() > 19 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        OptionalLong parsed = Rule.SCANF_U64.parse(s);
+        if (parsed.isEmpty()) {
             throw invalid("invalid block number \"" + s + "\"");
         }
-        long block = Long.parseLong(s);
+        long block = parsed.getAsLong();
         // The kernel accepts block == number of blocks ('>' not '>='); kept for compatibility.
-        long deviceBlocks = (device.size() >>> 9) >>> sectorsPerBlockShift;
-        if (block > deviceBlocks) {
-            throw invalid("selected block value " + block + " out of range (device has " + deviceBlocks + " blocks)");
+        long deviceBlocks = (route().device().size() >>> 9) >>> sectorsPerBlockShift;
+        if (Long.compareUnsigned(block, deviceBlocks) > 0) {
+            throw invalid("selected block value " + Long.toUnsignedString(block) + " out of range (device has " + deviceBlocks + " blocks)");
         }
         return block;
     }
 
+    /** A write-fail count as the kernel's {@code sscanf("%u%c")} takes it, at most 255. */
     private static int parseWriteFailCount(String s) throws DmException {
-        if (s.isEmpty() || s.length() > 10 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        OptionalLong parsed = Rule.SCANF_U32.parse(s);
+        if (parsed.isEmpty()) {
             throw invalid("invalid write fail count \"" + s + "\"");
         }
-        long n = Long.parseLong(s);
+        long n = parsed.getAsLong();
         if (n > 255) {
             throw invalid("selected write fail count " + n + " out of range (0..255)");
         }
@@ -342,16 +302,11 @@ public final class DustTarget implements Target {
     /** {@code <dev> <fail_read_on_bad_block|bypass> <quiet|verbose>}. */
     @Override
     public String status() {
-        return device.id() + " " + (failReadOnBadBlock ? "fail_read_on_bad_block" : "bypass") + " " + (quiet ? "quiet" : "verbose");
+        return route().device().id() + " " + (failReadOnBadBlock ? "fail_read_on_bad_block" : "bypass") + " " + (quiet ? "quiet" : "verbose");
     }
 
     @Override
     public String table() {
-        return device.id() + " " + startSector + " " + blockSize;
-    }
-
-    @Override
-    public List<BlockDevice> devices() {
-        return List.of(device);
+        return route().table() + " " + blockSize;
     }
 }

@@ -3,8 +3,9 @@ package dev.jdm.targets;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
-import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.spi.Args;
+import dev.jdm.core.spi.Args.Rule;
+import dev.jdm.core.spi.FilterTarget;
 import dev.jdm.core.spi.Target;
 import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
@@ -13,8 +14,6 @@ import dev.jdm.core.spi.TargetType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
-import java.util.List;
-import java.util.Locale;
 import java.util.Random;
 import java.util.function.LongSupplier;
 
@@ -36,13 +35,14 @@ import java.util.function.LongSupplier;
  * jdm extension: {@code random_seed <n>} (two feature words) seeds the random corruption, so a run
  * repeats exactly when its I/O arrives in the same order; it is printed back in the table.
  */
-public final class FlakeyTarget implements Target {
+public final class FlakeyTarget extends FilterTarget {
     /** Probabilities are in billionths, as in the kernel. */
     public static final long PROBABILITY_BASE = 1_000_000_000L;
     /** Our flag word's bits (Linux 6.x values of REQ_OP_WRITE and REQ_FUA). */
     public static final long FLAG_WRITE = 0x1;
     public static final long FLAG_FUA = 0x20000;
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final long U32_MAX = 0xffff_ffffL;
 
     public static final class Type implements TargetType {
         private final LongSupplier nanoClock;
@@ -70,18 +70,19 @@ public final class FlakeyTarget implements Target {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireAtLeast(4, "<dev> <offset> <up interval> <down interval> [<#features> <feature>...]");
-            long start = args.u64(1, "device sector");
-            long up = args.u32(2, "up interval");
-            long down = args.u32(3, "down interval");
+            Args.Arg device = args.next("device");
+            long start = args.shiftSectors("device sector");
+            long up = args.shiftNumber(Rule.SCANF_U64, "up interval", 0, U32_MAX);
+            long down = args.shiftNumber(Rule.SCANF_U64, "down interval", 0, U32_MAX);
             if (up + down == 0) {
                 throw new TargetException("total (up + down) interval is zero");
             }
-            if (up + down > 0xffff_ffffL) {
+            if (up + down > U32_MAX) {
                 throw new TargetException("interval overflow: up + down must fit in 32 bits");
             }
-            Features f = Features.parse(args, 4);
-            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
-            return new FlakeyTarget(dev, start, up, down, f, nanoClock);
+            Features f = Features.parse(args);
+            BlockDevice dev = ctx.device(device, start, ctx.length());
+            return new FlakeyTarget(new Route(dev, start), up, down, f, nanoClock);
         }
     }
 
@@ -90,72 +91,69 @@ public final class FlakeyTarget implements Target {
                             long corruptByte, boolean corruptWrites, int corruptValue, long corruptFlags,
                             long randomReadCorrupt, long randomWriteCorrupt, Long seed) {
 
-        static Features parse(Args args, int first) throws TargetException {
+        /** The optional {@code <#features> <feature>...} group at the cursor, which must end the line. */
+        static Features parse(Args args) throws TargetException {
             boolean errorReads = false, dropWrites = false, errorWrites = false, corruptWrites = false;
             long corruptByte = 0, corruptFlags = 0, randomRead = 0, randomWrite = 0;
             int corruptValue = 0;
             Long seed = null;
-            int end = first;
-            if (args.count() > first) {
-                long words = args.number(first, "number of feature arguments", 0, 13);
-                end = first + 1 + (int) words;
-                if (end > args.count()) {
-                    throw args.error(first, "needs " + words + " feature arguments, only "
-                            + (args.count() - first - 1) + " follow");
+            Args group = args.take(0);
+            if (args.hasMore()) {
+                int words = (int) args.shiftNumber(Rule.SCANF_U64, "number of feature arguments", 0, 13);
+                if (words > args.remaining()) {
+                    throw args.error("needs " + words + " feature arguments, only " + args.remaining() + " follow");
                 }
-                for (int i = first + 1; i < end; i++) {
-                    String name = args.get(i);
-                    switch (name.toLowerCase(Locale.ROOT)) {
-                        case "error_reads" -> {
-                            if (errorReads) throw args.error(i, "feature error_reads duplicated");
-                            errorReads = true;
-                        }
-                        case "drop_writes" -> {
-                            if (dropWrites) throw args.error(i, "feature drop_writes duplicated");
-                            if (errorWrites) throw args.error(i, "feature drop_writes conflicts with feature error_writes");
-                            dropWrites = true;
-                        }
-                        case "error_writes" -> {
-                            if (errorWrites) throw args.error(i, "feature error_writes duplicated");
-                            if (dropWrites) throw args.error(i, "feature error_writes conflicts with feature drop_writes");
-                            errorWrites = true;
-                        }
-                        case "corrupt_bio_byte" -> {
-                            if (corruptByte != 0) throw args.error(i, "feature corrupt_bio_byte duplicated");
-                            if (end - i - 1 < 4) throw args.error(i, "feature corrupt_bio_byte requires 4 parameters");
-                            corruptByte = args.number(i + 1, "corrupt bio byte", 1, 0xffff_ffffL);
-                            String dir = args.get(i + 2);
-                            if (dir.equalsIgnoreCase("w")) {
-                                corruptWrites = true;
-                            } else if (!dir.equalsIgnoreCase("r")) {
-                                throw args.error(i + 2, "invalid corrupt bio direction (r or w)");
-                            }
-                            corruptValue = (int) args.number(i + 3, "corrupt value to write into bio byte", 0, 255);
-                            corruptFlags = args.u32(i + 4, "corrupt bio flags mask");
-                            i += 4;
-                        }
-                        case "random_read_corrupt" -> {
-                            if (randomRead != 0) throw args.error(i, "feature random_read_corrupt duplicated");
-                            i = valueIndex(args, i, end, name);
-                            randomRead = args.number(i, "random corrupt probability", 0, PROBABILITY_BASE);
-                        }
-                        case "random_write_corrupt" -> {
-                            if (randomWrite != 0) throw args.error(i, "feature random_write_corrupt duplicated");
-                            i = valueIndex(args, i, end, name);
-                            randomWrite = args.number(i, "random corrupt probability", 0, PROBABILITY_BASE);
-                        }
-                        case "random_seed" -> {
-                            if (seed != null) throw args.error(i, "feature random_seed duplicated");
-                            i = valueIndex(args, i, end, name);
-                            seed = args.u64(i, "random seed");
-                        }
-                        default -> throw args.error(i, "unrecognised flakey feature");
+                group = args.take(words);
+            }
+            while (group.hasMore()) {
+                String name = group.shiftWord("flakey feature");
+                switch (name) {
+                    case "error_reads" -> {
+                        if (errorReads) throw group.error("feature error_reads duplicated");
+                        errorReads = true;
                     }
+                    case "drop_writes" -> {
+                        if (dropWrites) throw group.error("feature drop_writes duplicated");
+                        if (errorWrites) throw group.error("feature drop_writes conflicts with feature error_writes");
+                        dropWrites = true;
+                    }
+                    case "error_writes" -> {
+                        if (errorWrites) throw group.error("feature error_writes duplicated");
+                        if (dropWrites) throw group.error("feature error_writes conflicts with feature drop_writes");
+                        errorWrites = true;
+                    }
+                    case "corrupt_bio_byte" -> {
+                        if (corruptByte != 0) throw group.error("feature corrupt_bio_byte duplicated");
+                        if (group.remaining() < 4) throw group.error("feature corrupt_bio_byte requires 4 parameters");
+                        corruptByte = group.shiftNumber(Rule.SCANF_U64, "corrupt bio byte", 1, U32_MAX);
+                        String dir = group.shiftWord("corrupt bio direction");
+                        if (dir.equals("w")) {
+                            corruptWrites = true;
+                        } else if (!dir.equals("r")) {
+                            throw group.error("invalid corrupt bio direction (r or w)");
+                        }
+                        corruptValue = (int) group.shiftNumber(Rule.SCANF_U64, "corrupt value to write into bio byte", 0, 255);
+                        corruptFlags = group.shiftNumber(Rule.SCANF_U64, "corrupt bio flags mask", 0, U32_MAX);
+                    }
+                    case "random_read_corrupt" -> {
+                        if (randomRead != 0) throw group.error("feature random_read_corrupt duplicated");
+                        requireParameter(group, name);
+                        randomRead = group.shiftNumber(Rule.SCANF_U64, "random corrupt probability", 0, PROBABILITY_BASE);
+                    }
+                    case "random_write_corrupt" -> {
+                        if (randomWrite != 0) throw group.error("feature random_write_corrupt duplicated");
+                        requireParameter(group, name);
+                        randomWrite = group.shiftNumber(Rule.SCANF_U64, "random corrupt probability", 0, PROBABILITY_BASE);
+                    }
+                    case "random_seed" -> {
+                        if (seed != null) throw group.error("feature random_seed duplicated");
+                        requireParameter(group, name);
+                        seed = group.shiftNumber(Rule.SCANF_U64, "random seed", 0, Long.MAX_VALUE);
+                    }
+                    default -> throw group.error("unrecognised flakey feature");
                 }
             }
-            if (end < args.count()) {
-                throw args.error(end, "unexpected argument after the feature group");
-            }
+            args.requireEnd("unexpected argument after the feature group");
             boolean writeCorruption = (corruptByte != 0 && corruptWrites) || randomWrite != 0;
             boolean readCorruption = (corruptByte != 0 && !corruptWrites) || randomRead != 0;
             if (dropWrites && writeCorruption) {
@@ -176,12 +174,11 @@ public final class FlakeyTarget implements Target {
                     corruptFlags, randomRead, randomWrite, seed);
         }
 
-        /** The index of a one-value feature's value, refusing a feature group that ends before it. */
-        private static int valueIndex(Args args, int feature, int end, String name) throws TargetException {
-            if (feature + 1 >= end) {
-                throw args.error(feature, "feature " + name.toLowerCase(Locale.ROOT) + " requires a parameter");
+        /** Refuses a one-value feature whose group ends before its value; the error names the feature. */
+        private static void requireParameter(Args group, String name) throws TargetException {
+            if (!group.hasMore()) {
+                throw group.error("feature " + name + " requires a parameter");
             }
-            return feature + 1;
         }
 
         /** The feature group as the kernel prints it, count first. */
@@ -204,9 +201,6 @@ public final class FlakeyTarget implements Target {
         }
     }
 
-    private final BlockDevice device;
-    private final long startSector;
-    private final long startByte;
     private final long upSeconds;
     private final long cycleSeconds;
     private final Features features;
@@ -215,10 +209,8 @@ public final class FlakeyTarget implements Target {
     /** Drawn from only in the down phase; {@link Random} is thread-safe and repeats from a seed. */
     private final Random random;
 
-    private FlakeyTarget(BlockDevice device, long startSector, long up, long down, Features features, LongSupplier nanoClock) {
-        this.device = device;
-        this.startSector = startSector;
-        this.startByte = startSector << 9;
+    private FlakeyTarget(Route route, long up, long down, Features features, LongSupplier nanoClock) {
+        super(route);
         this.upSeconds = up;
         this.cycleSeconds = up + down;
         this.features = features;
@@ -237,102 +229,72 @@ public final class FlakeyTarget implements Target {
         return new BlockIoException(Errno.EIO, "flakey: " + what + " failed: the device is in its down interval");
     }
 
+    /** While down, reads fail or are read and then corrupted (the kernel decides at map time, as here). */
     @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
+    protected boolean beforeRead(long offset, int length) throws IOException {
         if (!isDown()) {
-            device.read(startByte + offset, dst);
-            return;
+            return false;
         }
         if (features.errorReads) {
             throw eio("read");
-        }
-        int start = dst.position();
-        device.read(startByte + offset, dst);
-        int length = dst.position() - start;
-        if (features.corruptByte != 0 && !features.corruptWrites && flagsMatch(0)) {
-            corruptAt(dst, start, length, features.corruptByte - 1, (byte) features.corruptValue);
-        }
-        if (fires(features.randomReadCorrupt)) {
-            corruptRandomly(dst, start, length);
-        }
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        if (!isDown()) {
-            device.write(startByte + offset, src, fua);
-            return;
-        }
-        if (features.dropWrites) {
-            src.position(src.limit());
-            return;
-        }
-        if (features.errorWrites) {
-            throw eio("write");
-        }
-        boolean fixed = features.corruptByte != 0 && features.corruptWrites
-                && flagsMatch(FLAG_WRITE | (fua ? FLAG_FUA : 0));
-        boolean randomly = fires(features.randomWriteCorrupt);
-        if (!fixed && !randomly) {
-            device.write(startByte + offset, src, fua);
-            return;
-        }
-        // The caller's buffer stays intact: a copy is corrupted and written, as the kernel clones the bio.
-        int length = src.remaining();
-        ByteBuffer copy = ByteBuffer.allocate(length).put(src.duplicate()).flip();
-        if (fixed) {
-            corruptAt(copy, 0, length, features.corruptByte - 1, (byte) features.corruptValue);
-        }
-        if (randomly) {
-            corruptRandomly(copy, 0, length);
-        }
-        device.write(startByte + offset, copy, fua);
-        src.position(src.limit());
-    }
-
-    /** Flushes, discards and zeroing are writes without data: dropped or failed while down, never corrupted. */
-    private boolean dataLessWriteProceeds() throws BlockIoException {
-        if (!isDown()) {
-            return true;
-        }
-        if (features.dropWrites) {
-            return false;
-        }
-        if (features.errorWrites) {
-            throw eio("write");
         }
         return true;
     }
 
     @Override
-    public void flush() throws IOException {
-        if (dataLessWriteProceeds()) {
-            device.flush();
+    protected void afterRead(long offset, ByteBuffer piece) {
+        int length = piece.remaining();
+        if (features.corruptByte != 0 && !features.corruptWrites && flagsMatch(0)) {
+            corruptAt(piece, length, features.corruptByte - 1, (byte) features.corruptValue);
+        }
+        if (fires(features.randomReadCorrupt)) {
+            corruptRandomly(piece, length);
         }
     }
 
     @Override
-    public void discard(long offset, long length) throws IOException {
-        if (dataLessWriteProceeds()) {
-            device.discard(startByte + offset, length);
+    protected boolean readsPassThrough(long offset, long length) {
+        return !isDown();
+    }
+
+    @Override
+    protected ByteBuffer beforeWrite(long offset, ByteBuffer piece, boolean fua) throws IOException {
+        if (!isDown()) {
+            return piece;
         }
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        if (dataLessWriteProceeds()) {
-            device.writeZeroes(startByte + offset, length, mayUnmap);
+        if (!downWriteProceeds()) {
+            return null;
         }
+        boolean fixed = features.corruptByte != 0 && features.corruptWrites
+                && flagsMatch(FLAG_WRITE | (fua ? FLAG_FUA : 0));
+        boolean randomly = fires(features.randomWriteCorrupt);
+        if (!fixed && !randomly) {
+            return piece;
+        }
+        // The caller's buffer stays intact: a copy is corrupted and written, as the kernel clones the bio.
+        int length = piece.remaining();
+        ByteBuffer copy = ByteBuffer.allocate(length).put(piece.duplicate()).flip();
+        if (fixed) {
+            corruptAt(copy, length, features.corruptByte - 1, (byte) features.corruptValue);
+        }
+        if (randomly) {
+            corruptRandomly(copy, length);
+        }
+        return copy;
     }
 
+    /** Flushes, discards and zeroing are writes without data: dropped or failed while down, never corrupted. */
     @Override
-    public void allocation(long offset, long length, ExtentSink sink) throws IOException {
-        device.allocation(startByte + offset, length, sink);
+    protected boolean beforeDataless(Dataless op, long offset, long length) throws BlockIoException {
+        return !isDown() || downWriteProceeds();
     }
 
-    @Override
-    public boolean supportsDiscard() {
-        return device.supportsDiscard();
+    /** Whether a write in the down phase goes on (to be corrupted, perhaps): false drops it, error_writes fails it. */
+    private boolean downWriteProceeds() throws BlockIoException {
+        if (features.errorWrites) {
+            throw eio("write");
+        }
+        return !features.dropWrites;
     }
 
     private boolean flagsMatch(long ioFlags) {
@@ -344,27 +306,22 @@ public final class FlakeyTarget implements Target {
     }
 
     /** Sets byte {@code index} of the I/O (a byte beyond its end corrupts nothing, as in the kernel). */
-    private static void corruptAt(ByteBuffer buf, int start, int length, long index, byte value) {
+    private static void corruptAt(ByteBuffer buf, int length, long index, byte value) {
         if (index < length) {
-            buf.put(start + (int) index, value);
+            buf.put((int) index, value);
         }
     }
 
-    private void corruptRandomly(ByteBuffer buf, int start, int length) {
+    private void corruptRandomly(ByteBuffer buf, int length) {
         if (length > 0) {
             int index = random.nextInt(length);
             byte value = (byte) random.nextInt(256);
-            buf.put(start + index, value);
+            buf.put(index, value);
         }
     }
 
     @Override
     public String table() {
-        return device.id() + " " + startSector + " " + upSeconds + " " + (cycleSeconds - upSeconds) + " " + features.format();
-    }
-
-    @Override
-    public List<BlockDevice> devices() {
-        return List.of(device);
+        return route().table() + " " + upSeconds + " " + (cycleSeconds - upSeconds) + " " + features.format();
     }
 }

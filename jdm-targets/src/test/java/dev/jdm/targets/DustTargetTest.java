@@ -81,6 +81,20 @@ class DustTargetTest {
     }
 
     @Test
+    void zeroCopyReadsOnlyWhileNoBadBlockIsArmed() throws Exception {
+        byte[] expected = new byte[4097];
+        expected[0] = 42;
+        System.arraycopy(Files.readAllBytes(a), 8 * 512, expected, 1, 4096);
+        assertNull(msg("addbadblock", "1"), "device block 1 is target block 0");
+        assertArrayEquals(expected, FlakeyTargetTest.sentZeroCopy(md, 0, 4096), "disabled: straight from the file");
+        assertNull(msg("enable"));
+        assertTrue(FlakeyTargetTest.sentZeroCopy(md, 0, 4096) == null, "enabled with a bad block: the read must be judged");
+        assertIoError(Errno.EIO, () -> read(md, 0, 4096));
+        assertEquals("dust_clear_badblocks: badblocks cleared", msg("clearbadblocks"));
+        assertArrayEquals(expected, FlakeyTargetTest.sentZeroCopy(md, 0, 4096), "enabled, empty list: straight from the file");
+    }
+
+    @Test
     void malformedMessagesAreRefusedAndChangeNothing() throws Exception {
         msg("addbadblock", "7");
         String[][] cases = {

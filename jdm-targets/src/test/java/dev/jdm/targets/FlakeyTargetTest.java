@@ -14,7 +14,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -199,6 +201,26 @@ class FlakeyTargetTest {
             assertArrayEquals(copy, data);
             assertTrue(differences(data, slice(img, 0, data.length)) <= 1);
         }
+    }
+
+    /** What the zero-copy path sent (prefix, then the bytes), or null when it declined. */
+    static byte[] sentZeroCopy(MappedDevice md, long offset, int length) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        boolean sent = md.sendCached(offset, length, ByteBuffer.wrap(new byte[]{42}), Channels.newChannel(out));
+        assertEquals(sent, out.size() > 0, "all or nothing");
+        return sent ? out.toByteArray() : null;
+    }
+
+    @Test
+    void zeroCopyReadsOnlyWhileUpSoTheDownPhaseIsNeverBypassed() throws Exception {
+        MappedDevice md = flakey(" 1 error_reads");
+        byte[] expected = new byte[4097];
+        expected[0] = 42;
+        System.arraycopy(Files.readAllBytes(a), 4096, expected, 1, 4096);
+        assertArrayEquals(expected, sentZeroCopy(md, 4096, 4096), "up: straight from the file");
+        at(2);
+        assertTrue(sentZeroCopy(md, 4096, 4096) == null, "down: the read must meet error_reads");
+        assertIoError(Errno.EIO, () -> read(md, 4096, 4096));
     }
 
     @Test
