@@ -103,7 +103,7 @@ for round in $(seq "$rounds"); do
     echo "round $round: $side" >&2
     for part in $parts; do
       case $part in
-        core) jmh "$side" "$round" core 'CoreIoBenchmark\.(randomRead4K|randomWrite4K|sequentialRead1M|sequentialWrite1M)$' ;;
+        core) jmh "$side" "$round" core 'CoreIoBenchmark\.(randomRead4K|randomWrite4K|sequentialRead1M|sequentialWrite1M)$' -p path=jdm ;;
         crypt) jmh "$side" "$round" crypt 'CryptBenchmark\.(encrypt1|decrypt1)$' ;;
         thin) jmh "$side" "$round" thin 'ThinBenchmark\.(overwrite|read)$' -p io=4096 ;;
         nbd) nbd "$side" "$round" "$disk" ext4; nbd "$side" "$round" /dev/shm tmpfs ;;
