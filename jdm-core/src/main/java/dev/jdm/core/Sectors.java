@@ -1,6 +1,11 @@
 package dev.jdm.core;
 
-/** Tables speak 512-byte sectors, the I/O path speaks bytes: every conversion goes through here. */
+/**
+ * Tables speak 512-byte sectors, the I/O path speaks bytes, and this is where the engine, the SPI
+ * ({@code Args.shiftSectors}, {@code TargetContext.lengthBytes}) and the targets convert between them.
+ * On-disk formats that count in sectors inside their own layout (integrity's geometry and journal,
+ * LUKS and verity headers) do that arithmetic in their own units, as the kernel's code for them does.
+ */
 public final class Sectors {
     public static final int SECTOR_SHIFT = 9;
     public static final int SECTOR_SIZE = 1 << SECTOR_SHIFT;

@@ -1,5 +1,6 @@
 package dev.jdm.daemon;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceMapper;
 
@@ -163,7 +164,7 @@ public final class JdmDaemon implements AutoCloseable {
                 f.setLength(DEFAULT_DEVICE_BYTES);
             }
         }
-        long sectors = Files.size(image) >> 9;
+        long sectors = Sectors.fromBytes(Files.size(image));
         String table = "0 " + sectors + " linear " + image + " 0";
         try {
             dm.create(DEFAULT_DEVICE, null, table, false);

@@ -1,5 +1,6 @@
 package dev.jdm.targets;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
@@ -56,7 +57,7 @@ public final class DustTarget extends FilterTarget {
             if (Long.bitCount(blockSize) != 1) {
                 throw args.error("block size must be a power of 2");
             }
-            if ((blockSize >> 9) > Math.min(ctx.length(), MAX_BLOCK_SECTORS)) {
+            if (Sectors.fromBytes(blockSize) > Math.min(ctx.length(), MAX_BLOCK_SECTORS)) {
                 throw args.error("block size is too large (at most the target length and 1 GiB)");
             }
             // The kernel reads the offset after the block size, so a line with both wrong names the block size.
@@ -83,11 +84,11 @@ public final class DustTarget extends FilterTarget {
     private DustTarget(Route route, int blockSize) {
         super(route);
         this.blockSize = blockSize;
-        this.sectorsPerBlockShift = Integer.numberOfTrailingZeros(blockSize >> 9);
+        this.sectorsPerBlockShift = Long.numberOfTrailingZeros(Sectors.fromBytes(blockSize));
     }
 
     private long blockOf(long targetOffset) {
-        return (route().startSector() + (targetOffset >>> 9)) >>> sectorsPerBlockShift;
+        return (route().startSector() + Sectors.fromBytes(targetOffset)) >>> sectorsPerBlockShift;
     }
 
     /** I/O is cut at the target's block boundaries (the kernel's max_io_len). */
@@ -190,7 +191,7 @@ public final class DustTarget extends FilterTarget {
         }
         long block = parsed.getAsLong();
         // The kernel accepts block == number of blocks ('>' not '>='); kept for compatibility.
-        long deviceBlocks = (route().device().size() >>> 9) >>> sectorsPerBlockShift;
+        long deviceBlocks = Sectors.fromBytes(route().device().size()) >>> sectorsPerBlockShift;
         if (Long.compareUnsigned(block, deviceBlocks) > 0) {
             throw invalid("selected block value " + Long.toUnsignedString(block) + " out of range (device has " + deviceBlocks + " blocks)");
         }

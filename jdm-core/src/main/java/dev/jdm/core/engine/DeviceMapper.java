@@ -1,5 +1,6 @@
 package dev.jdm.core.engine;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
@@ -547,7 +548,7 @@ public final class DeviceMapper implements AutoCloseable {
         if (sector < 0 || sector >= t.sizeSectors()) {
             throw new DmException(Errno.EINVAL, "sector " + sector + " is outside the device (" + t.sizeSectors() + " sectors)");
         }
-        Table.Entry e = t.entry(t.find(sector << 9));
+        Table.Entry e = t.entry(t.find(Sectors.toBytes(sector)));
         return e.target().message(new Args(argv));
     }
 

@@ -98,7 +98,7 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
                 if (e.startByte % lbs != 0 || e.endByte % lbs != 0) {
                     throw new DmException(Errno.EINVAL, "table line " + e.line.lineNumber() + ": " + e.line.type()
                             + ": start " + e.line.start() + " and length " + e.line.length()
-                            + " must be multiples of the logical block size (" + lbs + " bytes = " + (lbs >> 9) + " sectors)");
+                            + " must be multiples of the logical block size (" + lbs + " bytes = " + Sectors.fromBytes(lbs) + " sectors)");
                 }
             }
             return new Table(text, entries, readOnly, acquired, lbs);
@@ -124,7 +124,7 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
                 throw new DmException(Errno.EINVAL, where + (line.start() > expected ? "gap in table" : "overlaps the previous target")
                         + ": target starts at sector " + line.start() + ", expected " + expected);
             }
-            if (line.length() > (Long.MAX_VALUE >> 9) - line.start()) {
+            if (line.length() > Sectors.MAX_SECTORS - line.start()) {
                 throw new DmException(Errno.EINVAL, where + "length " + line.length() + " makes the device too large");
             }
             expected = line.start() + line.length();

@@ -1,7 +1,5 @@
 package dev.jdm.core.spi;
 
-import dev.jdm.core.io.BlockDevice;
-
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -25,9 +23,9 @@ public final class CountingTarget extends FilterTarget {
         @Override
         public Target construct(TargetContext ctx, Args args) throws TargetException {
             args.requireCount(2, "<dev> <offset>");
-            long start = args.u64(1, "device sector");
-            BlockDevice dev = ctx.device(args, 0, start, ctx.length());
-            return new CountingTarget(new Route(dev, start));
+            Args.Arg dev = args.next("device");
+            long start = args.shiftSectors("device sector");
+            return new CountingTarget(new Route(ctx.device(dev, start, ctx.length()), start));
         }
     }
 

@@ -2,6 +2,7 @@ package dev.jdm.core.testing;
 
 import dev.jdm.core.io.BlockDevice;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,7 +11,8 @@ import java.util.List;
 /**
  * A block device in a byte array, for tests that need no file. It counts writes and flushes and, while
  * recording, remembers every write and flush in order (and every read), so a test can rebuild the device
- * as a crash at any point would have left it.
+ * as a crash at any point would have left it. Its next flush can be made to fail once
+ * ({@link #failNextFlush}): a commit that dies after its blocks, before its superblock.
  */
 public final class MemoryDevice implements BlockDevice {
     /** One event on the device: a write (bytes at an offset) or a flush (bytes null). */
@@ -31,6 +33,7 @@ public final class MemoryDevice implements BlockDevice {
     private boolean recording;
     private int writes;
     private int flushes;
+    private String failNextFlush;
 
     public MemoryDevice(long size) {
         this("memory", Math.toIntExact(size));
@@ -118,8 +121,18 @@ public final class MemoryDevice implements BlockDevice {
         }
     }
 
+    /** The next flush throws an IOException with this message, once. */
+    public synchronized void failNextFlush(String message) {
+        failNextFlush = message;
+    }
+
     @Override
-    public synchronized void flush() {
+    public synchronized void flush() throws IOException {
+        if (failNextFlush != null) {
+            String message = failNextFlush;
+            failNextFlush = null;
+            throw new IOException(message);
+        }
         flushes++;
         if (recording) {
             events.add(new Event(-1, null, false));

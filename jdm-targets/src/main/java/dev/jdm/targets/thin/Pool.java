@@ -1,5 +1,6 @@
 package dev.jdm.targets.thin;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.BlockIoException;
 import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
@@ -92,7 +93,7 @@ final class Pool {
         this.metadataDevice = metadataDevice;
         this.dataDevice = dataDevice;
         this.blockSectors = blockSectors;
-        this.blockBytes = (long) blockSectors << 9;
+        this.blockBytes = Sectors.toBytes(blockSectors);
         this.holes = new KnownHoles(dataDevice, blockBytes);
         this.md = md;
     }

@@ -1,5 +1,6 @@
 package dev.jdm.tools.crash;
 
+import dev.jdm.core.Sectors;
 import dev.jdm.core.DmException;
 import dev.jdm.core.io.FileBlockDevice;
 import dev.jdm.core.engine.DeviceMapper;
@@ -171,7 +172,7 @@ public final class CrashHarness {
     private void record(Path data) throws IOException {
         Path attachDir = workDir.resolve("attach");
         try (DeviceMapper dm = DeviceMapper.create()) {
-            dm.create(DEVICE_NAME, null, "0 " + dataSize / 512 + " log-writes " + data + " " + logFile(), false);
+            dm.create(DEVICE_NAME, null, "0 " + Sectors.fromBytes(dataSize) + " log-writes " + data + " " + logFile(), false);
             try (NbdServer server = new NbdServer(dm, NbdServer.Config.unix(workDir.resolve("nbd.sock")))) {
                 server.start();
                 Attach.Attachment attachment = Attach.attach(DEVICE_NAME, workDir.resolve("nbd.sock"), attachDir);

@@ -166,71 +166,19 @@ class ThinMetadataApiTest {
         }
     }
 
-    /** A memory device whose next flush fails once when armed: a commit dies after its blocks, before its superblock. */
-    private static final class FailingFlush implements dev.jdm.core.io.BlockDevice {
-        final MemoryDevice inner = new MemoryDevice(4L << 20);
-        boolean failNextFlush;
-
-        @Override
-        public String id() {
-            return "failing-flush";
-        }
-
-        @Override
-        public long size() {
-            return inner.size();
-        }
-
-        @Override
-        public boolean isReadOnly() {
-            return false;
-        }
-
-        @Override
-        public void read(long offset, java.nio.ByteBuffer dst) {
-            inner.read(offset, dst);
-        }
-
-        @Override
-        public void write(long offset, java.nio.ByteBuffer src, boolean fua) {
-            inner.write(offset, src, fua);
-        }
-
-        @Override
-        public void flush() throws java.io.IOException {
-            if (failNextFlush) {
-                failNextFlush = false;
-                throw new java.io.IOException("flush failed");
-            }
-        }
-
-        @Override
-        public void discard(long offset, long length) {
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean mayUnmap) {
-            inner.writeZeroes(offset, length, mayUnmap);
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
     @Test
     void needsCheckAfterAFailedCommitKeepsThePreviousTransaction() throws Exception {
-        FailingFlush disk = new FailingFlush();
+        MemoryDevice disk = new MemoryDevice(4L << 20);
         try (var md = ThinMetadata.format(disk, 128, 1000, 32)) {
             md.createThin(1);
             md.insert(1, 1, md.allocateDataBlock());
             md.commit();
             md.insert(1, 2, md.allocateDataBlock());
-            disk.failNextFlush = true;
+            disk.failNextFlush("flush failed");
             assertEquals("flush failed", assertThrows(java.io.IOException.class, md::commit).getMessage());
             md.setNeedsCheck(); // what a pool does when a commit fails (it may abort first, or not)
         }
-        try (var md = ThinMetadata.open(disk.inner, 32)) {
+        try (var md = ThinMetadata.open(disk, 32)) {
             assertTrue(md.needsCheck());
             assertEquals(new ThinMetadata.Mapping(0, 0), md.lookup(1, 1));
             assertNull(md.lookup(1, 2), "the failed commit was not published by the flag's write");
