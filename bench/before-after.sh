@@ -65,6 +65,7 @@ jmh() {
 # per measure in JMH's shape so one summary reads both.
 nbd() {
   local side=$1 round=$2 where=$3 label=$4 dir sock csv
+  sync  # the previous run's dirty pages are written back before this one starts
   dir=$(mktemp -d "$where/jdm-before-after-nbd.XXXXXX")
   sock=$dir/nbd.sock
   csv=$work/results/nbd-$label-$side-$round.csv
@@ -99,7 +100,11 @@ mkdir -p "$work/results"
 head -c 512M /dev/urandom >"$work/source.img"
 uptime >&2
 for round in $(seq "$rounds"); do
-  for side in before after; do
+  # Odd rounds run before first, even rounds after first: neither build always inherits the other's
+  # dirty pages and warm caches.
+  order="before after"
+  [ $((round % 2)) -eq 0 ] && order="after before"
+  for side in $order; do
     echo "round $round: $side" >&2
     for part in $parts; do
       case $part in
@@ -119,8 +124,9 @@ import csv, glob, os, sys
 from collections import defaultdict
 scores = defaultdict(lambda: defaultdict(list))
 counters = defaultdict(dict)
-for path in glob.glob(os.path.join(sys.argv[1], "*.csv")):
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.csv"))):
     side = "after" if "-after-" in os.path.basename(path) else "before"
+    round_of = int(os.path.basename(path).rsplit("-", 1)[1].split(".")[0])
     with open(path) as f:
         for row in csv.DictReader(f):
             params = " ".join(f"{k[7:]}={v}" for k, v in row.items() if k.startswith("Param: "))
@@ -129,14 +135,20 @@ for path in glob.glob(os.path.join(sys.argv[1], "*.csv")):
                 base, counter = name.split(":", 1)
                 counters[(base, params, path)][counter] = float(row["Score"])
                 continue
-            scores[(name, params, row["Unit"])][side].append(float(row["Score"]))
+            scores[(name, params, row["Unit"])][side].append((round_of, float(row["Score"])))
 for (base, params, path), c in counters.items():
     if c.get("cpuNanos"):
         side = "after" if "-after-" in os.path.basename(path) else "before"
-        scores[(base + " per CPU s", params, "ops/cpu-s")][side].append(c["ops"] / c["cpuNanos"] * 1e9)
-print(f"{'benchmark':58} {'unit':>10} {'before':>12} {'after':>12} {'after/before':>12}")
+        round_of = int(os.path.basename(path).rsplit("-", 1)[1].split(".")[0])
+        scores[(base + " per CPU s", params, "ops/cpu-s")][side].append((round_of, c["ops"] / c["cpuNanos"] * 1e9))
+# Rounds are listed in order, so a drift over the run shows as a trend on both sides.
+def rounds(values):
+    return " ".join(f"{v:.4g}" for v in values)
+print(f"{'benchmark':58} {'unit':>10} {'before':>12} {'after':>12} {'after/before':>12}   rounds before | after")
 for (name, params, unit), sides in sorted(scores.items()):
+    sides = {k: [v for _, v in sorted(sides.get(k, []))] for k in ("before", "after")}
     b = sum(sides["before"]) / len(sides["before"]) if sides["before"] else float("nan")
     a = sum(sides["after"]) / len(sides["after"]) if sides["after"] else float("nan")
-    print(f"{(name + ' ' + params).strip():58} {unit:>10} {b:12.1f} {a:12.1f} {a / b:12.3f}")
+    print(f"{(name + ' ' + params).strip():58} {unit:>10} {b:12.1f} {a:12.1f} {a / b:12.3f}   "
+          f"{rounds(sides['before'])} | {rounds(sides['after'])}")
 EOF
