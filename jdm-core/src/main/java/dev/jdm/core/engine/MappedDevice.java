@@ -474,12 +474,21 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
+    // An I/O inside one target (nearly all of them) calls it straight, not through the split loop:
+    // the loop's calls are shared by every kind of piece and so are never inlined.
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         Table t = admit();
         try {
-            checkRange(t, offset, dst.remaining());
-            IoSplit.forEach(offset, dst, t, (e, off, piece) -> e.target().read(off - e.startByte(), piece));
+            int length = dst.remaining();
+            checkRange(t, offset, length);
+            Table.Entry e = t.pieceAt(offset, length);
+            if (offset + length <= e.endByte()) {
+                e.target().read(offset - e.startByte(), dst);
+            } else {
+                IoSplit.forEach(offset, dst, t, (p, off, piece) -> p.target().read(off - p.startByte(), piece));
+            }
         } finally {
             gate.exit();
         }
@@ -490,8 +499,14 @@ public final class MappedDevice implements BlockDevice {
         Table t = admit();
         try {
             checkWritable(t, name);
-            checkRange(t, offset, src.remaining());
-            IoSplit.forEach(offset, src, t, (e, off, piece) -> e.target().write(off - e.startByte(), piece, fua));
+            int length = src.remaining();
+            checkRange(t, offset, length);
+            Table.Entry e = t.pieceAt(offset, length);
+            if (offset + length <= e.endByte()) {
+                e.target().write(offset - e.startByte(), src, fua);
+            } else {
+                IoSplit.forEach(offset, src, t, (p, off, piece) -> p.target().write(off - p.startByte(), piece, fua));
+            }
         } finally {
             gate.exit();
         }

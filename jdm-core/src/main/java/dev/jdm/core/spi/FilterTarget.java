@@ -108,26 +108,42 @@ public abstract class FilterTarget implements Target {
 
     // ---- forwarding -----------------------------------------------------------------------------
 
+    // An I/O that is one piece (every filter that does not cut, and most I/O of those that do) is
+    // forwarded without the split loop: its call sites stay monomorphic on the hot path.
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        IoSplit.forEach(offset, dst, cuts, (none, off, piece) -> {
-            int start = piece.position();
-            boolean seeBytes = beforeRead(off, piece.remaining());
-            reads.device.read(reads.deviceOffset(off), piece);
-            if (seeBytes) {
-                afterRead(off, piece.slice(start, piece.position() - start));
-            }
-        });
+        if (pieceLength(offset, dst.remaining()) == dst.remaining()) {
+            readPiece(offset, dst);
+        } else {
+            IoSplit.forEach(offset, dst, cuts, (none, off, piece) -> readPiece(off, piece));
+        }
+    }
+
+    private void readPiece(long offset, ByteBuffer piece) throws IOException {
+        int start = piece.position();
+        boolean seeBytes = beforeRead(offset, piece.remaining());
+        reads.device.read(reads.deviceOffset(offset), piece);
+        if (seeBytes) {
+            afterRead(offset, piece.slice(start, piece.position() - start));
+        }
     }
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        IoSplit.forEach(offset, src, cuts, (none, off, piece) -> {
-            ByteBuffer data = beforeWrite(off, piece, fua);
-            if (data != null) {
-                writes.device.write(writes.deviceOffset(off), data, fua);
-            }
-        });
+        if (pieceLength(offset, src.remaining()) == src.remaining()) {
+            writePiece(offset, src, fua);
+        } else {
+            IoSplit.forEach(offset, src, cuts, (none, off, piece) -> writePiece(off, piece, fua));
+        }
+    }
+
+    private void writePiece(long offset, ByteBuffer piece, boolean fua) throws IOException {
+        ByteBuffer data = beforeWrite(offset, piece, fua);
+        if (data != null) {
+            writes.device.write(writes.deviceOffset(offset), data, fua);
+        }
+        piece.position(piece.limit()); // a dropped or copied piece counts as written too
     }
 
     @Override

@@ -38,14 +38,27 @@ public abstract class RemapTarget implements Target {
         }
     };
 
+    // An I/O that maps to one run (all of linear's, most of striped's) goes to its device without the
+    // split loop, whose calls are shared by every kind of piece and so cannot be inlined.
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        IoSplit.forEach(offset, dst, pieces, (r, off, piece) -> r.device().read(r.deviceOffset(), piece));
+        Remap r = map(offset, dst.remaining());
+        if (r.length() == dst.remaining()) {
+            r.device().read(r.deviceOffset(), dst);
+        } else {
+            IoSplit.forEach(offset, dst, pieces, (p, off, piece) -> p.device().read(p.deviceOffset(), piece));
+        }
     }
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        IoSplit.forEach(offset, src, pieces, (r, off, piece) -> r.device().write(r.deviceOffset(), piece, fua));
+        Remap r = map(offset, src.remaining());
+        if (r.length() == src.remaining()) {
+            r.device().write(r.deviceOffset(), src, fua);
+        } else {
+            IoSplit.forEach(offset, src, pieces, (p, off, piece) -> p.device().write(p.deviceOffset(), piece, fua));
+        }
     }
 
     /** A range that maps to one contiguous run can go out straight from that device's page cache. */
