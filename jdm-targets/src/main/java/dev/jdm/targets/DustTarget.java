@@ -15,7 +15,6 @@ import dev.jdm.core.spi.TargetType;
 
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.Locale;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
@@ -226,7 +225,7 @@ public final class DustTarget extends FilterTarget {
     }
 
     private String handle(List<String> argv) throws DmException {
-        String verb = argv.getFirst().toLowerCase(Locale.ROOT);
+        String verb = Args.lowerCase(argv.getFirst()); // strcasecmp's ASCII rule, as every message word
         switch (argv.size()) {
             case 1 -> {
                 switch (verb) {

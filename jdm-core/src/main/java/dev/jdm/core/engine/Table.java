@@ -276,20 +276,17 @@ public final class Table implements IoSplit.Pieces<Table.Entry> {
         }
 
         @Override
-        public BlockDevice device(Args args, int index, long startSector, long lengthSectors) throws TargetException {
-            if (index >= args.count()) {
-                throw args.error(index, "device missing");
-            }
+        public BlockDevice device(Args.Arg arg, long startSector, long lengthSectors) throws TargetException {
             DeviceResolver.Acquired a;
             try {
-                a = resolver.acquire(args.get(index), readOnly, holder);
+                a = resolver.acquire(arg.text(), readOnly, holder);
             } catch (DmException e) {
-                throw new TargetException(e.errno(), args.error(index, e.getMessage()).getMessage(), e);
+                throw new TargetException(e.errno(), arg.error(e.getMessage()).getMessage(), e);
             }
             acquired.add(a);
             long devSectors = Sectors.fromBytes(a.device().size());
             if (startSector >= devSectors || lengthSectors > devSectors - startSector) {
-                throw args.error(index, "device too small for target: it has " + devSectors
+                throw arg.error("device too small for target: it has " + devSectors
                         + " sectors, the target needs sectors " + startSector + " to " + (startSector + lengthSectors));
             }
             return a.device();

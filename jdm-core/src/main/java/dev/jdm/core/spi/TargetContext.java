@@ -22,16 +22,20 @@ public interface TargetContext {
     boolean readOnly();
 
     /**
-     * Opens the device named by argument {@code index} ({@code dm_get_device}): a path, a
-     * {@code major:minor}, {@code /dev/mapper/NAME} or a URI a backing provider knows. Checks the area
-     * [startSector, startSector+lengthSectors) lies inside it; errors name the argument. The table
+     * Opens the device an argument names ({@code dm_get_device}): its text is a path, a
+     * {@code major:minor}, {@code /dev/mapper/NAME} or a URI a backing provider knows (for an option
+     * such as integrity's {@code meta_device:PATH}, an {@link Args.Arg} made with the value). Checks the
+     * area [startSector, startSector+lengthSectors) lies inside it; errors name the argument. The table
      * releases the device when it is destroyed.
      */
-    BlockDevice device(Args args, int index, long startSector, long lengthSectors) throws TargetException;
+    BlockDevice device(Args.Arg arg, long startSector, long lengthSectors) throws TargetException;
 
-    /** {@link #device(Args, int, long, long)} for an argument taken with {@link Args#next}. */
-    default BlockDevice device(Args.Arg arg, long startSector, long lengthSectors) throws TargetException {
-        return device(arg.args(), arg.index(), startSector, lengthSectors);
+    /** {@link #device(Args.Arg, long, long)} for argument {@code index} of the line. */
+    default BlockDevice device(Args args, int index, long startSector, long lengthSectors) throws TargetException {
+        if (index >= args.count()) {
+            throw args.error(index, "device missing");
+        }
+        return device(new Args.Arg(args, index, args.get(index)), startSector, lengthSectors);
     }
 
     /** Raises a device-mapper event on the mapped device (what {@code dmsetup wait} wakes on). */

@@ -123,9 +123,7 @@ public final class IntegrityTarget implements Target {
         BlockDevice dev = ctx.device(args, 0, 0, 0);
         BlockDevice meta = dev;
         if (o.metaDevice() != null) {
-            List<String> named = new ArrayList<>(args.all());
-            named.set(o.metaDeviceArg(), o.metaDevice());
-            meta = ctx.device(new Args(named), o.metaDeviceArg(), 0, 0);
+            meta = ctx.device(new Args.Arg(args, o.metaDeviceArg(), o.metaDevice()), 0, 0);
         }
         boolean hasMeta = o.metaDevice() != null;
         long dataSectors = dev.size() >> 9;

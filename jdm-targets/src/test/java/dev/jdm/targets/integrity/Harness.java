@@ -50,10 +50,10 @@ final class Harness {
         }
 
         @Override
-        public BlockDevice device(Args args, int index, long startSector, long lengthSectors) throws TargetException {
-            BlockDevice d = devices.get(args.get(index));
+        public BlockDevice device(Args.Arg arg, long startSector, long lengthSectors) throws TargetException {
+            BlockDevice d = devices.get(arg.text());
             if (d == null) {
-                throw args.error(index, "no such test device");
+                throw arg.error("no such test device");
             }
             return d;
         }
