@@ -474,8 +474,7 @@ public final class MappedDevice implements BlockDevice {
         }
     }
 
-    // An I/O inside one target (nearly all of them) calls it straight, not through the split loop:
-    // the loop's calls are shared by every kind of piece and so are never inlined.
+    // An I/O inside one target calls it straight; only one that crosses goes through IoSplit (see there).
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {

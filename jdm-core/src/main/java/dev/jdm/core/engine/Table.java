@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
 
 /**
  * A constructed table: targets sorted by start, covering [0, size) without gaps, with the devices
- * they hold. Immutable once built; {@link #destroy()} closes the targets and releases the devices.
+ * they hold. Its targets and devices are fixed once built; only its {@link #text()} follows the rename of a
+ * mapped device it names. {@link #destroy()} closes the targets and releases the devices.
  */
 public final class Table implements IoSplit.Pieces<Table.Entry> {
 

@@ -8,6 +8,10 @@ import java.nio.ByteBuffer;
  * table at its target boundaries, a remap target where its mapping breaks (a stripe's chunk), a filter
  * at its block size. The caller says what holds the bytes at an offset and how far that piece runs;
  * the loop narrows the buffer to each piece in turn and always gives the buffer its limit back.
+ * <p>
+ * On a hot path the caller first checks whether the whole I/O is one piece (nearly every I/O is) and
+ * then calls its target or device itself: this loop's calls see every kind of piece, so the JIT
+ * cannot inline them, which cost the 4 KiB paths 5-15 % when every I/O went through here.
  *
  * @param <P> what a piece is for the caller (a table entry, a remapping); its operation gets it back
  */

@@ -108,8 +108,8 @@ public abstract class FilterTarget implements Target {
 
     // ---- forwarding -----------------------------------------------------------------------------
 
-    // An I/O that is one piece (every filter that does not cut, and most I/O of those that do) is
-    // forwarded without the split loop: its call sites stay monomorphic on the hot path.
+    // An I/O that is one piece (every I/O of a filter that does not cut) is forwarded straight; only
+    // one cut into pieces goes through IoSplit (see there).
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {

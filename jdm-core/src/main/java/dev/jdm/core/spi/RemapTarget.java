@@ -38,8 +38,8 @@ public abstract class RemapTarget implements Target {
         }
     };
 
-    // An I/O that maps to one run (all of linear's, most of striped's) goes to its device without the
-    // split loop, whose calls are shared by every kind of piece and so cannot be inlined.
+    // An I/O that maps to one run (all of linear's, most of striped's) goes to its device straight;
+    // only one the mapping breaks goes through IoSplit (see there).
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
