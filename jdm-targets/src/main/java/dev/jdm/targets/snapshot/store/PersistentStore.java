@@ -368,6 +368,16 @@ public final class PersistentStore implements ExceptionStore {
         return true;
     }
 
+    /** Commits asked for and not yet written: tests line up a group commit with it. */
+    int waitingCommits() {
+        lock.lock();
+        try {
+            return (int) pending.values().stream().filter(p -> p.ready && !p.done).count();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     @Override
     public void abandon(long newChunk) {
         lock.lock();
