@@ -39,7 +39,7 @@ public final class PersistentStore implements ExceptionStore {
     private final BlockDevice cow;
     private final boolean overflow;
     private final boolean chunkSupplied;
-    private int chunkSectors;
+    private volatile int chunkSectors;
     private String chunkWarning;
 
     private final ReentrantLock lock = new ReentrantLock();
