@@ -1,0 +1,318 @@
+package dev.jdm.targets.snapshot.format;
+
+import dev.jdm.core.BlockIoException;
+import dev.jdm.core.DmException;
+import dev.jdm.core.Errno;
+import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.core.engine.TargetLine;
+import dev.jdm.targets.Images;
+import dev.jdm.targets.snapshot.format.KernelCowImage.Contents;
+import dev.jdm.targets.snapshot.format.KernelCowImage.Exception;
+import dev.jdm.targets.snapshot.format.KernelCowImage.Header;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static dev.jdm.targets.Images.pattern;
+import static dev.jdm.targets.snapshot.format.StoreFormatTest.chunkData;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Snapshot tables in an in-process DeviceMapper over COW images of the independent kernel-format writer, and
+ * COWs that jdm's snapshot-origin/snapshot wrote, read back with the independent reader.
+ */
+class SnapshotTableFormatTest {
+    private static final int ORIGIN_CHUNKS = 16;
+
+    @TempDir
+    Path dir;
+    private final DeviceMapper dm = DeviceMapper.create();
+
+    @AfterEach
+    void close() {
+        dm.close();
+    }
+
+    // ---- kernel-written COW, read through jdm's snapshot ----
+
+    @ParameterizedTest
+    @ValueSource(ints = {8, 16, 32, 64, 128, 256, 512, 1024})
+    void snapshotOfAKernelCowReadsItsChunksAndTheOriginElsewhere(int chunkSectors) throws java.lang.Exception {
+        int chunkBytes = chunkSectors * 512;
+        Path origin = originFile(chunkSectors);
+        byte[] expected = Files.readAllBytes(origin);
+        long cowSectors = 10L * chunkSectors;
+        Path cow = dir.resolve("cow");
+        try (KernelCowImage image = KernelCowImage.create(cow, cowSectors, chunkSectors)) {
+            for (long old : new long[]{5, 0, ORIGIN_CHUNKS - 1, 6}) {
+                byte[] data = chunkData(chunkSectors, old);
+                image.addException(old, data);
+                System.arraycopy(data, 0, expected, (int) old * chunkBytes, chunkBytes);
+            }
+        }
+        long sectors = (long) ORIGIN_CHUNKS * chunkSectors;
+        String table = "0 " + sectors + " snapshot " + origin + " " + cow + " P " + chunkSectors;
+        dm.create("snap", null, table, false);
+        assertArrayEquals(expected, read("snap", 0, (int) sectors * 512));
+        assertEquals(List.of(table), table("snap"));
+        assertEquals(List.of("0 " + sectors + " snapshot " + 6 * chunkSectors + "/" + cowSectors + " "
+                + 2 * chunkSectors), status("snap"));
+    }
+
+    @Test
+    void aKernelCowWithSeveralAreasReadsBack() throws java.lang.Exception {
+        int originChunks = 1300;
+        Path origin = dir.resolve("origin");
+        byte[] expected = pattern(originChunks * 4096, 77);
+        Files.write(origin, expected);
+        Path cow = dir.resolve("cow");
+        try (KernelCowImage image = KernelCowImage.create(cow, 600L * 8, 8)) {
+            for (long old = 1000; old < originChunks; old++) { // 300: area 0 full, 44 in area 1
+                image.addException(old, chunkData(8, old));
+                System.arraycopy(chunkData(8, old), 0, expected, (int) old * 4096, 4096);
+            }
+        }
+        dm.create("snap", null, "0 " + originChunks * 8 + " snapshot " + origin + " " + cow + " P 8", false);
+        assertArrayEquals(expected, read("snap", 0, originChunks * 4096));
+        assertEquals(List.of("0 " + originChunks * 8 + " snapshot " + 303 * 8 + "/" + 600 * 8 + " " + 3 * 8),
+                status("snap"), "300 chunks from 2 with area 1 (258) skipped; the header and two areas");
+    }
+
+    @Test
+    void theHeadersChunkSizeWinsAndTheTableSaysSo() throws java.lang.Exception {
+        Path origin = originFile(8);
+        Path cow = dir.resolve("cow");
+        try (KernelCowImage image = KernelCowImage.create(cow, 80, 8)) {
+            image.addException(3, chunkData(8, 3));
+        }
+        for (String chunkArg : new String[]{"16", "0", "64"}) {
+            dm.create("snap", null, "0 128 snapshot " + origin + " " + cow + " P " + chunkArg, false);
+            assertEquals(List.of("0 128 snapshot " + origin + " " + cow + " P 8"), table("snap"), chunkArg);
+            assertEquals(List.of("0 128 snapshot 24/80 16"), status("snap"), chunkArg);
+            assertArrayEquals(chunkData(8, 3), read("snap", 3 * 4096, 4096), chunkArg);
+            dm.remove("snap", false, false);
+        }
+    }
+
+    @Test
+    void anInvalidatedKernelCowComesUpInvalid() throws java.lang.Exception {
+        Path origin = originFile(8);
+        Path cow = dir.resolve("cow");
+        try (KernelCowImage image = KernelCowImage.create(cow, 80, 8)) {
+            image.addException(3, chunkData(8, 3));
+            image.dropSnapshot();
+        }
+        byte[] before = Files.readAllBytes(cow);
+        dm.create("snap", null, "0 128 snapshot " + origin + " " + cow + " P 8", false);
+        assertEquals(List.of("0 128 snapshot Invalid"), status("snap"));
+        assertEquals(Errno.EIO, assertThrows(BlockIoException.class, () -> read("snap", 0, 4096)).errno());
+        dm.remove("snap", false, false);
+        assertArrayEquals(before, Files.readAllBytes(cow));
+    }
+
+    // ---- jdm writes through its targets, the kernel's layout reads ----
+
+    @Test
+    void originAndSnapshotWritesLeaveTheKernelsLayout() throws java.lang.Exception {
+        Path origin = originFile(8);
+        byte[] old = Files.readAllBytes(origin);
+        Path cow = blankCow(80 * 8);
+        dm.create("snap", null, "0 128 snapshot " + origin + " " + cow + " P 8", false);
+        dm.create("orig", null, "0 128 snapshot-origin " + origin, false);
+        write("orig", 3 * 4096 + 512, pattern(1024, 1)); // copies origin chunk 3 first
+        write("orig", 1 * 4096, pattern(4096, 2));
+        write("orig", 3 * 4096, pattern(512, 3)); // chunk 3 copied already: no new exception
+        byte[] snapWrite = pattern(700, 4);
+        write("snap", 7 * 4096 + 100, snapWrite); // the snapshot's own chunk 7
+        assertEquals(List.of("0 128 snapshot 40/640 16"), status("snap"));
+        dm.remove("orig", false, false);
+        dm.remove("snap", false, false);
+
+        Contents read = KernelCowImage.read(cow);
+        assertEquals(new Header(KernelCowImage.SNAP_MAGIC, 1, 1, 8), read.header());
+        assertEquals(List.of(new Exception(3, 2), new Exception(1, 3), new Exception(7, 4)), read.exceptions());
+        assertArrayEquals(Arrays.copyOfRange(old, 3 * 4096, 4 * 4096), KernelCowImage.readChunk(cow, 8, 2));
+        assertArrayEquals(Arrays.copyOfRange(old, 4096, 2 * 4096), KernelCowImage.readChunk(cow, 8, 3));
+        byte[] seven = Arrays.copyOfRange(old, 7 * 4096, 8 * 4096);
+        System.arraycopy(snapWrite, 0, seven, 100, snapWrite.length);
+        assertArrayEquals(seven, KernelCowImage.readChunk(cow, 8, 4));
+        byte[] now = Files.readAllBytes(origin);
+        assertArrayEquals(pattern(4096, 2), Arrays.copyOfRange(now, 4096, 2 * 4096));
+        assertArrayEquals(pattern(512, 3), Arrays.copyOfRange(now, 3 * 4096, 3 * 4096 + 512));
+        assertArrayEquals(Arrays.copyOfRange(old, 7 * 4096, 8 * 4096), Arrays.copyOfRange(now, 7 * 4096, 8 * 4096),
+                "a snapshot write leaves the origin alone");
+    }
+
+    @Test
+    void originWritesPastTheFirstAreaSkipItsNeighbour() throws java.lang.Exception {
+        int chunks = 300;
+        Path origin = dir.resolve("origin");
+        byte[] old = pattern(chunks * 4096, 9);
+        Files.write(origin, old);
+        Path cow = blankCow(400 * 8);
+        dm.create("snap", null, "0 " + chunks * 8 + " snapshot " + origin + " " + cow + " P 8", false);
+        dm.create("orig", null, "0 " + chunks * 8 + " snapshot-origin " + origin, false);
+        List<Exception> expected = new ArrayList<>();
+        for (int i = 0; i < chunks; i++) {
+            long chunk = (i * 37L) % chunks; // 37 and 300 are coprime: every chunk once, out of order
+            write("orig", chunk * 4096, pattern(4096, 1000 + i));
+            expected.add(new Exception(chunk, i < 256 ? 2 + i : 3 + i));
+        }
+        assertEquals(List.of("0 " + chunks * 8 + " snapshot " + 303 * 8 + "/" + 400 * 8 + " " + 3 * 8),
+                status("snap"));
+        dm.remove("orig", false, false);
+        dm.remove("snap", false, false);
+        Contents read = KernelCowImage.read(cow);
+        assertEquals(expected, read.exceptions());
+        for (Exception e : List.of(expected.get(0), expected.get(255), expected.get(256), expected.getLast())) {
+            int at = (int) e.oldChunk() * 4096;
+            assertArrayEquals(Arrays.copyOfRange(old, at, at + 4096), KernelCowImage.readChunk(cow, 8, e.newChunk()),
+                    e.toString());
+        }
+    }
+
+    @Test
+    void aFullCowInvalidatesOnOriginWritesEvenWithOverflowSupport() throws java.lang.Exception {
+        for (String type : new String[]{"P", "PO"}) {
+            Path origin = originFile(8);
+            byte[] written = pattern(4 * 4096, 11);
+            Path cow = blankCow(5 * 8); // header, area, data chunks 2..4
+            dm.create("snap", null, "0 128 snapshot " + origin + " " + cow + " " + type + " 8", false);
+            dm.create("orig", null, "0 128 snapshot-origin " + origin, false);
+            write("orig", 0, written); // four chunks: the fourth finds no room
+            assertEquals(List.of("0 128 snapshot Invalid"), status("snap"), type);
+            assertArrayEquals(written, Arrays.copyOf(Files.readAllBytes(origin), 4 * 4096),
+                    "the origin loses nothing (" + type + ")");
+            dm.remove("orig", false, false);
+            dm.remove("snap", false, false);
+            assertEquals(new Header(KernelCowImage.SNAP_MAGIC, 0, 1, 8), KernelCowImage.readHeader(cow), type);
+            Files.delete(cow);
+            Files.delete(origin);
+        }
+    }
+
+    @Test
+    void aFullCowOverflowsOnSnapshotWritesWithPO() throws java.lang.Exception {
+        Path origin = originFile(8);
+        Path cow = blankCow(5 * 8);
+        dm.create("snap", null, "0 128 snapshot " + origin + " " + cow + " PO 8", false);
+        for (int chunk = 0; chunk < 3; chunk++) {
+            write("snap", chunk * 4096L, pattern(4096, 20 + chunk));
+        }
+        assertEquals(Errno.EIO, assertThrows(BlockIoException.class,
+                () -> write("snap", 3 * 4096L, pattern(4096, 23))).errno());
+        assertEquals(List.of("0 128 snapshot Overflow"), status("snap"));
+        dm.remove("snap", false, false);
+        Contents read = KernelCowImage.read(cow);
+        assertEquals(1, read.header().valid(), "overflow does not invalidate the store");
+        assertEquals(List.of(new Exception(0, 2), new Exception(1, 3), new Exception(2, 4)), read.exceptions());
+        assertArrayEquals(pattern(4096, 22), KernelCowImage.readChunk(cow, 8, 4));
+    }
+
+    // ---- bad COWs: refused at table load, the COW left byte-identical ----
+
+    /** A kernel-written store of chunk 8 on 10 chunks with exceptions 3->2, 4->3, 5->4. */
+    private Path goodCow() throws IOException {
+        Path cow = dir.resolve("cow");
+        try (KernelCowImage image = KernelCowImage.create(cow, 80, 8)) {
+            for (long old = 3; old < 6; old++) {
+                image.addException(old, chunkData(8, old));
+            }
+        }
+        return cow;
+    }
+
+    @Test
+    void badMagicIsRefused() throws java.lang.Exception {
+        Path cow = goodCow();
+        FormatPatches.putInt(cow, 0, 0x12345678);
+        assertTableRefused(cow, "P 8", "snapshot header: bad magic 0x12345678 (want 0x70416e53)");
+    }
+
+    @Test
+    void badVersionIsRefused() throws java.lang.Exception {
+        Path cow = goodCow();
+        FormatPatches.putInt(cow, 8, 0);
+        assertTableRefused(cow, "P 8", "snapshot header: unsupported version 0 (want 1)");
+    }
+
+    @Test
+    void aHeaderChunkSizeTheDevicesCannotUseIsRefused() throws java.lang.Exception {
+        Path cow = goodCow();
+        FormatPatches.putInt(cow, 12, 0);
+        assertTableRefused(cow, "P 8", "snapshot header: invalid on-disk chunk size 0: Chunk size is not a power of 2");
+    }
+
+    @Test
+    void aCowSmallerThanOneAreaIsRefused() throws java.lang.Exception {
+        Path cow = Images.create(dir, "cow", 2 * 4096 - 512);
+        assertTableRefused(cow, "P 8", "snapshot COW device too small: 15 sectors, a store of 8-sector chunks needs"
+                + " at least 24 (header, one metadata area, one data chunk)");
+    }
+
+    @Test
+    void anEntryPointingPastTheCowIsRefused() throws java.lang.Exception {
+        Path cow = goodCow();
+        FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 2) + 8, 1L << 40);
+        assertTableRefused(cow, "P 8",
+                "snapshot area 0 entry 2: new chunk 1099511627776 lies past the COW device's end (10 chunks)");
+    }
+
+    @Test
+    void duplicateOldChunksAreRefused() throws java.lang.Exception {
+        Path cow = goodCow();
+        FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 1), 3);
+        assertTableRefused(cow, "P 8", "snapshot area 0 entry 1: old chunk 3 is already excepted");
+    }
+
+    private void assertTableRefused(Path cow, String storeArgs, String message) throws java.lang.Exception {
+        Path origin = originFile(8);
+        byte[] before = Files.readAllBytes(cow);
+        DmException refused = assertThrows(DmException.class, () -> dm.create("snap", null,
+                "0 128 snapshot " + origin + " " + cow + " " + storeArgs, false));
+        assertEquals("table line 1: snapshot: " + message, refused.getMessage());
+        assertEquals(Errno.EINVAL, refused.errno());
+        assertArrayEquals(before, Files.readAllBytes(cow), "the COW is left as it was");
+        assertFalse(dm.names().contains("snap"));
+    }
+
+    // ---- helpers ----
+
+    /** An origin of ORIGIN_CHUNKS chunks with a pattern. */
+    private Path originFile(int chunkSectors) throws IOException {
+        return Files.write(dir.resolve("origin"), pattern(ORIGIN_CHUNKS * chunkSectors * 512, 42));
+    }
+
+    /** A COW as lvcreate leaves it: zeroes (magic 0 makes the store start a new snapshot). */
+    private Path blankCow(long sectors) throws IOException {
+        return Images.create(dir, "cow", sectors * 512);
+    }
+
+    private byte[] read(String name, long offset, int length) throws IOException, DmException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        dm.device(name).read(offset, b);
+        return b.array();
+    }
+
+    private void write(String name, long offset, byte[] data) throws IOException, DmException {
+        dm.device(name).write(offset, ByteBuffer.wrap(data), false);
+    }
+
+    private List<String> table(String name) throws DmException {
+        return dm.table(name, false).stream().map(TargetLine::format).toList();
+    }
+
+    private List<String> status(String name) throws DmException {
+        return dm.status(name, false).stream().map(TargetLine::format).toList();
+    }
+}
