@@ -29,34 +29,23 @@ class BadCowStoreTest {
     @TempDir
     Path dir;
 
-    /** A store of chunk 8 on 80 sectors (10 chunks) with exceptions 3->2, 4->3, 5->4. */
-    private Path goodImage() throws IOException {
-        Path cow = dir.resolve("cow");
-        try (KernelCowImage image = KernelCowImage.create(cow, 80, 8)) {
-            for (long old = 3; old < 6; old++) {
-                image.addException(old, chunkData(8, old));
-            }
-        }
-        return cow;
-    }
-
     @Test
     void badMagic() throws java.lang.Exception {
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putInt(cow, 0, 0x70416e54);
         assertRefused(cow, "P 8", "snapshot header: bad magic 0x70416e54 (want 0x70416e53)");
     }
 
     @Test
     void badVersion() throws java.lang.Exception {
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putInt(cow, 8, 2);
         assertRefused(cow, "P 8", "snapshot header: unsupported version 2 (want 1)");
     }
 
     @Test
     void headerChunkSizeThatIsNoChunkSize() throws java.lang.Exception {
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putInt(cow, 12, 12);
         assertRefused(cow, "P 8", "snapshot header: invalid on-disk chunk size 12: Chunk size is not a power of 2");
     }
@@ -70,7 +59,7 @@ class BadCowStoreTest {
 
     @Test
     void validHeaderOnACowCutShorterThanItsFirstArea() throws java.lang.Exception {
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         try (FileChannel ch = FileChannel.open(cow, StandardOpenOption.WRITE)) {
             ch.truncate(8 * 512 + 100);
         }
@@ -80,14 +69,14 @@ class BadCowStoreTest {
 
     @Test
     void entryPointingPastTheCow() throws java.lang.Exception {
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 1) + 8, 10);
         assertRefused(cow, "P 8", "snapshot area 0 entry 1: new chunk 10 lies past the COW device's end (10 chunks)");
     }
 
     @Test
     void entryPointingAtTheHeaderOrAnArea() throws java.lang.Exception {
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 2) + 8, 1);
         assertRefused(cow, "P 8", "snapshot area 0 entry 2: new chunk 1 is metadata area 0");
     }
@@ -96,7 +85,7 @@ class BadCowStoreTest {
     void duplicateOldChunkIsHandedOnAndTheSinksRefusalLeavesTheCow() throws java.lang.Exception {
         // The store hands entries on as read_exceptions does; the snapshot's exception table refuses duplicates
         // (the interface's ExceptionSink contract), and the table-level test pins that message.
-        Path cow = goodImage();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 2), 3);
         byte[] before = Files.readAllBytes(cow);
         List<Long> olds = new ArrayList<>();

@@ -12,6 +12,17 @@ final class FormatPatches {
     private FormatPatches() {
     }
 
+    /** The image the bad-input cases patch: chunk 8 on 10 chunks (80 sectors) with exceptions 3->2, 4->3, 5->4. */
+    static Path smallStore(Path dir) throws IOException {
+        Path cow = dir.resolve("cow");
+        try (KernelCowImage image = KernelCowImage.create(cow, 80, 8)) {
+            for (long old = 3; old < 6; old++) {
+                image.addException(old, StoreFormatTest.chunkData(8, old));
+            }
+        }
+        return cow;
+    }
+
     static void putInt(Path file, long offset, int value) throws IOException {
         put(file, offset, ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0, value));
     }

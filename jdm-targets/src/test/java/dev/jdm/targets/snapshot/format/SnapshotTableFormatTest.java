@@ -221,34 +221,23 @@ class SnapshotTableFormatTest {
 
     // ---- bad COWs: refused at table load, the COW left byte-identical ----
 
-    /** A kernel-written store of chunk 8 on 10 chunks with exceptions 3->2, 4->3, 5->4. */
-    private Path goodCow() throws IOException {
-        Path cow = dir.resolve("cow");
-        try (KernelCowImage image = KernelCowImage.create(cow, 80, 8)) {
-            for (long old = 3; old < 6; old++) {
-                image.addException(old, chunkData(8, old));
-            }
-        }
-        return cow;
-    }
-
     @Test
     void badMagicIsRefused() throws java.lang.Exception {
-        Path cow = goodCow();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putInt(cow, 0, 0x12345678);
         assertTableRefused(cow, "P 8", "snapshot header: bad magic 0x12345678 (want 0x70416e53)");
     }
 
     @Test
     void badVersionIsRefused() throws java.lang.Exception {
-        Path cow = goodCow();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putInt(cow, 8, 0);
         assertTableRefused(cow, "P 8", "snapshot header: unsupported version 0 (want 1)");
     }
 
     @Test
     void aHeaderChunkSizeTheDevicesCannotUseIsRefused() throws java.lang.Exception {
-        Path cow = goodCow();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putInt(cow, 12, 0);
         assertTableRefused(cow, "P 8", "snapshot header: invalid on-disk chunk size 0: Chunk size is not a power of 2");
     }
@@ -262,7 +251,7 @@ class SnapshotTableFormatTest {
 
     @Test
     void anEntryPointingPastTheCowIsRefused() throws java.lang.Exception {
-        Path cow = goodCow();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 2) + 8, 1L << 40);
         assertTableRefused(cow, "P 8",
                 "snapshot area 0 entry 2: new chunk 1099511627776 lies past the COW device's end (10 chunks)");
@@ -270,7 +259,7 @@ class SnapshotTableFormatTest {
 
     @Test
     void duplicateOldChunksAreRefused() throws java.lang.Exception {
-        Path cow = goodCow();
+        Path cow = FormatPatches.smallStore(dir);
         FormatPatches.putLong(cow, FormatPatches.entryOffset(8, 0, 1), 3);
         assertTableRefused(cow, "P 8", "snapshot area 0 entry 1: old chunk 3 is already excepted");
     }
