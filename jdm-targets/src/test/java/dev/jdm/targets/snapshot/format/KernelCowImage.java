@@ -103,6 +103,24 @@ public final class KernelCowImage implements AutoCloseable {
         return image;
     }
 
+    /**
+     * An existing valid store, as persistent_read_metadata leaves the pstore: the chunk size from the header,
+     * the last (not full) area in memory, next_free past the highest data chunk. For merging or adding more.
+     */
+    public static KernelCowImage open(Path file) throws IOException {
+        Contents contents = read(file);
+        if (contents.header().valid() == 0) {
+            throw new IOException("an invalid store cannot be opened");
+        }
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        KernelCowImage image = new KernelCowImage(ch, ch.size() / SECTOR, contents.header().chunkSectors());
+        image.currentArea = contents.currentArea();
+        image.currentCommitted = contents.currentCommitted();
+        image.nextFree = contents.nextFree();
+        image.readChunk(areaLocation(image.chunkSectors, image.currentArea), image.area.clear());
+        return image;
+    }
+
     public int chunkSectors() {
         return chunkSectors;
     }

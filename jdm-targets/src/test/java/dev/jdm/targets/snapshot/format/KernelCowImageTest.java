@@ -156,6 +156,29 @@ class KernelCowImageTest {
     }
 
     @Test
+    void anOpenedStoreCarriesOnAsIfNeverClosed() throws java.lang.Exception {
+        Path once = dir.resolve("once");
+        Path twice = dir.resolve("twice");
+        try (KernelCowImage image = KernelCowImage.create(once, 600 * 8, 8)) {
+            for (long old = 0; old < 300; old++) {
+                image.addException(old, filled(4096, (int) old));
+            }
+        }
+        try (KernelCowImage image = KernelCowImage.create(twice, 600 * 8, 8)) {
+            for (long old = 0; old < 270; old++) {
+                image.addException(old, filled(4096, (int) old));
+            }
+        }
+        try (KernelCowImage image = KernelCowImage.open(twice)) {
+            assertEquals(8, image.chunkSectors());
+            for (long old = 270; old < 300; old++) {
+                image.addException(old, filled(4096, (int) old));
+            }
+        }
+        assertArrayEquals(Files.readAllBytes(once), Files.readAllBytes(twice));
+    }
+
+    @Test
     void transientChunksStartAtZero() {
         assertEquals(0, KernelCowImage.transientChunk(0, 24, 8));
         assertEquals(2, KernelCowImage.transientChunk(2, 24, 8));

@@ -219,6 +219,55 @@ class SnapshotTableFormatTest {
         assertArrayEquals(pattern(4096, 22), KernelCowImage.readChunk(cow, 8, 4));
     }
 
+    // ---- merge of a kernel-written COW ----
+
+    @Test
+    void mergingAKernelCowPutsItsChunksBackAndClearsEveryArea() throws java.lang.Exception {
+        int originChunks = 600;
+        Path origin = dir.resolve("origin");
+        byte[] expected = pattern(originChunks * 4096, 5);
+        Files.write(origin, expected);
+        Path cow = dir.resolve("cow");
+        Path kernelMerged = dir.resolve("kernel-merged");
+        try (KernelCowImage image = KernelCowImage.create(cow, 700L * 8, 8)) {
+            for (int i = 0; i < 300; i++) { // area 0 full, 44 in area 1; runs of consecutive chunks and gaps
+                long old = i < 200 ? 100 + i : 550 - 2L * (i - 200);
+                image.addException(old, chunkData(8, old));
+                System.arraycopy(chunkData(8, old), 0, expected, (int) old * 4096, 4096);
+            }
+            Files.copy(cow, kernelMerged);
+        }
+        try (KernelCowImage image = KernelCowImage.open(kernelMerged)) {
+            long[] last = new long[2];
+            for (int run; (run = image.prepareMerge(last)) > 0; ) {
+                image.commitMerge(run);
+            }
+        }
+        String table = "0 " + originChunks * 8 + " snapshot-merge " + origin + " " + cow + " P 8";
+        dm.create("merge", null, table, false);
+        awaitMerged("merge");
+        assertEquals(List.of(table), table("merge"));
+        assertArrayEquals(expected, read("merge", 0, originChunks * 4096), "the merged view");
+        dm.remove("merge", false, false);
+        assertArrayEquals(expected, Files.readAllBytes(origin), "every chunk back in the origin");
+        assertEquals(List.of(), KernelCowImage.read(cow).exceptions());
+        StoreFormatTest.assertSameBytes(kernelMerged, cow);
+    }
+
+    /** Merge is done when the status's allocated sectors equal its metadata sectors (snapshot.rst). */
+    private void awaitMerged(String name) throws java.lang.Exception {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (true) {
+            String[] info = status(name).getFirst().split(" ");
+            String[] usage = info[3].split("/");
+            if (usage[0].equals(info[4])) {
+                return;
+            }
+            assertTrue(System.nanoTime() < deadline, "merge still at " + String.join(" ", info));
+            Thread.sleep(20);
+        }
+    }
+
     // ---- bad COWs: refused at table load, the COW left byte-identical ----
 
     @Test
