@@ -122,35 +122,75 @@ class SnapshotTableFormatTest {
 
     // ---- jdm writes through its targets, the kernel's layout reads ----
 
-    @Test
-    void originAndSnapshotWritesLeaveTheKernelsLayout() throws java.lang.Exception {
-        Path origin = originFile(8);
+    @ParameterizedTest
+    @ValueSource(ints = {8, 16, 32, 64, 128, 256, 512, 1024})
+    void originAndSnapshotWritesLeaveTheKernelsLayout(int chunkSectors) throws java.lang.Exception {
+        int c = chunkSectors * 512;
+        long sectors = (long) ORIGIN_CHUNKS * chunkSectors;
+        Path origin = originFile(chunkSectors);
         byte[] old = Files.readAllBytes(origin);
-        Path cow = blankCow(80 * 8);
-        dm.create("snap", null, "0 128 snapshot " + origin + " " + cow + " P 8", false);
-        dm.create("orig", null, "0 128 snapshot-origin " + origin, false);
-        write("orig", 3 * 4096 + 512, pattern(1024, 1)); // copies origin chunk 3 first
-        write("orig", 1 * 4096, pattern(4096, 2));
-        write("orig", 3 * 4096, pattern(512, 3)); // chunk 3 copied already: no new exception
+        long cowSectors = 10L * chunkSectors;
+        Path cow = blankCow(cowSectors);
+        dm.create("snap", null, "0 " + sectors + " snapshot " + origin + " " + cow + " P " + chunkSectors, false);
+        dm.create("orig", null, "0 " + sectors + " snapshot-origin " + origin, false);
+        write("orig", 3L * c + 512, pattern(1024, 1)); // copies origin chunk 3 first
+        write("orig", c, pattern(c, 2));
+        write("orig", 3L * c, pattern(512, 3)); // chunk 3 copied already: no new exception
         byte[] snapWrite = pattern(700, 4);
-        write("snap", 7 * 4096 + 100, snapWrite); // the snapshot's own chunk 7
-        assertEquals(List.of("0 128 snapshot 40/640 16"), status("snap"));
+        write("snap", 7L * c + 100, snapWrite); // the snapshot's own chunk 7
+        assertEquals(List.of("0 " + sectors + " snapshot " + 5 * chunkSectors + "/" + cowSectors + " "
+                + 2 * chunkSectors), status("snap"));
         dm.remove("orig", false, false);
         dm.remove("snap", false, false);
 
         Contents read = KernelCowImage.read(cow);
-        assertEquals(new Header(KernelCowImage.SNAP_MAGIC, 1, 1, 8), read.header());
+        assertEquals(new Header(KernelCowImage.SNAP_MAGIC, 1, 1, chunkSectors), read.header());
         assertEquals(List.of(new Exception(3, 2), new Exception(1, 3), new Exception(7, 4)), read.exceptions());
-        assertArrayEquals(Arrays.copyOfRange(old, 3 * 4096, 4 * 4096), KernelCowImage.readChunk(cow, 8, 2));
-        assertArrayEquals(Arrays.copyOfRange(old, 4096, 2 * 4096), KernelCowImage.readChunk(cow, 8, 3));
-        byte[] seven = Arrays.copyOfRange(old, 7 * 4096, 8 * 4096);
+        assertArrayEquals(Arrays.copyOfRange(old, 3 * c, 4 * c), KernelCowImage.readChunk(cow, chunkSectors, 2));
+        assertArrayEquals(Arrays.copyOfRange(old, c, 2 * c), KernelCowImage.readChunk(cow, chunkSectors, 3));
+        byte[] seven = Arrays.copyOfRange(old, 7 * c, 8 * c);
         System.arraycopy(snapWrite, 0, seven, 100, snapWrite.length);
-        assertArrayEquals(seven, KernelCowImage.readChunk(cow, 8, 4));
+        assertArrayEquals(seven, KernelCowImage.readChunk(cow, chunkSectors, 4));
         byte[] now = Files.readAllBytes(origin);
-        assertArrayEquals(pattern(4096, 2), Arrays.copyOfRange(now, 4096, 2 * 4096));
-        assertArrayEquals(pattern(512, 3), Arrays.copyOfRange(now, 3 * 4096, 3 * 4096 + 512));
-        assertArrayEquals(Arrays.copyOfRange(old, 7 * 4096, 8 * 4096), Arrays.copyOfRange(now, 7 * 4096, 8 * 4096),
+        assertArrayEquals(pattern(c, 2), Arrays.copyOfRange(now, c, 2 * c));
+        assertArrayEquals(pattern(512, 3), Arrays.copyOfRange(now, 3 * c, 3 * c + 512));
+        assertArrayEquals(Arrays.copyOfRange(old, 7 * c, 8 * c), Arrays.copyOfRange(now, 7 * c, 8 * c),
                 "a snapshot write leaves the origin alone");
+    }
+
+    @Test
+    void aBlankCowWithChunkSizeZeroGetsTheKernelsDefault() throws java.lang.Exception {
+        Path origin = originFile(32);
+        Path cow = blankCow(8 * 32);
+        long sectors = ORIGIN_CHUNKS * 32L;
+        dm.create("snap", null, "0 " + sectors + " snapshot " + origin + " " + cow + " P 0", false);
+        assertEquals(List.of("0 " + sectors + " snapshot " + origin + " " + cow + " P 32"), table("snap"));
+        assertEquals(List.of("0 " + sectors + " snapshot 64/256 64"), status("snap"));
+        dm.remove("snap", false, false);
+        assertEquals(new Header(KernelCowImage.SNAP_MAGIC, 1, 1, 32), KernelCowImage.readHeader(cow));
+    }
+
+    @Test
+    void aTransientCowHoldsOldChunksFromChunkZeroInCopyOrder() throws java.lang.Exception {
+        Path origin = originFile(16);
+        byte[] old = Files.readAllBytes(origin);
+        long cowSectors = 4 * 16 + 3;
+        Path cow = blankCow(cowSectors);
+        long sectors = ORIGIN_CHUNKS * 16L;
+        dm.create("snap", null, "0 " + sectors + " snapshot " + origin + " " + cow + " N 16", false);
+        dm.create("orig", null, "0 " + sectors + " snapshot-origin " + origin, false);
+        long[] written = {9, 2, 15, 4};
+        for (long chunk : written) {
+            write("orig", chunk * 8192, pattern(8192, (int) chunk));
+        }
+        assertEquals(List.of("0 " + sectors + " snapshot 64/" + cowSectors + " 0"), status("snap"));
+        for (int n = 0; n < written.length; n++) {
+            int at = (int) written[n] * 8192;
+            assertArrayEquals(Arrays.copyOfRange(old, at, at + 8192),
+                    KernelCowImage.readChunk(cow, 16, KernelCowImage.transientChunk(n, cowSectors, 16)), "copy " + n);
+        }
+        write("orig", 0, pattern(8192, 99)); // a fifth chunk finds no room: the snapshot is invalid
+        assertEquals(List.of("0 " + sectors + " snapshot Invalid"), status("snap"));
     }
 
     @Test
