@@ -143,7 +143,7 @@ class BadCowStoreTest {
         }
 
         @Override
-        public void close() throws java.lang.Exception {
+        public void close() throws IOException {
             store.close();
             cow.close();
             origin.close();
