@@ -180,6 +180,51 @@ class StoreFormatTest {
         assertSameBytes(kernel, jdm);
     }
 
+    @Test
+    void concurrentCommitsLandInAllocationOrderAsDmSnapOrdersThem() throws java.lang.Exception {
+        // dm-snap completes exceptions in allocation order (exception_complete_sequence), so the areas hold
+        // entries in increasing new-chunk order even when copies finish out of order
+        long cowSectors = 700L * 8;
+        Path jdm = create(dir, "j", cowSectors * 512);
+        ExceptionStore store = store("P 8", jdm);
+        store.load(refuseAll());
+        int threads = 8;
+        int perThread = 60;
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(threads)) {
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                long first = t * 1000L;
+                done.add(pool.submit(() -> {
+                    for (long old = first; old < first + perThread; old++) {
+                        long chunk = store.allocate();
+                        if (old % 3 == 0) {
+                            Thread.sleep(1); // this copy finishes late
+                        }
+                        writeChunk(jdm, 8, chunk, chunkData(8, old));
+                        store.commit(old, chunk);
+                    }
+                    return null;
+                }));
+            }
+            for (var f : done) {
+                f.get();
+            }
+        }
+        store.close();
+        Contents read = KernelCowImage.read(jdm);
+        assertEquals(threads * perThread, read.exceptions().size());
+        long expectedNew = 2;
+        for (Exception e : read.exceptions()) {
+            if (expectedNew == KernelCowImage.areaLocation(8, 1)) {
+                expectedNew++;
+            }
+            assertEquals(expectedNew++, e.newChunk(), e.toString());
+            assertArrayEquals(chunkData(8, e.oldChunk()), KernelCowImage.readChunk(jdm, 8, e.newChunk()),
+                    e.toString());
+        }
+        assertEquals(threads * perThread, read.exceptions().stream().map(Exception::oldChunk).distinct().count());
+    }
+
     // ---- the kernel's layout written, jdm reads ----
 
     @ParameterizedTest
