@@ -2,6 +2,7 @@ package dev.jdm.daemon;
 
 import dev.jdm.nbd.NbdServer;
 
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -10,7 +11,8 @@ import java.util.List;
 /**
  * A daemon in a process of its own that serves its devices over NBD on {@code DATA/nbd.sock}, as
  * {@code jdm daemon} does, for crash tests that do their I/O through NBD. Prints {@code ready} once the
- * control socket and the NBD socket are up, then runs until killed.
+ * control socket and the NBD socket are up, then runs until killed; SIGTERM closes the daemon first, as
+ * {@code jdm daemon} does.
  */
 public final class NbdDaemonProcess {
     private NbdDaemonProcess() {
@@ -23,7 +25,14 @@ public final class NbdDaemonProcess {
             server.start();
             return server;
         };
-        JdmDaemon.start(JdmDaemon.Config.defaults(data), new PrintStream(OutputStream.nullOutputStream()), List.of(nbd));
+        JdmDaemon daemon = JdmDaemon.start(JdmDaemon.Config.defaults(data), new PrintStream(OutputStream.nullOutputStream()), List.of(nbd));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                daemon.close();
+            } catch (IOException e) {
+                System.err.println("jdm daemon: shutdown: " + e.getMessage());
+            }
+        }));
         System.out.println("ready");
         Thread.sleep(Long.MAX_VALUE);
     }

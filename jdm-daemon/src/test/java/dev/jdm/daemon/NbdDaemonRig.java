@@ -1,0 +1,115 @@
+package dev.jdm.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdm.nbd.NbdClient;
+import dev.jdm.nbd.NbdUri;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A daemon in a process of its own ({@link NbdDaemonProcess}) on a data folder, its control socket and its NBD
+ * exports by device name, for tests that kill or stop it and start the next one on the same folder.
+ */
+final class NbdDaemonRig implements AutoCloseable {
+    private final Path data;
+    private final Map<String, NbdClient> exports = new HashMap<>();
+    private Process daemon;
+
+    NbdDaemonRig(Path data) {
+        this.data = data;
+    }
+
+    /** Where the daemon keeps its device files ({@link JdmDaemon.Config#defaults}). */
+    Path stateDir() {
+        return JdmDaemon.Config.defaults(data).stateDir();
+    }
+
+    void start() throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        daemon = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+                "-cp", System.getProperty("java.class.path"), NbdDaemonProcess.class.getName(), data.toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String line = new BufferedReader(new InputStreamReader(daemon.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        assertEquals("ready", line, "the daemon did not start");
+    }
+
+    /** kill -9, then drop the connections to it. */
+    void kill() throws InterruptedException {
+        stop(true);
+    }
+
+    /** SIGTERM: the daemon closes its devices and exits. */
+    void terminate() throws InterruptedException {
+        stop(false);
+    }
+
+    private void stop(boolean forcibly) throws InterruptedException {
+        if (forcibly) {
+            daemon.destroyForcibly();
+        } else {
+            daemon.destroy();
+        }
+        assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "the daemon did not end");
+        if (!forcibly) {
+            assertEquals(143, daemon.exitValue(), "exit status after SIGTERM");
+        }
+        closeExports();
+    }
+
+    JsonNode call(ObjectNode request) throws IOException, ControlException {
+        try (ControlClient c = ControlClient.connect(data.resolve("jdm.sock"))) {
+            return c.call(request);
+        }
+    }
+
+    /** The params of the first target of the device's status. */
+    String status(String name) throws IOException, ControlException {
+        return call(ControlClient.request("status").put("name", name)).path("targets").get(0).path("params").asText();
+    }
+
+    NbdClient export(String name) throws IOException {
+        NbdClient e = exports.get(name);
+        if (e == null) {
+            e = NbdClient.open(NbdUri.parse("nbd+unix:///" + name + "?socket=" + data.resolve("nbd.sock")), false);
+            exports.put(name, e);
+        }
+        return e;
+    }
+
+    void closeExport(String name) throws IOException {
+        NbdClient e = exports.remove(name);
+        if (e != null) {
+            e.close();
+        }
+    }
+
+    private void closeExports() {
+        for (NbdClient e : exports.values()) {
+            try {
+                e.close();
+            } catch (IOException ignored) {
+                // the server is gone: nothing to close cleanly
+            }
+        }
+        exports.clear();
+    }
+
+    @Override
+    public void close() {
+        closeExports();
+        if (daemon != null) {
+            daemon.destroyForcibly();
+        }
+    }
+}
