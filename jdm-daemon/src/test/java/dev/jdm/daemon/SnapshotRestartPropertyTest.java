@@ -134,7 +134,7 @@ class SnapshotRestartPropertyTest {
     private void checkRestoreOrder(SnapshotStack stack) throws IOException {
         List<DeviceState> states = new ArrayList<>();
         try (Stream<Path> files = Files.list(rig.stateDir())) {
-            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".json")).toList()) {
+            for (Path f : files.filter(p -> p.getFileName().toString().matches("dm-\\d+\\.json")).toList()) {
                 states.add(Protocol.JSON.readValue(f.toFile(), DeviceState.class));
             }
         }

@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 /**
  * An origin and its classic snapshots in a daemon, built and merged the LVM way through the control socket only
  * (ORIGIN keeps its name and serves on; its old table moves to ORIGIN-real; NAME-cow and NAME come beside it),
@@ -43,8 +45,9 @@ final class SnapshotStack {
         return (long) units * UnitModel.UNIT / 512;
     }
 
-    /** ORIGIN as a plain linear device over a new file, as before its first snapshot. */
+    /** ORIGIN as a plain linear device over a new file, as before its first snapshot; the daemon's disk0 removed. */
     void createOrigin() throws Exception {
+        rig.call(ControlClient.request("remove").put("name", JdmDaemon.DEFAULT_DEVICE));
         Path file = sparseFile("origin.img", (long) units * UnitModel.UNIT);
         linearTable = "0 " + sectors() + " linear " + file + " 0";
         create(ORIGIN, linearTable);
@@ -92,8 +95,10 @@ final class SnapshotStack {
 
     /** Whether the merge has copied every exception back: allocated equals metadata in the origin's status. */
     boolean mergeDone() throws Exception {
-        String[] status = rig.status(ORIGIN).split("[/ ]");
-        return status[0].equals(status[2]);
+        String status = rig.status(ORIGIN);
+        String[] usage = status.split("[/ ]");
+        assertEquals(3, usage.length, "the merging origin's status: " + status);
+        return usage[0].equals(usage[2]);
     }
 
     /** What lvm does once the merge is done: snapshot-origin on ORIGIN again, NAME-cow removed. */
