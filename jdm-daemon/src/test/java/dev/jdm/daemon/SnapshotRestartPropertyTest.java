@@ -22,9 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Random writes to an origin and its snapshots (up to three, taken at random steps) and discards of whole chunks
- * of the snapshots ({@code discard_zeroes_cow}: a chunk the snapshot holds reads as zeroes after, one it does not
- * hold still shows the origin's old data), against a model of every device; at random steps the daemon is stopped
+ * Random writes to an origin and its snapshots (up to three, taken at random steps), discards of the origin (its
+ * chunks copied to the snapshots first, then zeroes) and of whole chunks of the snapshots ({@code discard_zeroes_cow}:
+ * a chunk the snapshot holds reads as zeroes after, one it does not hold still shows the origin's old data), against
+ * a model of every device; at random steps the daemon is stopped
  * with SIGTERM and started again on its state folder, and every device reads back exactly as the model says.
  * Seeds are printed; {@code -Djdm.snapshotRestart.seed=S} replays one, {@code .runs=N} runs more.
  */
@@ -82,12 +83,14 @@ class SnapshotRestartPropertyTest {
                 byte[] bytes = new byte[Math.min(1 + rnd.nextInt(3 * unitsPerChunk), UNITS - first) * UnitModel.UNIT];
                 rnd.nextBytes(bytes);
                 stack.write(name, first, bytes, rnd.nextInt(5) == 0);
-                int lastChunk = (first + bytes.length / UnitModel.UNIT - 1) / unitsPerChunk;
-                held.forEach((snapshot, chunks) -> {
-                    if (name.equals(ORIGIN) || name.equals(snapshot)) {
-                        chunks.set(first / unitsPerChunk, lastChunk + 1);
-                    }
-                });
+                copiedOrWritten(held, name, first / unitsPerChunk, (first + bytes.length / UnitModel.UNIT - 1) / unitsPerChunk);
+            } else if (r < 50 && name.equals(ORIGIN)) {
+                // copies the chunks to every snapshot first, as a write does; the file under it reads zeroes after
+                int first = rnd.nextInt(UNITS);
+                int units = Math.min(1 + rnd.nextInt(3 * unitsPerChunk), UNITS - first);
+                rig.export(ORIGIN).discard((long) first * UnitModel.UNIT, (long) units * UnitModel.UNIT);
+                stack.models.get(ORIGIN).wrote(first, new byte[units * UnitModel.UNIT]);
+                copiedOrWritten(held, ORIGIN, first / unitsPerChunk, (first + units - 1) / unitsPerChunk);
             } else if (r < 55 && !name.equals(ORIGIN)) {
                 int firstChunk = rnd.nextInt(UNITS / unitsPerChunk);
                 int chunks = Math.min(1 + rnd.nextInt(3), UNITS / unitsPerChunk - firstChunk);
@@ -113,6 +116,15 @@ class SnapshotRestartPropertyTest {
         restart(stack, "the last restart");
         assertTrue(restarts > 0 && held.size() > 0, "restarts " + restarts + ", snapshots " + held.size());
         rig.close();
+    }
+
+    /** Chunks {@code first..last} were written or discarded on {@code name}: the snapshots that now hold them. */
+    private static void copiedOrWritten(Map<String, BitSet> held, String name, int first, int last) {
+        held.forEach((snapshot, chunks) -> {
+            if (name.equals(ORIGIN) || name.equals(snapshot)) {
+                chunks.set(first, last + 1);
+            }
+        });
     }
 
     /**
