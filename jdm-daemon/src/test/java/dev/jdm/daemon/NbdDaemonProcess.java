@@ -19,13 +19,7 @@ public final class NbdDaemonProcess {
     }
 
     public static void main(String[] args) throws Exception {
-        Path data = Path.of(args[0]);
-        JdmDaemon.Export nbd = dm -> {
-            NbdServer server = new NbdServer(dm, NbdServer.Config.unix(data.resolve("nbd.sock")));
-            server.start();
-            return server;
-        };
-        JdmDaemon daemon = JdmDaemon.start(JdmDaemon.Config.defaults(data), new PrintStream(OutputStream.nullOutputStream()), List.of(nbd));
+        JdmDaemon daemon = start(Path.of(args[0]));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 daemon.close();
@@ -35,5 +29,15 @@ public final class NbdDaemonProcess {
         }));
         System.out.println("ready");
         Thread.sleep(Long.MAX_VALUE);
+    }
+
+    /** A daemon on {@code data} serving its devices over NBD on {@code data/nbd.sock}. */
+    static JdmDaemon start(Path data) throws IOException {
+        JdmDaemon.Export nbd = dm -> {
+            NbdServer server = new NbdServer(dm, NbdServer.Config.unix(data.resolve("nbd.sock")));
+            server.start();
+            return server;
+        };
+        return JdmDaemon.start(JdmDaemon.Config.defaults(data), new PrintStream(OutputStream.nullOutputStream()), List.of(nbd));
     }
 }

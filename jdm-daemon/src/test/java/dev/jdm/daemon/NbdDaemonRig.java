@@ -18,16 +18,29 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A daemon in a process of its own ({@link NbdDaemonProcess}) on a data folder, its control socket and its NBD
- * exports by device name, for tests that kill or stop it and start the next one on the same folder.
+ * A daemon on a data folder, its control socket and its NBD exports by device name, for tests that kill or stop
+ * it and start the next one on the same folder. The daemon runs in a process of its own ({@link NbdDaemonProcess})
+ * unless made {@link #inThisJvm}, which starts in a few milliseconds instead of a second but cannot be killed.
  */
 final class NbdDaemonRig implements AutoCloseable {
     private final Path data;
+    private final boolean ownProcess;
     private final Map<String, NbdClient> exports = new HashMap<>();
     private Process daemon;
+    private JdmDaemon inJvm;
 
     NbdDaemonRig(Path data) {
+        this(data, true);
+    }
+
+    private NbdDaemonRig(Path data, boolean ownProcess) {
         this.data = data;
+        this.ownProcess = ownProcess;
+    }
+
+    /** A rig whose daemon runs in this JVM: {@link #terminate} closes it as the SIGTERM hook does. */
+    static NbdDaemonRig inThisJvm(Path data) {
+        return new NbdDaemonRig(data, false);
     }
 
     /** Where the daemon keeps its device files ({@link JdmDaemon.Config#defaults}). */
@@ -36,8 +49,12 @@ final class NbdDaemonRig implements AutoCloseable {
     }
 
     void start() throws IOException {
+        if (!ownProcess) {
+            inJvm = NbdDaemonProcess.start(data);
+            return;
+        }
         String java = ProcessHandle.current().info().command().orElse("java");
-        daemon = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+        daemon = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), NbdDaemonProcess.class.getName(), data.toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String line = new BufferedReader(new InputStreamReader(daemon.getInputStream(), StandardCharsets.UTF_8)).readLine();
@@ -50,7 +67,12 @@ final class NbdDaemonRig implements AutoCloseable {
     }
 
     /** SIGTERM: the daemon closes its devices and exits. */
-    void terminate() throws InterruptedException {
+    void terminate() throws InterruptedException, IOException {
+        if (!ownProcess) {
+            closeExports();
+            inJvm.close();
+            return;
+        }
         stop(false);
     }
 
@@ -106,10 +128,13 @@ final class NbdDaemonRig implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public void close() throws IOException {
         closeExports();
         if (daemon != null) {
             daemon.destroyForcibly();
+        }
+        if (inJvm != null) {
+            inJvm.close();
         }
     }
 }

@@ -41,7 +41,7 @@ class SnapshotCrashTest {
     final int[] done = new int[3];
 
     @AfterEach
-    void stop() {
+    void stop() throws IOException {
         if (rig != null) {
             rig.close();
         }

@@ -58,7 +58,7 @@ class ThinCrashTest {
     volatile Throwable workerFailure;
 
     @AfterEach
-    void stop() {
+    void stop() throws IOException {
         if (rig != null) {
             rig.close();
         }
