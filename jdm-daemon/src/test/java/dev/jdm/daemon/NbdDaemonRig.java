@@ -5,10 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdm.nbd.NbdClient;
 import dev.jdm.nbd.NbdUri;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -27,6 +24,7 @@ final class NbdDaemonRig implements AutoCloseable {
     private final boolean ownProcess;
     private final Map<String, NbdClient> exports = new HashMap<>();
     private Process daemon;
+    private Process spare;
     private JdmDaemon inJvm;
 
     NbdDaemonRig(Path data) {
@@ -48,17 +46,28 @@ final class NbdDaemonRig implements AutoCloseable {
         return JdmDaemon.Config.defaults(data).stateDir();
     }
 
+    /**
+     * Starts a daemon on the folder: a spare process that warmed up while the last daemon ran, told to go; the
+     * next spare starts warming up at once.
+     */
     void start() throws IOException {
         if (!ownProcess) {
             inJvm = NbdDaemonProcess.start(data);
             return;
         }
-        String java = ProcessHandle.current().info().command().orElse("java");
-        daemon = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), NbdDaemonProcess.class.getName(), data.toString())
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String line = new BufferedReader(new InputStreamReader(daemon.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        daemon = spare != null ? spare : spare();
+        daemon.outputWriter().write("go\n");
+        daemon.outputWriter().flush();
+        String line = daemon.inputReader().readLine();
         assertEquals("ready", line, "the daemon did not start");
+        spare = spare();
+    }
+
+    private Process spare() throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("java.class.path"), NbdDaemonProcess.class.getName(), data.toString(), "--spare")
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 
     /** kill -9, then drop the connections to it. */
@@ -130,8 +139,10 @@ final class NbdDaemonRig implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closeExports();
-        if (daemon != null) {
-            daemon.destroyForcibly();
+        for (Process p : new Process[]{daemon, spare}) {
+            if (p != null) {
+                p.destroyForcibly();
+            }
         }
         if (inJvm != null) {
             inJvm.close();

@@ -39,6 +39,8 @@ class SnapshotCrashTest {
     volatile Throwable workerFailure;
     /** Answered writes, flushes, live reads over all rounds. */
     final int[] done = new int[3];
+    /** Operations answered in this round. */
+    volatile int answered;
 
     @AfterEach
     void stop() throws IOException {
@@ -63,10 +65,10 @@ class SnapshotCrashTest {
         long seed = System.nanoTime();
         int kill = 0;
         for (int i = 0; i < KILLS_PER_PHASE; i++, kill++) {
-            round(kill, seed, List.of(ORIGIN), 5 + ThreadLocalRandom.current().nextInt(60));
+            round(kill, seed, List.of(ORIGIN), 1 + ThreadLocalRandom.current().nextInt(40));
         }
         for (int i = 0; i < KILLS_PER_PHASE; i++, kill++) {
-            round(kill, seed, List.of("s1", "s2", "s1", "s2", ORIGIN), 5 + ThreadLocalRandom.current().nextInt(60));
+            round(kill, seed, List.of("s1", "s2", "s1", "s2", ORIGIN), 1 + ThreadLocalRandom.current().nextInt(40));
         }
         int merges = 0;
         int killedMidMerge = 0;
@@ -81,7 +83,7 @@ class SnapshotCrashTest {
                 }
                 stack.startMerge(name);
             }
-            killedMidMerge += round(kill, seed, List.of(ORIGIN, ORIGIN, "s1", "s2"), ThreadLocalRandom.current().nextInt(25)) ? 1 : 0;
+            killedMidMerge += round(kill, seed, List.of(ORIGIN, ORIGIN, "s1", "s2"), ThreadLocalRandom.current().nextInt(20)) ? 1 : 0;
             if (stack.mergeDone()) {
                 stack.endMerge();
             }
@@ -93,14 +95,20 @@ class SnapshotCrashTest {
     }
 
     /**
-     * Random I/O on the given devices, kill -9 after {@code millis}, restart and check every device. Says whether
-     * the origin was still merging just before the kill.
+     * Random I/O on the given devices, kill -9 within a millisecond or two of the {@code ops}th answer (so a busy
+     * machine does not shrink the work between kills), restart and check every device. Says whether the origin
+     * was still merging just before the kill.
      */
-    private boolean round(int kill, long seed, List<String> targets, int millis) throws Exception {
+    private boolean round(int kill, long seed, List<String> targets, int ops) throws Exception {
         String where = "kill " + kill + " (seed " + (seed + kill) + ")";
         SplittableRandom rnd = new SplittableRandom(seed + kill);
+        answered = 0;
         Thread worker = Thread.ofPlatform().start(() -> randomIo(rnd, targets));
-        Thread.sleep(millis);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (answered < ops && worker.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(0, 200_000);
+        }
+        Thread.sleep(ThreadLocalRandom.current().nextInt(3));
         boolean midMerge = stack.merging != null && !stack.mergeDone();
         rig.kill();
         worker.join(TimeUnit.SECONDS.toMillis(30));
@@ -130,6 +138,7 @@ class SnapshotCrashTest {
                     stack.checkLive(name, first, Math.min(1 + rnd.nextInt(8), UNITS - first));
                     done[2]++;
                 }
+                answered++;
             }
         } catch (IOException expected) {
             // the daemon is gone

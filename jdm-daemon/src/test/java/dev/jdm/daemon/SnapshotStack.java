@@ -85,7 +85,7 @@ final class SnapshotStack {
         rig.closeExport(name);
         flush(ORIGIN);
         rig.call(ControlClient.request("suspend").put("name", ORIGIN));
-        rig.call(ControlClient.request("remove").put("name", name));
+        removeOnceClosed(name);
         rig.call(ControlClient.request("load").put("name", ORIGIN).put("table", "0 " + sectors() + " snapshot-merge /dev/mapper/" + REAL
                 + " /dev/mapper/" + name + "-cow P " + chunkSectors));
         rig.call(ControlClient.request("resume").put("name", ORIGIN));
@@ -138,6 +138,21 @@ final class SnapshotStack {
             ByteBuffer all = ByteBuffer.allocate(units * UnitModel.UNIT);
             rig.export(m.getKey()).read(0, all);
             m.getValue().checkAfterCrash(all.array(), m.getKey() + " after " + where);
+        }
+    }
+
+    /** The server notices a closed NBD connection a moment after the client closed it: until then the device is open. */
+    private void removeOnceClosed(String name) throws Exception {
+        for (int tries = 0; ; tries++) {
+            try {
+                rig.call(ControlClient.request("remove").put("name", name));
+                return;
+            } catch (ControlException e) {
+                if (!e.errno().equals("EBUSY") || tries == 100) {
+                    throw e;
+                }
+                Thread.sleep(10);
+            }
         }
     }
 
