@@ -105,9 +105,8 @@ final class Merge {
         Origin origin = snapshot.origin();
         long start = firstOld * ex.chunkBytes;
         long size = count * ex.chunkBytes;
-        origin.writeGate().lock();
-        try {
-            origin.copyOut(start, size); // the other snapshots keep what the merge is about to overwrite
+        // The other snapshots keep what the merge is about to overwrite, then the run's cells hold its writers.
+        origin.change(start, size, () -> {
             List<StampedLock> cells = distinctCells(ex, firstOld, count);
             long[] stamps = new long[cells.size()];
             for (int i = 0; i < cells.size(); i++) {
@@ -127,9 +126,7 @@ final class Merge {
                     cells.get(i).unlockWrite(stamps[i]);
                 }
             }
-        } finally {
-            origin.writeGate().unlock();
-        }
+        });
     }
 
     /** The cells of a run, each lock once: chunks of one run may share a stripe, and cells are not reentrant. */
@@ -172,12 +169,6 @@ final class Merge {
         }
         // A merging snapshot never gains exceptions, so the chunk stays the origin's after the cell is let go.
         Origin origin = snapshot.origin();
-        origin.writeGate().lock();
-        try {
-            origin.copyOut(offset, piece.remaining());
-            origin.device.write(offset, piece, fua);
-        } finally {
-            origin.writeGate().unlock();
-        }
+        origin.change(offset, piece.remaining(), () -> origin.device.write(offset, piece, fua));
     }
 }

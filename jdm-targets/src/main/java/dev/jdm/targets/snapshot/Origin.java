@@ -31,9 +31,21 @@ final class Origin {
         this.copier = copier;
     }
 
-    /** Held shared across an origin write: from {@link #copyOut} to the write itself. */
-    Lock writeGate() {
-        return gate.readLock();
+    /** A change to the origin's bytes: a write, a write of zeroes, a discard. */
+    @FunctionalInterface
+    interface Change {
+        void apply() throws IOException;
+    }
+
+    /** do_origin: every snapshot copies what [offset, offset+length) holds now, then the change is made. */
+    void change(long offset, long length, Change change) throws IOException {
+        gate.readLock().lock();
+        try {
+            copyOut(offset, length);
+            change.apply();
+        } finally {
+            gate.readLock().unlock();
+        }
     }
 
     /** Held exclusively while a snapshot is registered, activated, handed over or unregistered. */
@@ -80,11 +92,11 @@ final class Origin {
     }
 
     /**
-     * Copies every chunk of [offset, offset+length) of the origin that a snapshot still needs; call holding
-     * {@link #writeGate}. A snapshot whose copy fails or whose store is full is invalidated; the origin write
+     * Copies every chunk of [offset, offset+length) of the origin that a snapshot still needs; call inside
+     * {@link #change}. A snapshot whose copy fails or whose store is full is invalidated; the origin write
      * goes ahead all the same.
      */
-    void copyOut(long offset, long length) {
+    private void copyOut(long offset, long length) {
         long split = splitBytes();
         if (split == 0) {
             return;

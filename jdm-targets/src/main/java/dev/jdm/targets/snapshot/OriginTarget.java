@@ -60,35 +60,17 @@ public final class OriginTarget implements Target {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        origin.writeGate().lock();
-        try {
-            origin.copyOut(offset, src.remaining());
-            origin.device.write(offset, src, fua);
-        } finally {
-            origin.writeGate().unlock();
-        }
+        origin.change(offset, src.remaining(), () -> origin.device.write(offset, src, fua));
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-        origin.writeGate().lock();
-        try {
-            origin.copyOut(offset, length);
-            origin.device.writeZeroes(offset, length, mayUnmap);
-        } finally {
-            origin.writeGate().unlock();
-        }
+        origin.change(offset, length, () -> origin.device.writeZeroes(offset, length, mayUnmap));
     }
 
     @Override
     public void discard(long offset, long length) throws IOException {
-        origin.writeGate().lock();
-        try {
-            origin.copyOut(offset, length);
-            origin.device.discard(offset, length);
-        } finally {
-            origin.writeGate().unlock();
-        }
+        origin.change(offset, length, () -> origin.device.discard(offset, length));
     }
 
     @Override

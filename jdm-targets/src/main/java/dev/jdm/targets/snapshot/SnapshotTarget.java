@@ -414,10 +414,19 @@ public final class SnapshotTarget implements Target {
 
     // ---- I/O ---------------------------------------------------------------------------------------------
 
+    private BlockIoException invalidError() {
+        return new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot is invalid");
+    }
+
+    private BlockIoException overflowError() {
+        return new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot overflowed");
+    }
+
+    /** The exceptions of a snapshot that may do I/O: EIO once it is invalid (the kernel's DM_MAPIO_KILL). */
     private Exceptions usable() throws BlockIoException {
         Exceptions ex = exceptions;
         if (ex == null || !ex.valid) {
-            throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot is invalid");
+            throw invalidError();
         }
         return ex;
     }
@@ -426,7 +435,7 @@ public final class SnapshotTarget implements Target {
     public void read(long offset, ByteBuffer dst) throws IOException {
         Exceptions ex = merging ? exceptions : usable();
         if (ex == null) {
-            throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot is invalid");
+            throw invalidError();
         }
         IoSplit.forEach(offset, dst, ex.chunks, (v, at, piece) -> readChunk(ex, at, piece));
     }
@@ -437,7 +446,7 @@ public final class SnapshotTarget implements Target {
         long stamp = cell.readLock();
         try {
             if (!merging && !ex.valid) {
-                throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot is invalid");
+                throw invalidError();
             }
             long newChunk = ex.valid ? ex.map.get(chunk) : -1;
             if (newChunk >= 0) {
@@ -458,7 +467,7 @@ public final class SnapshotTarget implements Target {
         }
         Exceptions ex = usable();
         if (ex.overflowed) {
-            throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot overflowed");
+            throw overflowError();
         }
         IoSplit.forEach(offset, src, ex.chunks, (v, at, piece) -> writeChunk(ex, at, piece, fua));
     }
@@ -479,7 +488,7 @@ public final class SnapshotTarget implements Target {
                 return;
             }
             if (!ex.valid || ex.overflowed) {
-                throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot is invalid");
+                throw invalidError();
             }
             copyOnWrite(ex, chunk, offset, piece);
         } finally {
@@ -522,7 +531,7 @@ public final class SnapshotTarget implements Target {
         }
         commit(ex, chunk, newChunk);
         if (!ex.valid) {
-            throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot is invalid");
+            throw invalidError();
         }
         piece.position(piece.limit());
     }
@@ -561,7 +570,7 @@ public final class SnapshotTarget implements Target {
         }
         Exceptions ex = usable();
         if (ex.overflowed) {
-            throw new BlockIoException(Errno.EIO, ctx.deviceName() + ": snapshot overflowed");
+            throw overflowError();
         }
         IoSplit.forEach(offset, length, ex.chunks, (v, at, len) -> discardChunk(ex, at, len));
     }
