@@ -255,6 +255,26 @@ class StateStoreTest {
         }
     }
 
+    /**
+     * The stack lvm builds for a snapshot of a live volume: the volume keeps its (lowest) number and gets
+     * snapshot-origin over its old table moved to a new -real device; each snapshot names -real and its own -cow.
+     * The volume here is also suspended halfway through lvconvert --merge, its inactive table naming a later COW.
+     */
+    @Test
+    void anLvmSnapshotStackComesBackWithRealAndCowsBeforeTheDevicesOverThem() {
+        List<DeviceState> states = List.of(
+                new DeviceState("vg-lv", null, 0, "0 2048 snapshot-origin /dev/mapper/vg-lv-real", false,
+                        "0 2048 snapshot-merge /dev/mapper/vg-lv-real /dev/mapper/vg-snap2-cow P 8", false, true),
+                new DeviceState("vg-lv-real", null, 1, "0 2048 linear /images/lv 0", false, null, false, false),
+                new DeviceState("vg-snap-cow", null, 2, "0 4096 linear /images/snap 0", false, null, false, false),
+                new DeviceState("vg-snap", null, 3, "0 2048 snapshot 253:1 /dev/mapper/vg-snap-cow P 8", false, null, false, false),
+                new DeviceState("vg-snap2", null, 4, "0 2048 snapshot /dev/mapper/vg-lv-real 253:5 PO 16 1 discard_zeroes_cow", false,
+                        null, false, false),
+                new DeviceState("vg-snap2-cow", null, 5, "0 4096 linear /images/snap2 0", false, null, false, false));
+        assertEquals(List.of("vg-lv-real", "vg-snap-cow", "vg-snap", "vg-snap2-cow", "vg-lv", "vg-snap2"),
+                StateStore.dependencyOrder(states).stream().map(DeviceState::name).toList());
+    }
+
     private static DeviceState read(Path state, int minor) throws IOException {
         return Protocol.JSON.readValue(state.resolve("dm-" + minor + ".json").toFile(), DeviceState.class);
     }

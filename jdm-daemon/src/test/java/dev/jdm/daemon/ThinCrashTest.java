@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdm.core.io.FileBlockDevice;
 import dev.jdm.core.testing.ExternalTools;
 import dev.jdm.nbd.NbdClient;
-import dev.jdm.nbd.NbdUri;
 import dev.jdm.pdata.PdataTools;
 import dev.jdm.targets.thin.metadata.ThinMetadata;
 import dev.jdm.targets.thin.metadata.ThinTools;
@@ -14,12 +13,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,7 +32,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * kill -9 of a daemon serving a thin pool over NBD, many times, at random points of writes, flushes, FUA
@@ -50,7 +45,7 @@ class ThinCrashTest {
     private static final int BLOCK_SECTORS = 128;
     private static final int BLOCK_BYTES = BLOCK_SECTORS * 512;
     private static final long NR_DATA = 1024;
-    private static final int UNIT = 4096;
+    private static final int UNIT = UnitModel.UNIT;
     private static final int UNITS = 32 * BLOCK_BYTES / UNIT;
     private static final int MAX_DEVICES = 6;
     private static final int KILLS = 12;
@@ -58,61 +53,20 @@ class ThinCrashTest {
 
     @TempDir
     Path dir;
-    Process daemon;
+    NbdDaemonRig rig;
     /** What went wrong in the I/O thread other than the daemon dying under it. */
     volatile Throwable workerFailure;
-    final Map<Long, NbdClient> exports = new HashMap<>();
 
     @AfterEach
-    void stop() {
-        closeExports();
-        if (daemon != null) {
-            daemon.destroyForcibly();
-        }
-    }
-
-    /** What one thin device may read back after a crash, 4 KiB unit by unit. */
-    private static final class Expect {
-        /** The last value known stable (null: never written, zeroes). */
-        final byte[][] durable = new byte[UNITS][];
-        /** Values written since, which a crash may or may not have kept (the last is what a live read shows). */
-        final List<List<byte[]>> pending = new ArrayList<>();
-
-        Expect() {
-            for (int i = 0; i < UNITS; i++) {
-                pending.add(new ArrayList<>());
-            }
-        }
-
-        /** A snapshot of a flushed origin: its durable content, durable in the snapshot once the message is answered. */
-        Expect copy() {
-            Expect e = new Expect();
-            System.arraycopy(durable, 0, e.durable, 0, UNITS);
-            return e;
-        }
-
-        byte[] latest(int unit) {
-            List<byte[]> p = pending.get(unit);
-            return p.isEmpty() ? durable[unit] : p.getLast();
-        }
-
-        void settle(int unit, byte[] value) {
-            durable[unit] = value;
-            pending.get(unit).clear();
-        }
-
-        void flushed() {
-            for (int u = 0; u < UNITS; u++) {
-                if (!pending.get(u).isEmpty()) {
-                    settle(u, pending.get(u).getLast());
-                }
-            }
+    void stop() throws IOException {
+        if (rig != null) {
+            rig.close();
         }
     }
 
     /** Devices that exist for sure, ones whose create_snap was in flight, ones whose delete was. */
-    private final TreeMap<Long, Expect> devices = new TreeMap<>();
-    private final Map<Long, Expect> maybeCreated = new HashMap<>();
+    private final TreeMap<Long, UnitModel> devices = new TreeMap<>();
+    private final Map<Long, UnitModel> maybeCreated = new HashMap<>();
     private final Set<Long> maybeDeleted = new HashSet<>();
     /** Answered writes, flushes, snapshots, deletes, discards, metadata snapshot messages over all rounds. */
     private final int[] done = new int[6];
@@ -130,11 +84,12 @@ class ThinCrashTest {
             m.setLength(8L << 20);
             d.setLength(NR_DATA * BLOCK_BYTES);
         }
-        startDaemon();
+        rig = new NbdDaemonRig(dir.resolve("data"));
+        rig.start();
         call(ControlClient.request("create").put("name", "pool")
                 .put("table", "0 " + NR_DATA * BLOCK_SECTORS + " thin-pool " + meta + " " + pool + " " + BLOCK_SECTORS + " 0"));
         message("create_thin", 0);
-        devices.put(0L, new Expect());
+        devices.put(0L, new UnitModel(UNITS));
         activate(0);
 
         long seed = System.nanoTime();
@@ -149,14 +104,12 @@ class ThinCrashTest {
             } else {
                 Thread.sleep(100 + ThreadLocalRandom.current().nextInt(900));
             }
-            daemon.destroyForcibly();
-            assertTrue(daemon.waitFor(30, TimeUnit.SECONDS), "the daemon did not die");
+            rig.kill();
             worker.join(TimeUnit.SECONDS.toMillis(30));
             assertTrue(!worker.isAlive(), "the I/O did not fail once the daemon was gone");
             if (workerFailure != null) {
                 throw new AssertionError("before " + where, workerFailure);
             }
-            closeExports();
 
             PdataTools.Result check = ThinTools.check(meta);
             assertEquals(new PdataTools.Result(0, check.stdout(), CLEAN_CHECK), check, "thin_check after " + where);
@@ -167,9 +120,8 @@ class ThinCrashTest {
             Set<Long> present = ThinTools.dump(meta).devices().keySet();
             reconcile(present, where);
 
-            startDaemon();
-            heldMetadataSnapshot = !call(ControlClient.request("status").put("name", "pool")).path("targets").get(0)
-                    .path("params").asText().split(" ")[3].equals("-");
+            rig.start();
+            heldMetadataSnapshot = !rig.status("pool").split(" ")[3].equals("-");
             JsonNode list = call(ControlClient.request("list"));
             Set<String> names = new HashSet<>();
             for (JsonNode d : list.path("devices")) {
@@ -215,22 +167,9 @@ class ThinCrashTest {
 
     /** Reads the whole device: each unit must be its durable value or one written since; that is now durable. */
     private void verify(long id, String where) throws IOException {
-        NbdClient e = export(id);
         ByteBuffer all = ByteBuffer.allocate(UNITS * UNIT);
-        e.read(0, all);
-        Expect x = devices.get(id);
-        for (int u = 0; u < UNITS; u++) {
-            byte[] got = Arrays.copyOfRange(all.array(), u * UNIT, (u + 1) * UNIT);
-            boolean allowed = Arrays.equals(got, x.durable[u] == null ? new byte[UNIT] : x.durable[u]);
-            for (byte[] p : x.pending.get(u)) {
-                allowed |= Arrays.equals(got, p);
-            }
-            if (!allowed) {
-                fail("thin device " + id + ", 4 KiB unit " + u + " after " + where + ": neither the durable value nor one of "
-                        + x.pending.get(u).size() + " later writes (starts " + Arrays.toString(Arrays.copyOf(got, 8)) + ")");
-            }
-            x.settle(u, got);
-        }
+        export(id).read(0, all);
+        devices.get(id).checkAfterCrash(all.array(), "thin device " + id + " after " + where);
     }
 
     /** Writes, flushes, snapshots, deletes and reads at random until the daemon dies under it. */
@@ -239,7 +178,7 @@ class ThinCrashTest {
             for (int op = 0; op < 5000; op++) {
                 List<Long> ids = new ArrayList<>(devices.keySet());
                 long id = ids.get(rnd.nextInt(ids.size()));
-                Expect x = devices.get(id);
+                UnitModel x = devices.get(id);
                 int r = rnd.nextInt(100);
                 if (r < 52) {
                     int first = rnd.nextInt(UNITS);
@@ -247,24 +186,18 @@ class ThinCrashTest {
                     boolean fua = rnd.nextInt(6) == 0;
                     byte[] bytes = new byte[count * UNIT];
                     rnd.nextBytes(bytes);
-                    for (int u = 0; u < count; u++) {
-                        x.pending.get(first + u).add(Arrays.copyOfRange(bytes, u * UNIT, (u + 1) * UNIT));
-                    }
+                    x.wrote(first, bytes);
                     export(id).write((long) first * UNIT, ByteBuffer.wrap(bytes), fua);
                     done[0]++;
                     if (fua) {
-                        for (int u = 0; u < count; u++) {
-                            x.settle(first + u, x.pending.get(first + u).getLast());
-                        }
+                        x.durable(first, count);
                     }
                 } else if (r < 58) {
                     // whole pool blocks: a discarded block reads as zeroes, once the discard is flushed for sure
                     int unitsPerBlock = BLOCK_BYTES / UNIT;
                     int first = rnd.nextInt(UNITS / unitsPerBlock) * unitsPerBlock;
                     int count = Math.min(unitsPerBlock * (1 + rnd.nextInt(2)), UNITS - first);
-                    for (int u = first; u < first + count; u++) {
-                        x.pending.get(u).add(new byte[UNIT]);
-                    }
+                    x.wrote(first, new byte[count * UNIT]);
                     export(id).discard((long) first * UNIT, (long) count * UNIT);
                     done[4]++;
                 } else if (r < 60) {
@@ -286,13 +219,7 @@ class ThinCrashTest {
                     int count = Math.min(1 + rnd.nextInt(32), UNITS - first);
                     ByteBuffer got = ByteBuffer.allocate(count * UNIT);
                     export(id).read((long) first * UNIT, got);
-                    for (int u = 0; u < count; u++) {
-                        byte[] want = x.latest(first + u);
-                        byte[] unit = Arrays.copyOfRange(got.array(), u * UNIT, (u + 1) * UNIT);
-                        if (!Arrays.equals(want == null ? new byte[UNIT] : want, unit)) {
-                            throw new AssertionError("live read of device " + id + " unit " + (first + u) + " differs from the last write");
-                        }
-                    }
+                    x.checkLive(first, got.array(), "live read of device " + id);
                 }
             }
         } catch (IOException | ControlException expected) {
@@ -320,10 +247,7 @@ class ThinCrashTest {
     }
 
     private void delete(long id) throws IOException, ControlException {
-        NbdClient e = exports.remove(id);
-        if (e != null) {
-            e.close();
-        }
+        rig.closeExport(name(id));
         call(ControlClient.request("remove").put("name", name(id)));
         maybeDeleted.add(id);
         messageSent.countDown();
@@ -345,38 +269,11 @@ class ThinCrashTest {
     }
 
     private NbdClient export(long id) throws IOException {
-        NbdClient e = exports.get(id);
-        if (e == null) {
-            e = NbdClient.open(NbdUri.parse("nbd+unix:///" + name(id) + "?socket=" + dir.resolve("data/nbd.sock")), false);
-            exports.put(id, e);
-        }
-        return e;
-    }
-
-    private void closeExports() {
-        for (NbdClient e : exports.values()) {
-            try {
-                e.close();
-            } catch (IOException ignored) {
-                // the server is gone: nothing to close cleanly
-            }
-        }
-        exports.clear();
-    }
-
-    private void startDaemon() throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        daemon = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                NbdDaemonProcess.class.getName(), dir.resolve("data").toString())
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String line = new BufferedReader(new InputStreamReader(daemon.getInputStream(), StandardCharsets.UTF_8)).readLine();
-        assertEquals("ready", line, "the daemon did not start");
+        return rig.export(name(id));
     }
 
     private JsonNode call(ObjectNode request) throws IOException, ControlException {
-        try (ControlClient c = ControlClient.connect(dir.resolve("data/jdm.sock"))) {
-            return c.call(request);
-        }
+        return rig.call(request);
     }
 
     private void message(Object... argv) throws IOException, ControlException {
