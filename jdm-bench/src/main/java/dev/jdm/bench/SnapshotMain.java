@@ -1,9 +1,11 @@
 package dev.jdm.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -23,7 +25,7 @@ import java.util.concurrent.Future;
  * {@code $JDM_BENCH_DIR}, default /dev/shm), measured in alternation: every round runs linear and the snapshot
  * table one right after the other (which goes first alternates), and the ratio is taken within the round, so
  * load from other processes on the shared cores weighs on both. Prints, as Markdown, the median and the spread
- * of the per-round ratios for:
+ * of the per-round ratios, and the ratio of the process CPU time each side took, for:
  * <ul>
  * <li>(a) origin writes into chunks no snapshot has copied yet, with 1 and with 4 snapshots: whole 64 KiB
  *     chunks, 4 KiB writes into 64 KiB chunks, and 4 KiB writes into 4 KiB chunks (LVM's default), from
@@ -51,6 +53,7 @@ public final class SnapshotMain {
     private static final int OVERWRITES = 32768;
     private static final int READS = 65536;
     private static final int HEAP_EXCEPTIONS = 1 << 20;
+    private static final OperatingSystemMXBean OS = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
     private final Path dir;
     private final Path origin;
@@ -89,8 +92,8 @@ public final class SnapshotMain {
                 rows.add(bench.merge(rounds));
             }
             System.out.println();
-            System.out.println("| case | linear | snapshot | snapshot/linear (median) | min..max | goal |");
-            System.out.println("|---|---:|---:|---:|---:|---:|");
+            System.out.println("| case | linear | snapshot | snapshot/linear (median) | min..max | per CPU second, snapshot/linear | goal |");
+            System.out.println("|---|---:|---:|---:|---:|---:|---:|");
             rows.forEach(System.out::println);
             if (cases.contains("heap")) {
                 System.out.println();
@@ -102,10 +105,20 @@ public final class SnapshotMain {
         }
     }
 
-    /** One side of a round: runs its I/O and answers the nanoseconds it took. */
+    /** One side of a round: runs its I/O and answers what the measured part of it took. */
     @FunctionalInterface
     private interface Timed {
-        long run() throws Exception;
+        Took run() throws Exception;
+    }
+
+    /**
+     * Wall time, and the CPU time of the whole process (every thread: writers, the copier's, GC and JIT), which
+     * tells what a side needs from the cores however many of them other people's builds left it.
+     */
+    private record Took(long wallNanos, long cpuNanos) {
+        static Took since(long wallStart, long cpuStart) {
+            return new Took(System.nanoTime() - wallStart, OS.getProcessCpuTime() - cpuStart);
+        }
     }
 
     /**
@@ -117,9 +130,10 @@ public final class SnapshotMain {
         List<Double> linearRates = new ArrayList<>();
         List<Double> snapshotRates = new ArrayList<>();
         List<Double> ratios = new ArrayList<>();
+        List<Double> cpuRatios = new ArrayList<>();
         for (int round = 0; round < rounds; round++) {
-            long l;
-            long s;
+            Took l;
+            Took s;
             if (round % 2 == 0) {
                 l = linear.run();
                 s = snapshot.run();
@@ -128,13 +142,14 @@ public final class SnapshotMain {
                 l = linear.run();
             }
             if (round >= WARM_UP_ROUNDS) {
-                linearRates.add(work * 1e9 / l);
-                snapshotRates.add(work * 1e9 / s);
-                ratios.add((double) l / s);
+                linearRates.add(work * 1e9 / l.wallNanos());
+                snapshotRates.add(work * 1e9 / s.wallNanos());
+                ratios.add((double) l.wallNanos() / s.wallNanos());
+                cpuRatios.add((double) l.cpuNanos() / s.cpuNanos());
             }
         }
-        String row = String.format(Locale.ROOT, "| %s | %,.0f %s | %,.0f %s | %.3f | %.3f..%.3f | %s |", name, median(linearRates), unit,
-                median(snapshotRates), unit, median(ratios), min(ratios), max(ratios), goal);
+        String row = String.format(Locale.ROOT, "| %s | %,.0f %s | %,.0f %s | %.3f | %.3f..%.3f | %.3f | %s |", name, median(linearRates), unit,
+                median(snapshotRates), unit, median(ratios), min(ratios), max(ratios), median(cpuRatios), goal);
         System.out.println(row);
         return row;
     }
@@ -232,12 +247,13 @@ public final class SnapshotMain {
                  FileChannel to = FileChannel.open(origin, StandardOpenOption.WRITE)) {
                 ByteBuffer buffer = ByteBuffer.allocateDirect(chunkBytes);
                 long start = System.nanoTime();
+                long cpu = OS.getProcessCpuTime();
                 for (int i = 0; i < BATCH_CHUNKS; i++) {
                     from.read(buffer.clear(), (long) i * chunkBytes);
                     to.write(buffer.flip(), (long) i * chunkBytes);
                 }
                 to.force(false);
-                return System.nanoTime() - start;
+                return Took.since(start, cpu);
             } finally {
                 Files.delete(cow);
             }
@@ -255,11 +271,12 @@ public final class SnapshotMain {
             dm.suspend("origin", false);
             dm.load("origin", mergeTable, false);
             long start = System.nanoTime();
+            long cpu = OS.getProcessCpuTime();
             dm.resume("origin");
             while (!mergeDone(dm.status("origin", false).getFirst().params())) {
                 Thread.sleep(0, 200_000);
             }
-            long took = System.nanoTime() - start;
+            Took took = Took.since(start, cpu);
             dm.remove("origin", false, false);
             Files.delete(Path.of(cow));
             return took;
@@ -353,17 +370,19 @@ public final class SnapshotMain {
     }
 
     /** Writes {@code data} at every offset, split among {@link #THREADS} threads, then a flush: the time of it all. */
-    private static long timedWrites(MappedDevice device, long[] offsets, ByteBuffer data) throws Exception {
+    private static Took timedWrites(MappedDevice device, long[] offsets, ByteBuffer data) throws Exception {
         long start = System.nanoTime();
+        long cpu = OS.getProcessCpuTime();
         inThreads(offsets, (at, buffer) -> device.write(at, buffer, false), data);
         device.flush();
-        return System.nanoTime() - start;
+        return Took.since(start, cpu);
     }
 
-    private static long timedReads(MappedDevice device, long[] offsets) throws Exception {
+    private static Took timedReads(MappedDevice device, long[] offsets) throws Exception {
         long start = System.nanoTime();
+        long cpu = OS.getProcessCpuTime();
         inThreads(offsets, device::read, ByteBuffer.allocateDirect(4096));
-        return System.nanoTime() - start;
+        return Took.since(start, cpu);
     }
 
     @FunctionalInterface

@@ -9,8 +9,11 @@ import java.util.ArrayDeque;
 import java.util.BitSet;
 import java.util.Deque;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Copies a range of bytes from a device, or zeroes, to one or more destinations (the kernel's dm-kcopyd:
@@ -213,8 +216,15 @@ public final class Copier {
         }
     }
 
+    /** Bytes of direct chunk buffers a copier keeps for reuse, at most (and at least one buffer). */
+    private static final long RESERVE_BYTES = 4L << 20;
+    private static final int RESERVE_ALIGNMENT = 4096;
+
     private final int chunkBytes;
     private final Throttle throttle;
+    private final int maxReservedBuffers;
+    private final AtomicInteger reservedBuffers = new AtomicInteger();
+    private final Queue<ByteBuffer> spareBuffers = new ConcurrentLinkedQueue<>();
     private final Semaphore chunksInFlight;
     private final boolean inOrder;
     private final Deque<Job> submitted = new ArrayDeque<>(); // IN_ORDER only; guarded by itself
@@ -234,6 +244,7 @@ public final class Copier {
         this.chunkBytes = chunkBytes;
         this.throttle = throttle;
         this.chunksInFlight = new Semaphore((int) Math.min(Integer.MAX_VALUE, maxBytesInFlight / chunkBytes));
+        this.maxReservedBuffers = (int) Math.max(1, Math.min(maxBytesInFlight, RESERVE_BYTES) / chunkBytes);
         this.inOrder = completion == Completion.IN_ORDER;
     }
 
@@ -315,22 +326,48 @@ public final class Copier {
             });
             return;
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) (end - at));
-        int readable = (int) Math.min(buf.capacity(), source.readableBytes() - at);
-        throttle.ioStarts();
+        ByteBuffer reserved = takeReserved();
+        int length = (int) (end - at);
+        ByteBuffer buf = reserved != null ? reserved.clear().slice(0, length) : ByteBuffer.allocate(length);
         try {
-            source.device().read(source.offset() + at, buf.limit(readable));
-        } catch (IOException e) {
-            throw new ChunkFailure(e, true, new BitSet());
+            int readable = (int) Math.min(buf.capacity(), source.readableBytes() - at);
+            throttle.ioStarts();
+            try {
+                source.device().read(source.offset() + at, buf.limit(readable));
+            } catch (IOException e) {
+                throw new ChunkFailure(e, true, new BitSet());
+            } finally {
+                throttle.ioFinished();
+            }
+            buf.clear();
+            if (readable < buf.capacity()) {
+                buf.put(readable, new byte[buf.capacity() - readable]); // a reused buffer holds the last chunk's bytes
+            }
+            if (touched) {
+                ByteBuffer data = overlay.data();
+                buf.put((int) (from - at), data, data.position() + (int) (from - overlay.at()), (int) (until - from));
+            }
+            writeAll(to, at, d -> d.device().write(d.offset() + at, buf.duplicate(), false));
         } finally {
-            throttle.ioFinished();
+            if (reserved != null) {
+                spareBuffers.add(reserved);
+            }
         }
-        buf.clear(); // past the readable part the buffer holds the zeroes it was made with
-        if (touched) {
-            ByteBuffer data = overlay.data();
-            buf.put((int) (from - at), data, data.position() + (int) (from - overlay.at()), (int) (until - from));
+    }
+
+    /**
+     * A spare chunk buffer of the copier's reserve of page-aligned direct buffers (kcopyd's reserved pages), or
+     * null past the reserve (the caller then takes a heap buffer). A reserved buffer costs a copy no allocation,
+     * no zeroing, and none of the JDK's hidden copies of a heap buffer into a direct one for each read and write.
+     */
+    private ByteBuffer takeReserved() {
+        ByteBuffer spare = spareBuffers.poll();
+        if (spare != null || reservedBuffers.getAndUpdate(n -> n < maxReservedBuffers ? n + 1 : n) >= maxReservedBuffers) {
+            return spare;
         }
-        writeAll(to, at, d -> d.device().write(d.offset() + at, buf.duplicate(), false));
+        // alignedSlice also rounds the end down: room for a whole aligned page past the chunk.
+        int pages = (chunkBytes + RESERVE_ALIGNMENT - 1) / RESERVE_ALIGNMENT;
+        return ByteBuffer.allocateDirect((pages + 1) * RESERVE_ALIGNMENT).alignedSlice(RESERVE_ALIGNMENT).slice(0, chunkBytes);
     }
 
     /** The overlay's bytes for [from, until) of the range, a view of the caller's buffer. */

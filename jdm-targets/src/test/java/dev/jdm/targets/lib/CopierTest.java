@@ -83,6 +83,22 @@ class CopierTest {
         assertArrayEquals(expected, dest.slice(0, LENGTH));
     }
 
+    /** Chunk buffers are reused: the bytes of an earlier copy must not show past a later source's readable part. */
+    @Test
+    void aReusedChunkBufferReadsAsZeroesPastTheReadablePart() throws Exception {
+        MemoryDevice source = new MemoryDevice("src", pattern(8 * CHUNK, 12));
+        MemoryDevice dest = new MemoryDevice("dst", filled(8 * CHUNK, 0x5A));
+        Copier oneBuffer = new Copier(CHUNK, CHUNK, Copier.Completion.AS_DONE);
+        oneBuffer.copy(Source.of(source, 0), CHUNK, List.of(new Destination(dest, 0)), Overlay.NONE);
+
+        oneBuffer.copy(new Source(source, 4 * CHUNK, 1000), CHUNK, List.of(new Destination(dest, CHUNK)), Overlay.NONE);
+
+        assertArrayEquals(source.slice(0, CHUNK), dest.slice(0, CHUNK));
+        byte[] expected = new byte[CHUNK];
+        System.arraycopy(source.bytes(), 4 * CHUNK, expected, 0, 1000);
+        assertArrayEquals(expected, dest.slice(CHUNK, CHUNK));
+    }
+
     @Test
     void zeroesGoAroundTheOverlayWhichIsWrittenFromTheCallersBufferChunkByChunk() throws Exception {
         MemoryDevice dest = new MemoryDevice("dst", filled(8 * CHUNK, 0xAA));
