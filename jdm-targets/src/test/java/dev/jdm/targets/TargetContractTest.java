@@ -203,6 +203,37 @@ class TargetContractTest {
         }
     }
 
+    // ---- snapshot -------------------------------------------------------------------------------------
+
+    /** A persistent snapshot of an empty origin: a first write to a chunk is a copy-on-write, later ones overwrite the COW (64 KiB chunks: each new chunk is one synchronous metadata commit). */
+    @Nested
+    class SnapshotOfAFile extends BlockDeviceDataContract {
+        @Override
+        protected BlockDevice create(long size) throws Exception {
+            DeviceMapper dm = engine(this::closeAfterTest);
+            Path origin = TestFiles.sparse(dir, "origin.img", size);
+            Path cow = TestFiles.sparse(dir, "cow.img", 2 * size + (64 << 10));
+            dm.create("snap", null, "0 " + (size >> 9) + " snapshot " + origin + " " + cow + " P 128", false);
+            return dm.device("snap");
+        }
+    }
+
+    /** An origin with two snapshots of different chunk sizes: every first write to a chunk copies it twice. */
+    @Nested
+    class SnapshotOrigin extends BlockDeviceDataContract {
+        @Override
+        protected BlockDevice create(long size) throws Exception {
+            DeviceMapper dm = engine(this::closeAfterTest);
+            Path origin = TestFiles.sparse(dir, "origin.img", size);
+            dm.create("base", null, "0 " + (size >> 9) + " snapshot-origin " + origin, false);
+            for (String chunk : new String[] {"8", "32"}) {
+                Path cow = TestFiles.sparse(dir, "cow" + chunk + ".img", 2 * size + (64 << 10));
+                dm.create("snap" + chunk, null, "0 " + (size >> 9) + " snapshot " + origin + " " + cow + " N " + chunk, false);
+            }
+            return dm.device("base");
+        }
+    }
+
     // ---- pass-through targets -------------------------------------------------------------------------
 
     @Nested

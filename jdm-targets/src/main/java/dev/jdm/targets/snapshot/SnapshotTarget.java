@@ -383,8 +383,11 @@ public final class SnapshotTarget implements Target {
             }
             ex.valid = false;
         }
-        LOG.log(Level.SEVERE, ctx.deviceName() + ": Invalidating snapshot: "
-                + (why instanceof StoreFullException ? "Unable to allocate exception." : "Error reading/writing."), why);
+        if (why instanceof StoreFullException) {
+            LOG.severe(() -> ctx.deviceName() + ": Invalidating snapshot: Unable to allocate exception.");
+        } else {
+            LOG.log(Level.SEVERE, ctx.deviceName() + ": Invalidating snapshot: Error reading/writing.", why);
+        }
         try {
             ex.store.invalidate();
         } catch (IOException e) {

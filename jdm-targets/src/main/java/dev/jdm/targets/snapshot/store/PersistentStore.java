@@ -39,7 +39,7 @@ public final class PersistentStore implements ExceptionStore {
     private final BlockDevice cow;
     private final boolean overflow;
     private final boolean chunkSupplied;
-    private int chunkSectors;
+    private volatile int chunkSectors;
     private String chunkWarning;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -366,6 +366,16 @@ public final class PersistentStore implements ExceptionStore {
         }
         changed.signalAll();
         return true;
+    }
+
+    /** Commits asked for and not yet written: tests line up a group commit with it. */
+    int waitingCommits() {
+        lock.lock();
+        try {
+            return (int) pending.values().stream().filter(p -> p.ready && !p.done).count();
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
