@@ -4,7 +4,8 @@
 # snapshot-origin/snapshot/snapshot-merge with linear over the same origin file, round by round:
 # origin writes into uncopied chunks with 1 and 4 snapshots, overwrites of copied chunks, snapshot reads,
 # a merge against a plain copy of the same bytes; then the heap held per exception (1 Mi exceptions).
-# Arguments go to SnapshotMain: [rounds] [cases], e.g. `bench/snapshot.sh 5 write,merge`.
+# Arguments go to SnapshotMain: [rounds] [cases], e.g. `bench/snapshot.sh 5 write,merge`;
+# JDM_SNAPSHOT_THREADS (default 4) I/O threads.
 # The build is `package` (not `install`): nothing in ~/.m2 changes. About 10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
