@@ -9,14 +9,17 @@ import java.util.ArrayDeque;
 import java.util.BitSet;
 import java.util.Deque;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Copies a range of bytes from a device, or zeroes, to one or more destinations (the kernel's dm-kcopyd:
  * dm_kcopyd_copy, dm_kcopyd_zero). The range goes a bounded chunk at a time, so a 1 GiB thin block never needs
  * a 1 GiB buffer, and a {@code Copier} bounds the chunks all its copies have in flight at once (kcopyd's
- * throttle and page reserve). An {@link Overlay} is the caller's own write covering part of the range (dm-thin's
+ * page reserve). An {@link Overlay} is the caller's own write covering part of the range (dm-thin's
  * overwrite optimisation): its bytes go out in place of the source's there, straight from the caller's buffer
  * where the rest of the chunk is zeroes, so a partial first write to a new block costs no chunk buffer.
  *
@@ -27,6 +30,9 @@ import java.util.concurrent.Semaphore;
  *
  * <p>Errors: chunks go in order and a failed chunk is the last one touched. A failed read writes nothing of its
  * chunk; a failed write still writes the chunk's other destinations (kcopyd's write_err bits), then stops.
+ *
+ * <p>A {@link Throttle} caps the share of time the copier keeps I/O in flight, so background copies (a merge, a
+ * resync) leave the devices to the I/O they serve; it is unthrottled unless set.
  */
 public final class Copier {
     /** When futures from {@link #submit} complete: as each copy ends, or in the order of submission. */
@@ -90,7 +96,135 @@ public final class Copier {
         }
     }
 
+    /**
+     * The share of time, in percent, that copies may keep I/O in flight (the kernel's {@code dm_kcopyd_throttle},
+     * which dm-snap exposes as {@code snapshot_copy_throttle}); 100 does not throttle. Before each read or write
+     * of a chunk the copier asks {@link #ioStarts}: when the time with I/O in flight exceeds the share of the time
+     * seen, it pauses {@link #PAUSE_NANOS} and asks again, at most {@link #MAX_PAUSES} times (several copiers
+     * sharing one throttle could otherwise starve each other). The history halves whenever it grows past
+     * {@link #WINDOW_NANOS}, so a change of load or of the percentage shows within a second or so. One throttle
+     * may serve several copiers (the kernel's is one per module) and its percentage may change at any time.
+     */
+    public static final class Throttle {
+        /** Time as a throttle sees it; tests pass a clock of their own. */
+        public interface Clock {
+            long nanoTime();
+
+            void sleep(long nanos) throws InterruptedException;
+        }
+
+        public static final Clock SYSTEM_CLOCK = new Clock() {
+            @Override
+            public long nanoTime() {
+                return System.nanoTime();
+            }
+
+            @Override
+            public void sleep(long nanos) throws InterruptedException {
+                Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000));
+            }
+        };
+
+        /** About a second of history (the kernel's ACCOUNT_INTERVAL_SHIFT); older time halves away. */
+        public static final long WINDOW_NANOS = 1L << 30;
+        /** The kernel's SLEEP_USEC: shorter pauses overshot the limit there. */
+        public static final long PAUSE_NANOS = 100_000_000;
+        public static final int MAX_PAUSES = 10;
+
+        private final Clock clock;
+        private volatile int percent;
+        // guarded by this
+        private int ioInFlight;
+        private long lastNanos;
+        private long busyNanos;
+        private long totalNanos;
+
+        public Throttle(int percent) {
+            this(percent, SYSTEM_CLOCK);
+        }
+
+        public Throttle(int percent, Clock clock) {
+            this.clock = clock;
+            percent(percent);
+            this.lastNanos = clock.nanoTime();
+        }
+
+        public int percent() {
+            return percent;
+        }
+
+        public void percent(int percent) {
+            if (percent < 0 || percent > 100) {
+                throw new IllegalArgumentException("a copy throttle of " + percent + "%: it must be 0 to 100");
+            }
+            this.percent = percent;
+        }
+
+        /** Waits while the copies are over their share, then counts one more I/O in flight. */
+        public void ioStarts() {
+            for (int pauses = 0; !startsNow(pauses); pauses++) {
+                try {
+                    clock.sleep(PAUSE_NANOS);
+                } catch (InterruptedException e) {
+                    // The copy goes on and its caller sees the flag; the pauses left end at once.
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        private synchronized boolean startsNow(int pauses) {
+            int limit = percent;
+            if (limit < 100 && pauses < MAX_PAUSES && overShare(limit)) {
+                return false;
+            }
+            ioInFlight++;
+            return true;
+        }
+
+        /** Counts an I/O that {@link #ioStarts} let go as finished; the last one out closes a busy stretch. */
+        public synchronized void ioFinished() {
+            ioInFlight--;
+            if (ioInFlight == 0 && percent < 100) {
+                account(true);
+            }
+        }
+
+        /** Time with I/O in flight, and all time, as the throttle weighs them now (for tests). */
+        synchronized long[] history() {
+            return new long[] {busyNanos, totalNanos};
+        }
+
+        private boolean overShare(int limit) {
+            account(ioInFlight > 0);
+            if (totalNanos >= WINDOW_NANOS) {
+                int halvings = 64 - Long.numberOfLeadingZeros(totalNanos / WINDOW_NANOS);
+                totalNanos >>= halvings;
+                busyNanos >>= halvings;
+            }
+            return busyNanos * 100 > limit * totalNanos;
+        }
+
+        /** Adds the time since the last look, to busy time too when I/O was in flight all along. */
+        private void account(boolean busy) {
+            long now = clock.nanoTime();
+            long elapsed = Math.max(0, now - lastNanos);
+            lastNanos = now;
+            totalNanos += elapsed;
+            if (busy) {
+                busyNanos = Math.min(totalNanos, busyNanos + elapsed);
+            }
+        }
+    }
+
+    /** Bytes of direct chunk buffers a copier keeps for reuse, at most (and at least one buffer). */
+    private static final long RESERVE_BYTES = 4L << 20;
+    private static final int RESERVE_ALIGNMENT = 4096;
+
     private final int chunkBytes;
+    private final Throttle throttle;
+    private final int maxReservedBuffers;
+    private final AtomicInteger reservedBuffers = new AtomicInteger();
+    private final Queue<ByteBuffer> spareBuffers = new ConcurrentLinkedQueue<>();
     private final Semaphore chunksInFlight;
     private final boolean inOrder;
     private final Deque<Job> submitted = new ArrayDeque<>(); // IN_ORDER only; guarded by itself
@@ -98,17 +232,29 @@ public final class Copier {
 
     /** Chunks of {@code chunkBytes}, at most {@code maxBytesInFlight} of them (at least one chunk) at once. */
     public Copier(int chunkBytes, long maxBytesInFlight, Completion completion) {
+        this(chunkBytes, maxBytesInFlight, completion, new Throttle(100));
+    }
+
+    /** As above, I/O paced by {@code throttle} (which other copiers may share). */
+    public Copier(int chunkBytes, long maxBytesInFlight, Completion completion, Throttle throttle) {
         if (chunkBytes <= 0 || maxBytesInFlight < chunkBytes) {
             throw new IllegalArgumentException("chunks of " + chunkBytes + " bytes with " + maxBytesInFlight
                     + " bytes in flight: both must be positive and a chunk must fit");
         }
         this.chunkBytes = chunkBytes;
+        this.throttle = throttle;
         this.chunksInFlight = new Semaphore((int) Math.min(Integer.MAX_VALUE, maxBytesInFlight / chunkBytes));
+        this.maxReservedBuffers = (int) Math.max(1, Math.min(maxBytesInFlight, RESERVE_BYTES) / chunkBytes);
         this.inOrder = completion == Completion.IN_ORDER;
     }
 
     public int chunkBytes() {
         return chunkBytes;
+    }
+
+    /** The throttle this copier's I/O goes through; set its percentage to change the pace at run time. */
+    public Throttle throttle() {
+        return throttle;
     }
 
     /** Copies {@code length} bytes of {@code source} to every destination, the overlay written over them. */
@@ -180,19 +326,48 @@ public final class Copier {
             });
             return;
         }
-        ByteBuffer buf = ByteBuffer.allocate((int) (end - at));
-        int readable = (int) Math.min(buf.capacity(), source.readableBytes() - at);
+        ByteBuffer reserved = takeReserved();
+        int length = (int) (end - at);
+        ByteBuffer buf = reserved != null ? reserved.clear().slice(0, length) : ByteBuffer.allocate(length);
         try {
-            source.device().read(source.offset() + at, buf.limit(readable));
-        } catch (IOException e) {
-            throw new ChunkFailure(e, true, new BitSet());
+            int readable = (int) Math.min(buf.capacity(), source.readableBytes() - at);
+            throttle.ioStarts();
+            try {
+                source.device().read(source.offset() + at, buf.limit(readable));
+            } catch (IOException e) {
+                throw new ChunkFailure(e, true, new BitSet());
+            } finally {
+                throttle.ioFinished();
+            }
+            buf.clear();
+            if (readable < buf.capacity()) {
+                buf.put(readable, new byte[buf.capacity() - readable]); // a reused buffer holds the last chunk's bytes
+            }
+            if (touched) {
+                ByteBuffer data = overlay.data();
+                buf.put((int) (from - at), data, data.position() + (int) (from - overlay.at()), (int) (until - from));
+            }
+            writeAll(to, at, d -> d.device().write(d.offset() + at, buf.duplicate(), false));
+        } finally {
+            if (reserved != null) {
+                spareBuffers.add(reserved);
+            }
         }
-        buf.clear(); // past the readable part the buffer holds the zeroes it was made with
-        if (touched) {
-            ByteBuffer data = overlay.data();
-            buf.put((int) (from - at), data, data.position() + (int) (from - overlay.at()), (int) (until - from));
+    }
+
+    /**
+     * A spare chunk buffer of the copier's reserve of page-aligned direct buffers (kcopyd's reserved pages), or
+     * null past the reserve (the caller then takes a heap buffer). A reserved buffer costs a copy no allocation,
+     * no zeroing, and none of the JDK's hidden copies of a heap buffer into a direct one for each read and write.
+     */
+    private ByteBuffer takeReserved() {
+        ByteBuffer spare = spareBuffers.poll();
+        if (spare != null || reservedBuffers.getAndUpdate(n -> n < maxReservedBuffers ? n + 1 : n) >= maxReservedBuffers) {
+            return spare;
         }
-        writeAll(to, at, d -> d.device().write(d.offset() + at, buf.duplicate(), false));
+        // alignedSlice also rounds the end down: room for a whole aligned page past the chunk.
+        int pages = (chunkBytes + RESERVE_ALIGNMENT - 1) / RESERVE_ALIGNMENT;
+        return ByteBuffer.allocateDirect((pages + 1) * RESERVE_ALIGNMENT).alignedSlice(RESERVE_ALIGNMENT).slice(0, chunkBytes);
     }
 
     /** The overlay's bytes for [from, until) of the range, a view of the caller's buffer. */
@@ -207,18 +382,23 @@ public final class Copier {
     }
 
     /** Writes the chunk to every destination, even past a failed one, then reports the failures. */
-    private static void writeAll(List<Destination> to, long at, ChunkWrite write) throws ChunkFailure {
+    private void writeAll(List<Destination> to, long at, ChunkWrite write) throws ChunkFailure {
         IOException first = null;
         BitSet failed = new BitSet();
-        for (int i = 0; i < to.size(); i++) {
-            try {
-                write.to(to.get(i));
-            } catch (IOException e) {
-                failed.set(i);
-                if (first == null) {
-                    first = e;
+        throttle.ioStarts();
+        try {
+            for (int i = 0; i < to.size(); i++) {
+                try {
+                    write.to(to.get(i));
+                } catch (IOException e) {
+                    failed.set(i);
+                    if (first == null) {
+                        first = e;
+                    }
                 }
             }
+        } finally {
+            throttle.ioFinished();
         }
         if (first != null) {
             throw new ChunkFailure(first, false, failed);

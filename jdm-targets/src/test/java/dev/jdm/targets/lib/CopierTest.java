@@ -4,6 +4,7 @@ import dev.jdm.core.BlockIoException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.testing.MemoryDevice;
 import dev.jdm.core.testing.TestFiles;
 import dev.jdm.targets.lib.Copier.CopyException;
@@ -13,6 +14,7 @@ import dev.jdm.targets.lib.Copier.Source;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,6 +81,22 @@ class CopierTest {
         System.arraycopy(mine, 0, expected, CHUNK, CHUNK);
         System.arraycopy(source.bytes(), 2 * CHUNK, expected, 2 * CHUNK, 904);
         assertArrayEquals(expected, dest.slice(0, LENGTH));
+    }
+
+    /** Chunk buffers are reused: the bytes of an earlier copy must not show past a later source's readable part. */
+    @Test
+    void aReusedChunkBufferReadsAsZeroesPastTheReadablePart() throws Exception {
+        MemoryDevice source = new MemoryDevice("src", pattern(8 * CHUNK, 12));
+        MemoryDevice dest = new MemoryDevice("dst", filled(8 * CHUNK, 0x5A));
+        Copier oneBuffer = new Copier(CHUNK, CHUNK, Copier.Completion.AS_DONE);
+        oneBuffer.copy(Source.of(source, 0), CHUNK, List.of(new Destination(dest, 0)), Overlay.NONE);
+
+        oneBuffer.copy(new Source(source, 4 * CHUNK, 1000), CHUNK, List.of(new Destination(dest, CHUNK)), Overlay.NONE);
+
+        assertArrayEquals(source.slice(0, CHUNK), dest.slice(0, CHUNK));
+        byte[] expected = new byte[CHUNK];
+        System.arraycopy(source.bytes(), 4 * CHUNK, expected, 0, 1000);
+        assertArrayEquals(expected, dest.slice(CHUNK, CHUNK));
     }
 
     @Test
@@ -205,6 +223,189 @@ class CopierTest {
         assertEquals("the overlay [4000, 4200) lies outside the range of 4096 bytes", assertThrows(IllegalArgumentException.class,
                 () -> copier.copy(Source.ZEROES, CHUNK, List.of(new Destination(new MemoryDevice(CHUNK), 0)),
                         new Overlay(4000, ByteBuffer.allocate(200)))).getMessage());
+    }
+
+    private static final long MS = 1_000_000;
+
+    /** Two I/Os that overlap count their common time once: the throttle weighs time with I/O in flight. */
+    @Test
+    void theThrottleCountsTimeWithIoInFlightAndPausesUntilItIsWithinItsShare() {
+        ManualClock clock = new ManualClock();
+        Copier.Throttle throttle = new Copier.Throttle(25, clock);
+        clock.now += 600 * MS;
+        throttle.ioStarts();
+        clock.now += 100 * MS;
+        throttle.ioStarts(); // 100 of 700 ms busy: within a quarter
+        clock.now += 100 * MS;
+        throttle.ioFinished();
+        clock.now += 100 * MS;
+        throttle.ioFinished();
+        assertArrayEquals(new long[] {300 * MS, 900 * MS}, throttle.history());
+        assertEquals(List.of(), clock.pauses);
+
+        clock.now += 100 * MS;
+        throttle.ioStarts();
+        // 300 of 1000 ms busy is over a quarter: a pause; 1100 ms pass the window and halve to 150 of 550, still
+        // over; 150 of 650 is within, and the I/O goes.
+        assertEquals(List.of(Copier.Throttle.PAUSE_NANOS, Copier.Throttle.PAUSE_NANOS), clock.pauses);
+        assertArrayEquals(new long[] {150 * MS, 650 * MS}, throttle.history());
+        throttle.ioFinished();
+
+        // Two seconds idle: the history, now over twice the window, halves twice and the I/O goes at once.
+        clock.now += 2000 * MS;
+        throttle.ioStarts();
+        throttle.ioFinished();
+        assertEquals(2, clock.pauses.size());
+        assertArrayEquals(new long[] {150 * MS / 4, 2650 * MS / 4}, throttle.history());
+    }
+
+    @Test
+    void aThrottledCopyThroughASlowDeviceKeepsItsIoToItsShareOfTheTime() throws Exception {
+        for (int percent : new int[] {10, 30, 50, 80}) {
+            ManualClock clock = new ManualClock();
+            SlowDevice source = new SlowDevice(new MemoryDevice("src", pattern(512 * 400, percent)), clock, 20 * MS);
+            MemoryDevice dest = new MemoryDevice("dst", 512 * 400);
+            Copier throttled = new Copier(512, 4 * 512, Copier.Completion.AS_DONE, new Copier.Throttle(percent, clock));
+
+            throttled.copy(Source.of(source, 0), 512 * 400, List.of(new Destination(dest, 0)), Overlay.NONE);
+
+            assertArrayEquals(source.inner.bytes(), dest.bytes());
+            double duty = (double) source.busyNanos / clock.now;
+            assertTrue(Math.abs(duty - percent / 100.0) < 0.05, percent + "%: the reads were in flight " + duty + " of the time");
+        }
+    }
+
+    @Test
+    void anUnthrottledCopyNeverPausesAndTheShareChangesWhileACopyRuns() throws Exception {
+        ManualClock clock = new ManualClock();
+        SlowDevice source = new SlowDevice(new MemoryDevice("src", pattern(512 * 300, 10)), clock, 20 * MS);
+        Copier copier = new Copier(512, 512, Copier.Completion.AS_DONE, new Copier.Throttle(100, clock));
+        List<Integer> pausesAtIo = new ArrayList<>();
+        source.afterIo = () -> {
+            pausesAtIo.add(clock.pauses.size());
+            if (source.ios == 100) {
+                copier.throttle().percent(25);
+            } else if (source.ios == 200) {
+                copier.throttle().percent(100);
+            }
+        };
+
+        copier.copy(Source.of(source, 0), 512 * 300, List.of(new Destination(new MemoryDevice(512 * 300), 0)), Overlay.NONE);
+
+        assertEquals(0, pausesAtIo.get(99), "no pause at 100%");
+        int pausesAt25 = pausesAtIo.get(199);
+        assertTrue(pausesAt25 > 50, "at 25% the reads of 20 ms wait for the busy time to fall to a quarter: " + pausesAt25);
+        assertEquals(pausesAt25, (int) pausesAtIo.get(299), "no pause once back at 100%");
+    }
+
+    @Test
+    void aThrottleOfZeroLetsEachIoGoAfterTenPauses() throws Exception {
+        ManualClock clock = new ManualClock();
+        SlowDevice source = new SlowDevice(new MemoryDevice("src", pattern(4 * 512, 11)), clock, 20 * MS);
+        SlowDevice dest = new SlowDevice(new MemoryDevice(4 * 512), clock, 20 * MS);
+        Copier stalled = new Copier(512, 512, Copier.Completion.AS_DONE, new Copier.Throttle(0, clock));
+
+        stalled.copy(Source.of(source, 0), 4 * 512, List.of(new Destination(dest, 0)), Overlay.NONE);
+
+        assertArrayEquals(source.inner.bytes(), dest.inner.bytes());
+        assertEquals(7 * Copier.Throttle.MAX_PAUSES, clock.pauses.size(), "the first of the 8 I/Os had no history against it");
+    }
+
+    @Test
+    void aThrottleOutsideZeroToAHundredIsRefused() {
+        assertEquals("a copy throttle of 101%: it must be 0 to 100",
+                assertThrows(IllegalArgumentException.class, () -> new Copier.Throttle(101)).getMessage());
+        Copier.Throttle throttle = new Copier.Throttle(40);
+        assertEquals("a copy throttle of -1%: it must be 0 to 100",
+                assertThrows(IllegalArgumentException.class, () -> throttle.percent(-1)).getMessage());
+        assertEquals(40, throttle.percent());
+        assertEquals(100, copier.throttle().percent(), "a copier made without a throttle is unthrottled");
+    }
+
+    /** A clock that moves only when told: by a slow device's I/O, by the throttle's pauses, or by the test. */
+    private static final class ManualClock implements Copier.Throttle.Clock {
+        long now;
+        final List<Long> pauses = new ArrayList<>();
+
+        @Override
+        public long nanoTime() {
+            return now;
+        }
+
+        @Override
+        public void sleep(long nanos) {
+            pauses.add(nanos);
+            now += nanos;
+        }
+    }
+
+    /** A memory device whose every read or write takes {@code ioNanos} of the clock's time. */
+    private static final class SlowDevice implements BlockDevice {
+        final MemoryDevice inner;
+        private final ManualClock clock;
+        private final long ioNanos;
+        long busyNanos;
+        int ios;
+        Runnable afterIo = () -> { };
+
+        SlowDevice(MemoryDevice inner, ManualClock clock, long ioNanos) {
+            this.inner = inner;
+            this.clock = clock;
+            this.ioNanos = ioNanos;
+        }
+
+        private void takeTime() {
+            clock.now += ioNanos;
+            busyNanos += ioNanos;
+            ios++;
+            afterIo.run();
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) {
+            inner.read(offset, dst);
+            takeTime();
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, boolean fua) {
+            inner.write(offset, src, fua);
+            takeTime();
+        }
+
+        @Override
+        public String id() {
+            return "slow";
+        }
+
+        @Override
+        public long size() {
+            return inner.size();
+        }
+
+        @Override
+        public boolean isReadOnly() {
+            return false;
+        }
+
+        @Override
+        public void flush() throws IOException {
+            inner.flush();
+        }
+
+        @Override
+        public void discard(long offset, long length) {
+            inner.discard(offset, length);
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean mayUnmap) {
+            inner.writeZeroes(offset, length, mayUnmap);
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     private static void awaitChunksAvailable(Copier c, int n) throws InterruptedException {
