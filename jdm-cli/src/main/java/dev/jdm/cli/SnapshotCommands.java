@@ -15,6 +15,7 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * {@code jdm snapshot ...}: classic (non-thin) snapshots of a live device the way LVM2 takes them
@@ -165,7 +166,7 @@ final class SnapshotCommands {
                 boolean usage = s.totalSectors() > 0;
                 out().printf(FORMAT, s.name(), s.origin(), s.store(), s.chunkSectors(),
                         usage ? s.allocatedSectors() + "/" + s.totalSectors() : "-",
-                        usage ? String.format("%.1f", 100.0 * s.allocatedSectors() / s.totalSectors()) : "-", s.state());
+                        usage ? String.format(Locale.ROOT, "%.1f", 100.0 * s.allocatedSectors() / s.totalSectors()) : "-", s.state());
             }
             return 0;
         }

@@ -6,9 +6,12 @@ import dev.jdm.core.io.FileBlockDevice;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.function.LongConsumer;
 
@@ -208,7 +211,7 @@ public final class Snapshots {
         Device snap = devices.named(name).filter(d -> d.isSingle("snapshot"))
                 .orElseThrow(() -> refusal("ENXIO", 6, "no snapshot " + name));
         SnapshotTable t = SnapshotTable.of(snap);
-        if (!t.store().toUpperCase(java.util.Locale.ROOT).startsWith("P")) {
+        if (!t.store().toUpperCase(Locale.ROOT).startsWith("P")) {
             throw refusal("EINVAL", 22, name + " has a transient COW (" + t.store() + "): only a persistent snapshot can be merged");
         }
         Device origin = originOf(devices, t.origin(), name);
@@ -360,10 +363,10 @@ public final class Snapshots {
                         Long.parseLong(usage[0]), Long.parseLong(usage[1]), Long.parseLong(usage[2])));
             } else {
                 found.add(new Snapshot(name, origin, cow, t.store(), t.chunkSectors(),
-                        status.toLowerCase(java.util.Locale.ROOT), -1, -1, -1));
+                        status.toLowerCase(Locale.ROOT), -1, -1, -1));
             }
         }
-        found.sort(java.util.Comparator.comparing(Snapshot::name));
+        found.sort(Comparator.comparing(Snapshot::name));
         return found;
     }
 
@@ -376,6 +379,8 @@ public final class Snapshots {
                 }
             }
             return Files.size(cow) / 512;
+        } catch (NoSuchFileException e) {
+            throw refusal("ENOENT", 2, "cannot use " + cow + " as the COW: no such file or device");
         } catch (IOException e) {
             throw refusal("ENOENT", 2, "cannot use " + cow + " as the COW: " + e.getMessage());
         }
@@ -387,17 +392,26 @@ public final class Snapshots {
         if (table != null) {
             req.put("table", table);
         }
-        JsonNode info = daemon.call(req).path("info");
+        JsonNode info = step(req, "create " + name).path("info");
         made.add(name);
         return DM_MAJOR + info.path("minor").asInt();
     }
 
     private void load(String name, String table) throws IOException, ControlException {
-        daemon.call(ControlClient.request("load").put("name", name).put("table", table));
+        step(ControlClient.request("load").put("name", name).put("table", table), "load " + name);
     }
 
     private JsonNode call(String op, String name) throws IOException, ControlException {
-        return daemon.call(ControlClient.request(op).put("name", name));
+        return step(ControlClient.request(op).put("name", name), op + " " + name);
+    }
+
+    /** One control operation; a refusal names the step it stopped at, so the user sees how far the sequence got. */
+    private JsonNode step(ObjectNode request, String step) throws IOException, ControlException {
+        try {
+            return daemon.call(request);
+        } catch (ControlException e) {
+            throw new ControlException(e.errno(), e.code(), step + ": " + e.getMessage());
+        }
     }
 
     private static ControlException refusal(String errno, int code, String message) {
