@@ -11,7 +11,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -209,6 +213,84 @@ class SnapshotCommandIT {
         assertEquals("", s.ok("jdm", "snapshot", "remove", "s2"));
         assertEquals(disk0Table() + volTable(), table());
         assertArrayEquals(old, Files.readAllBytes(vol));
+    }
+
+    @Test
+    void ext4SnapshotTakenLiveMountsReadOnlyCleanWithTheOldFilesAndMergesBack() throws Exception {
+        Tools.requireAttach();
+        for (String tool : List.of("mkfs.ext4", "e2fsck")) {
+            Tools.require(tool, "e2fsprogs");
+        }
+        Tools.require("fsfreeze", "util-linux");
+        Path fs = s.image("fs.img", 64 << 20);
+        Path cow = s.image("fs-cow.img", 32 << 20);
+        s.ok("jdm", "create", "fs", "--table", "0 131072 linear " + fs + " 0");
+        Path mnt = Files.createDirectories(dir.resolve("mnt"));
+        Path snapMnt = Files.createDirectories(dir.resolve("snap-mnt"));
+        Map<String, byte[]> files = new TreeMap<>();
+        Random random = new Random(4);
+        for (int i = 0; i < 24; i++) {
+            byte[] b = new byte[(i + 1) * 20_000];
+            random.nextBytes(b);
+            files.put("f" + i, b);
+        }
+
+        String origin = s.ok("jdm", "attach", "fs").strip();
+        s.ok("mkfs.ext4", "-q", "-F", origin);
+        s.ok("mount", origin, mnt.toString());
+        try {
+            for (var f : files.entrySet()) {
+                Files.write(mnt.resolve(f.getKey()), f.getValue());
+            }
+            // As LVM users do: the filesystem frozen (consistent, journal flushed) while the snapshot is taken.
+            s.ok("sync");
+            s.ok("fsfreeze", "-f", mnt.toString());
+            try {
+                s.ok("jdm", "snapshot", "create", "fs", "snap", "--cow", cow.toString());
+            } finally {
+                s.ok("fsfreeze", "-u", mnt.toString());
+            }
+            for (int i = 0; i < 24; i += 2) {
+                Files.write(mnt.resolve("f" + i), new byte[30_000]);
+            }
+            Files.delete(mnt.resolve("f1"));
+            Files.write(mnt.resolve("new"), new byte[1 << 20]);
+            s.ok("sync");
+
+            String snapshot = s.ok("jdm", "attach", "snap").strip();
+            assertClean(snapshot);
+            assertOldFiles(snapshot, snapMnt, files);
+            s.ok("jdm", "detach", "snap");
+        } finally {
+            s.exec(null, List.of("umount", mnt.toString()));
+        }
+        s.ok("jdm", "detach", "fs");
+
+        assertEquals("", s.ok("jdm", "snapshot", "merge", "snap"));
+        assertEquals("0 131072 linear " + fs + " 0\n", s.ok("jdm", "table", "fs"));
+        String merged = s.ok("jdm", "attach", "fs").strip();
+        assertClean(merged);
+        assertOldFiles(merged, snapMnt, files);
+        s.ok("jdm", "detach", "fs");
+    }
+
+    private void assertClean(String device) throws Exception {
+        JdmSession.Result fsck = s.exec(null, List.of("e2fsck", "-fn", device));
+        assertEquals(0, fsck.exit(), fsck.out() + fsck.err());
+    }
+
+    /** Mounts read-only and compares every file with what was written before the snapshot. */
+    private void assertOldFiles(String device, Path mountPoint, Map<String, byte[]> files) throws Exception {
+        s.ok("mount", "-o", "ro,noload", device, mountPoint.toString());
+        try (var listing = Files.list(mountPoint)) {
+            assertEquals(new TreeSet<>(files.keySet()), listing.map(p -> p.getFileName().toString())
+                    .filter(n -> !n.equals("lost+found")).collect(Collectors.toCollection(TreeSet::new)));
+            for (var f : files.entrySet()) {
+                assertArrayEquals(f.getValue(), Files.readAllBytes(mountPoint.resolve(f.getKey())), f.getKey());
+            }
+        } finally {
+            s.ok("umount", mountPoint.toString());
+        }
     }
 
     private static String summary(JsonNode snapshot) {
