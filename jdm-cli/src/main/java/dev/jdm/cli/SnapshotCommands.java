@@ -1,7 +1,5 @@
 package dev.jdm.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.jdm.daemon.ControlClient;
 import dev.jdm.daemon.ControlException;
@@ -50,6 +48,17 @@ final class SnapshotCommands {
         }
     }
 
+    /** A command on one snapshot, NAME. */
+    abstract static class OnSnapshot extends SnapshotCommand {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        final String subject() {
+            return name;
+        }
+    }
+
     /** --persistent (P, the default) or --transient (N). */
     static final class StoreChoice {
         @Option(names = "--persistent", description = "Keep the exceptions on the COW (store P, the default): the snapshot survives a daemon restart and can be merged.")
@@ -91,16 +100,9 @@ final class SnapshotCommands {
             "throughout), NAME goes, and the command waits with a progress bar until every chunk is back, then",
             "puts the origin on its own table and removes NAME-cow (and ORIGIN-real after the last snapshot).",
             "Run again on a merge already started (--no-wait, or a daemon killed midway) to wait and finish it."})
-    static final class Merge extends SnapshotCommand {
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
+    static final class Merge extends OnSnapshot {
         @Option(names = "--no-wait", description = "Start the merge and return; the origin's status shows its progress.")
         boolean noWait;
-
-        @Override
-        String subject() {
-            return name;
-        }
 
         @Override
         int run(Snapshots snapshots) throws IOException, ControlException, InterruptedException {
@@ -124,15 +126,7 @@ final class SnapshotCommands {
     @Command(name = "remove", description = {
             "Drops snapshot NAME and NAME-cow; after the last snapshot of an origin, the origin gets ORIGIN-real's",
             "table back and ORIGIN-real goes. The origin is suspended meanwhile, so it loses no write."})
-    static final class Remove extends SnapshotCommand {
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
-        @Override
-        String subject() {
-            return name;
-        }
-
+    static final class Remove extends OnSnapshot {
         @Override
         int run(Snapshots snapshots) throws IOException, ControlException {
             snapshots.remove(name);
@@ -179,11 +173,7 @@ final class SnapshotCommands {
                         .put("allocatedSectors", s.allocatedSectors()).put("totalSectors", s.totalSectors())
                         .put("metadataSectors", s.metadataSectors());
             }
-            try {
-                out().println(Protocol.JSON.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(a));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
+            out().println(QueryCommands.indented(a));
         }
     }
 }
