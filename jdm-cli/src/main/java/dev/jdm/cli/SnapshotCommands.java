@@ -50,7 +50,7 @@ final class SnapshotCommands {
 
     /** A command on one snapshot, NAME. */
     abstract static class OnSnapshot extends SnapshotCommand {
-        @Parameters(index = "0", paramLabel = "NAME")
+        @Parameters(index = "0", paramLabel = "NAME", description = "The snapshot.")
         String name;
 
         @Override
@@ -68,13 +68,14 @@ final class SnapshotCommands {
     }
 
     @Command(name = "create", description = {
-            "Takes snapshot NAME of the live device ORIGIN: ORIGIN's table moves to ORIGIN-real, ORIGIN gets",
-            "snapshot-origin over it, NAME-cow maps the COW and NAME is the snapshot. On a failure ORIGIN keeps",
-            "its old table and whatever was made is removed. Flush or freeze a mounted filesystem first."})
+            "Takes snapshot NAME of the live device ORIGIN (LVM2's lvcreate -s).",
+            "ORIGIN's table moves to ORIGIN-real, ORIGIN gets snapshot-origin over it, NAME-cow maps the COW and "
+                    + "NAME is the snapshot. On a failure ORIGIN keeps its old table and whatever was made is removed. "
+                    + "Flush or freeze a mounted filesystem first."})
     static final class Create extends SnapshotCommand {
-        @Parameters(index = "0", paramLabel = "ORIGIN")
+        @Parameters(index = "0", paramLabel = "ORIGIN", description = "The device to snapshot; it keeps its name.")
         String origin;
-        @Parameters(index = "1", paramLabel = "NAME")
+        @Parameters(index = "1", paramLabel = "NAME", description = "The snapshot's name (its COW device is NAME-cow).")
         String name;
         @Option(names = "--cow", required = true, paramLabel = "FILE|DEV", description = "The COW file or block device, used whole.")
         Path cow;
@@ -96,10 +97,11 @@ final class SnapshotCommands {
     }
 
     @Command(name = "merge", description = {
-            "Merges snapshot NAME back into its origin: the origin gets snapshot-merge (readable and writable",
-            "throughout), NAME goes, and the command waits with a progress bar until every chunk is back, then",
-            "puts the origin on its own table and removes NAME-cow (and ORIGIN-real after the last snapshot).",
-            "Run again on a merge already started (--no-wait, or a daemon killed midway) to wait and finish it."})
+            "Merges snapshot NAME back into its origin (LVM2's lvconvert --merge).",
+            "The origin gets snapshot-merge (readable and writable throughout), NAME goes, and the command waits "
+                    + "with a progress bar until every chunk is back, then puts the origin on its own table and removes "
+                    + "NAME-cow (and ORIGIN-real after the last snapshot). Run it again on a merge already started "
+                    + "(--no-wait, or a daemon killed midway) to wait for it and finish it."})
     static final class Merge extends OnSnapshot {
         @Option(names = "--no-wait", description = "Start the merge and return; the origin's status shows its progress.")
         boolean noWait;
@@ -124,8 +126,9 @@ final class SnapshotCommands {
     }
 
     @Command(name = "remove", description = {
-            "Drops snapshot NAME and NAME-cow; after the last snapshot of an origin, the origin gets ORIGIN-real's",
-            "table back and ORIGIN-real goes. The origin is suspended meanwhile, so it loses no write."})
+            "Drops snapshot NAME and NAME-cow.",
+            "After the last snapshot of an origin, the origin gets ORIGIN-real's table back and ORIGIN-real goes. "
+                    + "The origin is suspended meanwhile, so it loses no write. The COW file is left as it is."})
     static final class Remove extends OnSnapshot {
         @Override
         int run(Snapshots snapshots) throws IOException, ControlException {
@@ -135,8 +138,9 @@ final class SnapshotCommands {
     }
 
     @Command(name = "list", description = {
-            "Lists the snapshots with their origin, store, chunk size and COW use (sectors allocated of the COW's",
-            "total, from the snapshot's status); STATE is active, merging, invalid or overflow."})
+            "Lists the snapshots with their origin, store, chunk size and COW use.",
+            "Allocated/Total are sectors of the COW, from the snapshot's status; STATE is active, merging, invalid, "
+                    + "overflow or merge failed."})
     static final class ListSnapshots extends SnapshotCommand {
         static final String FORMAT = "%-16s %-16s %-5s %5s %21s %5s %s%n";
 

@@ -138,9 +138,9 @@ class SnapshotCommandIT {
         fails("jdm: snapshot create s1 failed: create s1-cow: table line 1: linear: argument 1 (\"" + dir.resolve("adir") + "\"): "
                         + dir.resolve("adir") + " is neither a regular file nor a block device\n",
                 "snapshot", "create", "vol", "s1", "--cow", dir.resolve("adir").toString());
-        fails("jdm: snapshot create s1 failed: Chunk size is not a power of 2\n",
+        fails("jdm: snapshot create s1 failed: load s1: table line 1: snapshot: Chunk size is not a power of 2\n",
                 "snapshot", "create", "vol", "s1", "--cow", cow.toString(), "--chunk-size", "12");
-        fails("jdm: snapshot create s1 failed: COW device is too small\n",
+        fails("jdm: snapshot create s1 failed: load s1: table line 1: snapshot: Failed to read snapshot metadata\n",
                 "snapshot", "create", "vol", "s1", "--cow", tiny.toString());
         assertEquals(before, table(), "everything made was removed again");
         assertTrue(s.ok("jdm", "info", "vol").contains("State:             ACTIVE\n"), "vol is not left suspended");
