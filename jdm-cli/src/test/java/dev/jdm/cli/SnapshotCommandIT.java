@@ -108,7 +108,7 @@ class SnapshotCommandIT {
         assertEquals("0 16384 snapshot 32/8192 16\n", s.ok("jdm", "status", "s1"), "two chunks copied");
         assertArrayEquals(old, read("s1"), "the snapshot shows the origin as it was");
         assertArrayEquals(oldWith(0, 8192, 0xab), read("vol"));
-        assertEquals(HEADER + "s1               vol              P         8            32/8192   0.4 active\n",
+        assertEquals(HEADER + "s1               vol              P         8               32/8192   0.4 active\n",
                 s.ok("jdm", "snapshot", "list"));
         JsonNode json = new ObjectMapper().readTree(s.ok("jdm", "snapshot", "list", "--json"));
         assertEquals(new ObjectMapper().readTree("""
@@ -138,9 +138,10 @@ class SnapshotCommandIT {
         fails("jdm: snapshot create s1 failed: create s1-cow: table line 1: linear: argument 1 (\"" + dir.resolve("adir") + "\"): "
                         + dir.resolve("adir") + " is neither a regular file nor a block device\n",
                 "snapshot", "create", "vol", "s1", "--cow", dir.resolve("adir").toString());
-        fails("jdm: snapshot create s1 failed: load s1: table line 1: snapshot: Chunk size is not a power of 2\n",
+        fails("jdm: snapshot create s1 failed: load s1: table line 1: snapshot: Couldn't create exception store: argument 4 (\"12\"): Chunk size is not a power of 2\n",
                 "snapshot", "create", "vol", "s1", "--cow", cow.toString(), "--chunk-size", "12");
-        fails("jdm: snapshot create s1 failed: load s1: table line 1: snapshot: Failed to read snapshot metadata\n",
+        fails("jdm: snapshot create s1 failed: load s1: table line 1: snapshot: Failed to read snapshot metadata: "
+                        + "snapshot COW device too small: 8 sectors, a store of 8-sector chunks needs at least 24 (header, one metadata area, one data chunk)\n",
                 "snapshot", "create", "vol", "s1", "--cow", tiny.toString());
         assertEquals(before, table(), "everything made was removed again");
         assertTrue(s.ok("jdm", "info", "vol").contains("State:             ACTIVE\n"), "vol is not left suspended");

@@ -40,8 +40,11 @@ public final class Snapshots {
                            long allocatedSectors, long totalSectors, long metadataSectors) {
     }
 
-    /** A merge that was started (or found running): the origin that merges and the snapshot it came from. */
-    public record Merge(String name, String origin) {
+    /**
+     * A merge that was started (or found running): the snapshot it came from, the origin that merges,
+     * and the sectors of data there were to merge (-1 for a merge found running: then the first look counts).
+     */
+    public record Merge(String name, String origin, long sectorsToMerge) {
     }
 
     /** One device as the daemon lists it, with its live table. */
@@ -215,6 +218,8 @@ public final class Snapshots {
             throw refusal("EINVAL", 22, name + " has a transient COW (" + t.store() + "): only a persistent snapshot can be merged");
         }
         Device origin = originOf(devices, t.origin(), name);
+        // Read before the merge starts: a small merge is over before the first look at its progress.
+        long[] usage = usageOf(name);
         if (devices.over("snapshot-merge", t.origin()).isPresent()) {
             throw refusal("EBUSY", 16, origin.name() + " is already merging a snapshot");
         }
@@ -239,7 +244,7 @@ public final class Snapshots {
             throw failure;
         }
         call("remove", name);
-        return new Merge(name, origin.name());
+        return new Merge(name, origin.name(), usage == null ? -1 : usage[0] - usage[2]);
     }
 
     /** A merge from NAME's COW (found by the name NAME-cow) that an earlier command started. */
@@ -247,7 +252,7 @@ public final class Snapshots {
         return devices.named(name + "-cow")
                 .flatMap(cow -> devices.all.stream()
                         .filter(d -> d.isSingle("snapshot-merge") && d.words()[1].equals(cow.number())).findFirst())
-                .map(origin -> new Merge(name, origin.name()));
+                .map(origin -> new Merge(name, origin.name(), -1));
     }
 
     private static Device originOf(Devices devices, String realNumber, String snapshot) throws ControlException {
@@ -263,14 +268,16 @@ public final class Snapshots {
      */
     public void finishMerge(Merge merge, LongConsumer totalSectors, LongConsumer mergedSectors)
             throws IOException, ControlException, InterruptedException {
-        long startedWith = -1;
+        long startedWith = merge.sectorsToMerge();
+        if (startedWith >= 0) {
+            totalSectors.accept(startedWith);
+        }
         while (true) {
-            String status = call("status", merge.origin()).path("targets").path(0).path("params").asText();
-            String[] usage = status.split("[/ ]");
-            if (usage.length != 3) {
-                throw refusal("EIO", 5, "merging " + merge.name() + " into " + merge.origin() + ": " + status);
+            long[] usage = usageOf(merge.origin());
+            if (usage == null) {
+                throw refusal("EIO", 5, "merging " + merge.name() + " into " + merge.origin() + ": " + statusOf(merge.origin()));
             }
-            long left = Long.parseLong(usage[0]) - Long.parseLong(usage[2]);
+            long left = usage[0] - usage[2];
             if (startedWith < 0) {
                 startedWith = left;
                 totalSectors.accept(left);
@@ -354,13 +361,14 @@ public final class Snapshots {
             SnapshotTable t = SnapshotTable.of(d);
             String cow = devices.numbered(t.cow()).map(Device::name).orElse(t.cow());
             String name = merging ? (cow.endsWith("-cow") ? cow.substring(0, cow.length() - 4) : cow) : d.name();
-            String origin = merging ? d.name() : devices.over("snapshot-origin", t.origin()).map(Device::name)
-                    .or(() -> devices.numbered(t.origin()).map(Device::name)).orElse(t.origin());
-            String status = call("status", d.name()).path("targets").path(0).path("params").asText();
-            String[] usage = status.split("[/ ]");
-            if (usage.length == 3) {
+            String origin = merging ? d.name() : devices.over("snapshot-origin", t.origin())
+                    .or(() -> devices.over("snapshot-merge", t.origin()))
+                    .or(() -> devices.numbered(t.origin())).map(Device::name).orElse(t.origin());
+            String status = statusOf(d.name());
+            long[] usage = usage(status);
+            if (usage != null) {
                 found.add(new Snapshot(name, origin, cow, t.store(), t.chunkSectors(), merging ? "merging" : "active",
-                        Long.parseLong(usage[0]), Long.parseLong(usage[1]), Long.parseLong(usage[2])));
+                        usage[0], usage[1], usage[2]));
             } else {
                 found.add(new Snapshot(name, origin, cow, t.store(), t.chunkSectors(),
                         status.toLowerCase(Locale.ROOT), -1, -1, -1));
@@ -368,6 +376,27 @@ public final class Snapshots {
         }
         found.sort(Comparator.comparing(Snapshot::name));
         return found;
+    }
+
+    private String statusOf(String name) throws IOException, ControlException {
+        return call("status", name).path("targets").path(0).path("params").asText();
+    }
+
+    /** A snapshot's (or merge's) usage, {allocated, total, metadata} in sectors; null when the status is a word (Invalid, ...). */
+    private long[] usageOf(String name) throws IOException, ControlException {
+        return usage(statusOf(name));
+    }
+
+    private static long[] usage(String status) {
+        String[] words = status.split("[/ ]");
+        if (words.length != 3) {
+            return null;
+        }
+        try {
+            return new long[]{Long.parseLong(words[0]), Long.parseLong(words[1]), Long.parseLong(words[2])};
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
     /** The size of a COW file or block device in whole sectors. */
