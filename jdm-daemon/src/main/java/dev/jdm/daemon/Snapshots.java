@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdm.core.io.FileBlockDevice;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -28,6 +29,8 @@ public final class Snapshots {
     private static final String DM_MAJOR = "253:";
     /** How often a merge's progress is read from the origin's status. */
     private static final long MERGE_POLL_MILLIS = 100;
+    /** How much of the COW create zeroes, as lvcreate does: the header and more. */
+    private static final long HEADER_WIPE_BYTES = 4096;
 
     private final ControlClient daemon;
 
@@ -152,6 +155,7 @@ public final class Snapshots {
         }
         long cowSectors = sectorsOf(cow);
         long size = o.sizeSectors();
+        wipeHeader(cow);
 
         List<String> made = new ArrayList<>();
         boolean originLoaded = false;
@@ -209,6 +213,10 @@ public final class Snapshots {
         Devices devices = new Devices();
         Optional<Merge> running = runningMerge(devices, name);
         if (running.isPresent()) {
+            // A start that stopped after the merge ran left the suspended snapshot device behind.
+            if (devices.named(name).filter(d -> d.isSingle("snapshot")).isPresent()) {
+                call("remove", name);
+            }
             return running.get();
         }
         Device snap = devices.named(name).filter(d -> d.isSingle("snapshot"))
@@ -396,6 +404,16 @@ public final class Snapshots {
             return new long[]{Long.parseLong(words[0]), Long.parseLong(words[1]), Long.parseLong(words[2])};
         } catch (NumberFormatException e) {
             return null;
+        }
+    }
+
+    /**
+     * Zeroes the start of the COW, as lvcreate does: a COW that held an earlier snapshot would otherwise be
+     * taken up with that snapshot's exceptions (a persistent store with a valid header is reopened, not new).
+     */
+    private static void wipeHeader(Path cow) throws IOException {
+        try (FileBlockDevice d = FileBlockDevice.open(cow, FileBlockDevice.Options.READ_WRITE)) {
+            d.write(0, ByteBuffer.allocate((int) Math.min(HEADER_WIPE_BYTES, d.size())), true);
         }
     }
 
