@@ -124,6 +124,13 @@ public final class Snapshots {
             return all.stream().filter(d -> d.isSingle(type) && d.words()[0].equals(number)).findFirst();
         }
 
+        /** A device whose table names this file. */
+        Optional<Device> using(Path file) {
+            String path = file.toString();
+            return all.stream().filter(d -> d.table().stream()
+                    .anyMatch(l -> List.of(l.params().split(" ")).contains(path))).findFirst();
+        }
+
         List<Device> snapshotsOf(String realNumber) {
             return all.stream().filter(d -> d.isSingle("snapshot") && d.words()[0].equals(realNumber)).toList();
         }
@@ -154,6 +161,11 @@ public final class Snapshots {
             throw refusal("EEXIST", 17, "device " + realName + " already exists");
         }
         long cowSectors = sectorsOf(cow);
+        Optional<Device> user = devices.using(cow);
+        if (user.isPresent()) {
+            // Zeroing its header would destroy what that device holds (another snapshot's COW, say).
+            throw refusal("EBUSY", 16, cow + " is in use by device " + user.get().name());
+        }
         long size = o.sizeSectors();
         wipeHeader(cow);
 
@@ -424,6 +436,9 @@ public final class Snapshots {
                 try (FileBlockDevice d = FileBlockDevice.open(cow, FileBlockDevice.Options.READ_ONLY)) {
                     return d.size() / 512;
                 }
+            }
+            if (!Files.isRegularFile(cow)) {
+                throw refusal("EINVAL", 22, "cannot use " + cow + " as the COW: it is neither a regular file nor a block device");
             }
             return Files.size(cow) / 512;
         } catch (NoSuchFileException e) {
