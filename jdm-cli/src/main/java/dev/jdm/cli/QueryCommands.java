@@ -51,11 +51,16 @@ final class QueryCommands {
         }
 
         void printJson(JsonNode node) {
-            try {
-                out().println(Protocol.JSON.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(node));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
+            out().println(indented(node));
+        }
+    }
+
+    /** JSON for scripts and people: indented, as every --json prints it. */
+    static String indented(JsonNode node) {
+        try {
+            return Protocol.JSON.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
         }
     }
 

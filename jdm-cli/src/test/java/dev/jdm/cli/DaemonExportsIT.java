@@ -41,15 +41,11 @@ class DaemonExportsIT {
     }
 
     private String unixUri(String export) {
-        return "nbd+unix:///" + export + "?socket=" + s.data.resolve("nbd.sock");
+        return s.nbdUri(export);
     }
 
     private Path image(String name, long bytes) throws IOException {
-        Path p = dir.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(bytes);
-        }
-        return p;
+        return s.image(name, bytes);
     }
 
     private static byte[] pattern(int bytes, long seed) {
@@ -88,7 +84,7 @@ class DaemonExportsIT {
 
     @Test
     void attachWriteDetach() throws Exception {
-        requireAttach();
+        Tools.requireAttach();
         Path backing = image("att.img", 1 << 20);
         s.ok("jdm", "create", "att", "--table", "0 2048 linear " + backing + " 0");
 
@@ -121,7 +117,7 @@ class DaemonExportsIT {
 
     @Test
     void aDaemonKilledWithAttachmentsHasThemDetachedByTheNext() throws Exception {
-        requireAttach();
+        Tools.requireAttach();
         Path other = Files.createDirectories(dir.resolve("killed"));
         String device;
         try (JdmSession first = new JdmSession(other, "--no-nbd-tcp")) {
@@ -134,15 +130,6 @@ class DaemonExportsIT {
             assertTrue(!s.ok("losetup", "-a").contains(device + ":"), "the next daemon detached it");
             assertEquals("", second.ok("jdm", "attachments"));
         }
-    }
-
-    private void requireAttach() {
-        Tools.require("root".equals(System.getProperty("user.name")), "attach needs root (loop devices, FUSE mounts)");
-        Tools.require(Files.exists(Path.of("/dev/fuse")), "attach needs /dev/fuse");
-        Tools.require(Files.exists(Path.of("/dev/loop-control")), "attach needs loop devices (/dev/loop-control)");
-        Tools.require("nbdfuse", "nbdfuse");
-        Tools.require("fusermount3", "fuse3");
-        Tools.require("losetup", "mount");
     }
 
     @Test
@@ -313,7 +300,7 @@ class DaemonExportsIT {
 
     @Test
     void crashTestPassesTheBuiltInExt4WorkloadAndReportsAFailingCheck() throws Exception {
-        requireAttach();
+        Tools.requireAttach();
         for (String tool : List.of("mkfs.ext4", "e2fsck", "debugfs")) {
             Tools.require(tool, "e2fsprogs");
         }

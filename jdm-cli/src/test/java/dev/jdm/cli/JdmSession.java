@@ -1,6 +1,7 @@
 package dev.jdm.cli;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +42,20 @@ final class JdmSession implements AutoCloseable {
             assertTrue(daemon.isAlive(), () -> "the daemon died: " + daemonLog());
             Thread.sleep(100);
         }
+    }
+
+    /** A sparse file of {@code bytes} in the session's folder. */
+    Path image(String name, long bytes) throws IOException {
+        Path p = dir.resolve(name);
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(bytes);
+        }
+        return p;
+    }
+
+    /** The NBD URI of one of this daemon's exports on its Unix socket. */
+    String nbdUri(String export) {
+        return "nbd+unix:///" + export + "?socket=" + data.resolve("nbd.sock");
     }
 
     String daemonLog() {

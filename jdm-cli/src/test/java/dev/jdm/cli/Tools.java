@@ -3,6 +3,8 @@ package dev.jdm.cli;
 import dev.jdm.core.testing.ExternalTools;
 
 import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /** What the tests need from the machine: with CI=true anything missing fails the test, elsewhere it skips it. */
 final class Tools {
@@ -15,6 +17,16 @@ final class Tools {
 
     static void require(boolean present, String whyNot) {
         ExternalTools.require(present, whyNot);
+    }
+
+    /** What {@code jdm attach} needs: root, FUSE, loop devices and nbdfuse. */
+    static void requireAttach() {
+        require("root".equals(System.getProperty("user.name")), "attach needs root (loop devices, FUSE mounts)");
+        require(Files.exists(Path.of("/dev/fuse")), "attach needs /dev/fuse");
+        require(Files.exists(Path.of("/dev/loop-control")), "attach needs loop devices (/dev/loop-control)");
+        require("nbdfuse", "nbdfuse");
+        require("fusermount3", "fuse3");
+        require("losetup", "mount");
     }
 
     private static boolean onPath(String tool) {
