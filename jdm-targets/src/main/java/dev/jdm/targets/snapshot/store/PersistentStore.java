@@ -32,6 +32,8 @@ public final class PersistentStore implements ExceptionStore {
     static final int ENTRY_BYTES = 16;
     /** The kernel's DM_CHUNK_SIZE_DEFAULT_SECTORS: a new store's chunk when the table says 0. */
     static final int DEFAULT_CHUNK_SECTORS = 32;
+    /** The unit of an area write: a page, so a commit writes 4 KiB of the area, not the whole chunk. */
+    private static final int AREA_PAGE = 4096;
     /** Header, the first area and one data chunk: a COW smaller than that cannot hold a single exception. */
     private static final int MIN_CHUNKS = 3;
 
@@ -342,7 +344,7 @@ public final class PersistentStore implements ExceptionStore {
             if (full) {
                 zeroDiskArea(areaIndex + 1);
             }
-            writeArea(areaIndex);
+            writeArea(areaIndex, committed - batch.size(), committed);
         } catch (IOException e) {
             failure = new IOException("snapshot store: writing metadata area " + areaIndex + " failed: " + e.getMessage(), e);
         } finally {
@@ -430,7 +432,7 @@ public final class PersistentStore implements ExceptionStore {
             }
             int remaining = currentCommitted - count;
             area.put(remaining * ENTRY_BYTES, new byte[count * ENTRY_BYTES]);
-            writeArea(currentArea);
+            writeArea(currentArea, remaining, currentCommitted);
             currentCommitted = remaining;
             // As the kernel: after a merge only usage reads next_free, so it just follows the area's end.
             nextFree = areaLocation(currentArea) + currentCommitted + 1;
@@ -513,10 +515,18 @@ public final class PersistentStore implements ExceptionStore {
         cow.write(0, header, durable);
     }
 
-    /** The area buffer to its place with the kernel's REQ_PREFLUSH | REQ_FUA. */
-    private void writeArea(long index) throws IOException {
+    /**
+     * The area buffer to its place with the kernel's REQ_PREFLUSH | REQ_FUA. Only the pages holding entries
+     * [from, to) and the entry after them are written: the rest of the area is already on disk as the buffer has
+     * it, and a first write to a 64 KiB chunk otherwise costs a 64 KiB metadata write. The entry after them is the
+     * zero that ends the list, so a page of stale entries behind a torn earlier write is never joined to it.
+     */
+    private void writeArea(long index, int from, int to) throws IOException {
+        int page = (int) Math.min(AREA_PAGE, chunkBytes());
+        int start = from * ENTRY_BYTES / page * page;
+        int end = Math.min(area.capacity(), ((Math.min(to + 1, exceptionsPerArea) * ENTRY_BYTES) + page - 1) / page * page);
         cow.flush();
-        cow.write(checkedOffset(areaLocation(index)), area.duplicate().clear(), true);
+        cow.write(checkedOffset(areaLocation(index)) + start, area.duplicate().clear().position(start).limit(end), true);
     }
 
     private void zeroDiskArea(long index) throws IOException {
