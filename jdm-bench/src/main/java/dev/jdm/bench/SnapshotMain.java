@@ -49,6 +49,11 @@ public final class SnapshotMain {
     /** Writer and reader threads ({@code $JDM_SNAPSHOT_THREADS}, default 4): more of them let the store commit more together. */
     private static final int THREADS = Integer.parseInt(System.getenv().getOrDefault("JDM_SNAPSHOT_THREADS", "4"));
     private static final int WARM_UP_ROUNDS = 2;
+    /**
+     * {@code $JDM_SNAPSHOT_COW=allocated}: each COW file written whole before the snapshot is made, as an LV or a
+     * partition is (every block exists); the default is a sparse file, where every first write allocates.
+     */
+    private static final boolean ALLOCATED_COW = "allocated".equals(System.getenv("JDM_SNAPSHOT_COW"));
     /** Chunks one batch of first writes touches, and the chunks a merge copies back. */
     private static final int BATCH_CHUNKS = 2048;
     private static final long ORIGIN_BYTES = 256L << 20;
@@ -365,6 +370,10 @@ public final class SnapshotMain {
         for (int i = 0; i < count; i++) {
             String name = "snap" + generation++;
             Path cow = sparse(name + ".cow", cowChunks * chunkBytes);
+            if (ALLOCATED_COW) {
+                fill(cow, cowChunks * chunkBytes);
+                zeroHeader(cow, chunkBytes);
+            }
             dm.create(name, null, "0 " + ORIGIN_BYTES / SECTOR + " snapshot " + origin + " " + cow + " P " + chunkSectors, false);
             names.add(name);
         }
@@ -439,6 +448,14 @@ public final class SnapshotMain {
     }
 
     /** Writes {@code bytes} of a pattern into the file, so neither side writes into holes. */
+    /** A COW that starts as a blank store: magic 0 in its first chunk, as lvcreate leaves a new COW volume. */
+    private static void zeroHeader(Path file, long chunkBytes) throws IOException {
+        try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            c.write(ByteBuffer.allocate((int) chunkBytes), 0);
+            c.force(false);
+        }
+    }
+
     private static void fill(Path file, long bytes) throws IOException {
         try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             ByteBuffer block = pattern(1 << 20, 9);

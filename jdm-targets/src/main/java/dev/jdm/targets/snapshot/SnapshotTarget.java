@@ -440,22 +440,46 @@ public final class SnapshotTarget implements Target {
         IoSplit.forEach(offset, dst, ex.chunks, (v, at, piece) -> readChunk(ex, at, piece));
     }
 
+    /**
+     * The kernel's track_chunk, optimistically: the read runs without taking the cell, and is kept only if no
+     * copy-out or merge took the cell exclusively meanwhile (an origin write to a chunk this snapshot has not
+     * copied always does, before it writes); otherwise it runs again holding the cell shared.
+     */
     private void readChunk(Exceptions ex, long offset, ByteBuffer piece) throws IOException {
         long chunk = ex.chunkOf(offset);
         StampedLock cell = ex.cells.cell(0, chunk);
-        long stamp = cell.readLock();
+        long stamp = cell.tryOptimisticRead();
+        if (stamp != 0) {
+            int start = piece.position();
+            try {
+                readMapped(ex, chunk, offset, piece);
+                if (cell.validate(stamp)) {
+                    return;
+                }
+            } catch (IOException e) {
+                if (cell.validate(stamp)) {
+                    throw e;
+                }
+            }
+            piece.position(start);
+        }
+        stamp = cell.readLock();
         try {
-            if (!merging && !ex.valid) {
-                throw invalidError();
-            }
-            long newChunk = ex.valid ? ex.map.get(chunk) : -1;
-            if (newChunk >= 0) {
-                ex.cow.read(ex.cowOffset(newChunk, offset), piece);
-            } else {
-                origin.device.read(offset, piece); // the origin cannot change this chunk while the cell is held
-            }
+            readMapped(ex, chunk, offset, piece);
         } finally {
             cell.unlockRead(stamp);
+        }
+    }
+
+    private void readMapped(Exceptions ex, long chunk, long offset, ByteBuffer piece) throws IOException {
+        if (!merging && !ex.valid) {
+            throw invalidError();
+        }
+        long newChunk = ex.valid ? ex.map.get(chunk) : -1;
+        if (newChunk >= 0) {
+            ex.cow.read(ex.cowOffset(newChunk, offset), piece);
+        } else {
+            origin.device.read(offset, piece);
         }
     }
 
