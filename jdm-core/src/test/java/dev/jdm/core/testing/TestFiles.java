@@ -5,8 +5,11 @@ import dev.jdm.core.io.FileBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
 
 /** Backing files for tests. */
 public final class TestFiles {
@@ -24,5 +27,26 @@ public final class TestFiles {
             d.discard(0, size);
         }
         return file;
+    }
+
+    /** Work that needs a folder of its own. */
+    @FunctionalInterface
+    public interface InFolder {
+        void run(Path dir) throws Exception;
+    }
+
+    /**
+     * Runs {@code work} in a new temporary folder and deletes the folder after, whatever happened: for property
+     * tests, whose tries each need a fresh folder that JUnit's @TempDir (one per test method) cannot give.
+     */
+    public static void inTemporaryFolder(String prefix, InFolder work) throws Exception {
+        Path dir = Files.createTempDirectory(prefix);
+        try {
+            work.run(dir);
+        } finally {
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 }

@@ -18,11 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
@@ -66,14 +64,7 @@ class SnapshotModelPropertyTest {
 
     @Property(tries = 25)
     void everyDeviceReadsAsTheModelSaysBeforeAndAfterRestarting(@ForAll("operations") List<Op> ops) throws Exception {
-        Path dir = Files.createTempDirectory("snapshot-model");
-        try {
-            new Run(dir).run(ops);
-        } finally {
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        TestFiles.inTemporaryFolder("snapshot-model", dir -> new Run(dir).run(ops));
     }
 
     @net.jqwik.api.Example

@@ -15,11 +15,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 import static dev.jdm.core.testing.TestPattern.pattern;
 import static dev.jdm.targets.thin.ThinFixture.BLOCK;
@@ -75,14 +73,7 @@ class ThinModelPropertyTest {
 
     @Property(tries = 25)
     void everyDeviceReadsAsTheModelSaysBeforeAndAfterReopening(@ForAll("operations") List<Op> ops) throws Exception {
-        Path dir = Files.createTempDirectory("thin-model");
-        try {
-            new Run(dir).run(ops);
-        } finally {
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        TestFiles.inTemporaryFolder("thin-model", dir -> new Run(dir).run(ops));
     }
 
     /** A write to the origin leaves its snapshot alone, also once the origin's blocks were seen unshared; an id deleted and created again starts empty. */
