@@ -28,10 +28,10 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 @Command(name = "crash-test", description = {
         "Checks that a workload's device is consistent after a crash at any flush point.",
-        "Records the workload through log-writes on an attached device, replays the log to every FLUSH/FUA",
-        "point and checks each (e2fsck, then --check commands). Needs root, /dev/fuse and loop devices.",
-        "STEP options run in the order given: --run 'SHELL COMMAND' ({} and $JDM_CRASH_DEVICE are the device),",
-        "--mark NAME (logs a mark, e.g. after mkfs, for --check-from)."},
+        "Records the workload through log-writes on an attached device, replays the log to every FLUSH/FUA"
+                + " point and checks each (e2fsck, then --check commands). Needs root, /dev/fuse and loop devices.",
+        "STEP options run in the order given: --run 'SHELL COMMAND' ({} and $JDM_CRASH_DEVICE are the device),"
+                + " --mark NAME (logs a mark, e.g. after mkfs, for --check-from)."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:every checked point is consistent", "1:a point failed its checks",
                 "2:bad usage, or the harness could not run (tool missing, workload failed, mark not found)"})

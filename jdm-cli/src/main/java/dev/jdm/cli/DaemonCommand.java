@@ -19,9 +19,9 @@ import java.util.concurrent.Callable;
 /** {@code jdm daemon}: runs the daemon in the foreground until SIGTERM or SIGINT. */
 @Command(name = "daemon", description = {
         "Runs the jdm daemon in the foreground (until SIGTERM or SIGINT).",
-        "It restores the devices of the state folder (on the first start it creates disk0, a sparse 1 GiB",
-        "file DATA/disk0.img mapped by a linear table), serves the control socket, and exports every",
-        "device over NBD under its name (Unix socket DATA/nbd.sock and TCP 127.0.0.1:10809)."})
+        "It restores the devices of the state folder (on the first start it creates disk0, a sparse 1 GiB"
+                + " file DATA/disk0.img mapped by a linear table), serves the control socket, and exports every"
+                + " device over NBD under its name (Unix socket DATA/nbd.sock and TCP 127.0.0.1:10809)."})
 final class DaemonCommand implements Callable<Integer> {
     @ParentCommand
     JdmCommand root;
