@@ -177,6 +177,43 @@ class SnapshotPersistentTest {
     }
 
     @Test
+    void theEndOfAMergeRaisesAnEventOnTheMergedDevice() throws Exception {
+        f.snapshot("s1", 1024, "P 8");
+        for (int chunk = 0; chunk < CHUNKS; chunk += 3) {
+            f.write("base", (long) chunk * CHUNK, filled(CHUNK, 0xf1));
+        }
+        byte[] pointInTime = f.read("s1", 0, CHUNKS * CHUNK);
+        long before = f.dm.info("base").eventNumber();
+
+        startMerge("s1");
+        f.dm.waitEvent("base", before, 20_000);
+        // The event comes when nothing is left to merge: allocated equals metadata at once, no polling.
+        String[] usage = f.status("base").split("[/ ]");
+        assertEquals(usage[2], usage[0], f.status("base"));
+        assertArrayEquals(pointInTime, f.read("base-real", 0, CHUNKS * CHUNK));
+    }
+
+    @Test
+    void aMergeThatCannotReadTheCowStopsWithMergeFailed() throws Exception {
+        f.snapshot("s1", 1024, "P 8");
+        for (int chunk = 0; chunk < CHUNKS; chunk += 3) {
+            f.write("base", (long) chunk * CHUNK, filled(CHUNK, 0xf2));
+        }
+        byte[] originNow = f.read("base-real", 0, CHUNKS * CHUNK);
+        // The COW device starts failing every I/O (the store's area is in memory, so only the copies see it).
+        f.dm.load("s1-cow", "0 1024 error", false);
+        f.dm.suspend("s1-cow", false);
+        f.dm.resume("s1-cow");
+        long before = f.dm.info("base").eventNumber();
+
+        startMerge("s1");
+        f.dm.waitEvent("base", before, 20_000);
+        assertEquals("Merge failed", f.status("base"));
+        // Nothing was merged: the first copy failed before it wrote the origin.
+        assertArrayEquals(originNow, f.read("base-real", 0, CHUNKS * CHUNK));
+    }
+
+    @Test
     void mergeCopiesTheSnapshotBackAndTheMergedDeviceStaysWritable() throws Exception {
         f.snapshot("s1", 1024, "P 8");
         f.snapshot("s2", 1024, "P 8");
@@ -208,7 +245,7 @@ class SnapshotPersistentTest {
     void aMergeStoppedByRemovingEverythingContinuesFromTheStore() throws Exception {
         f.snapshot("s1", 4096, "P 8");
         byte[] expected = f.read("base", 0, CHUNKS * CHUNK);
-        for (int chunk = 0; chunk < CHUNKS; chunk += 2) {
+        for (int chunk = 0; chunk < CHUNKS; chunk += 3) {
             f.write("base", (long) chunk * CHUNK, filled(CHUNK, 0xf1));
         }
         startMerge("s1");
