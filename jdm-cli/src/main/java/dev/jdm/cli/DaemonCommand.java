@@ -3,6 +3,7 @@ package dev.jdm.cli;
 import dev.jdm.daemon.Attachments;
 import dev.jdm.daemon.JdmDaemon;
 import dev.jdm.nbd.NbdServer;
+import dev.jdm.targets.snapshot.SnapshotCopyThrottle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -55,6 +56,11 @@ final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--tls-cert", paramLabel = "PEM", description = "The TLS certificate chain (PEM).")
     Path tlsCert;
 
+    @Option(names = "--snapshot-copy-throttle", paramLabel = "PERCENT",
+            description = "The share of time (0-100) snapshot copies and merges may keep I/O in flight, as the kernel's"
+                    + " dm_snapshot snapshot_copy_throttle (default: 100, unthrottled).")
+    int snapshotCopyThrottle = 100;
+
     @Spec
     CommandSpec spec;
 
@@ -72,6 +78,10 @@ final class DaemonCommand implements Callable<Integer> {
         if (tls != NbdServer.TlsMode.OFF && (tlsKey == null || tlsCert == null)) {
             throw new ParameterException(spec.commandLine(), "--tls " + tls.name().toLowerCase(Locale.ROOT) + " needs --tls-key and --tls-cert");
         }
+        if (snapshotCopyThrottle < 0 || snapshotCopyThrottle > 100) {
+            throw new ParameterException(spec.commandLine(), "--snapshot-copy-throttle must be 0..100, not " + snapshotCopyThrottle);
+        }
+        SnapshotCopyThrottle.percent(snapshotCopyThrottle);
         if (nbdPort < 0 || nbdPort > 65535) {
             throw new ParameterException(spec.commandLine(), "--nbd-port must be 0..65535, not " + nbdPort);
         }

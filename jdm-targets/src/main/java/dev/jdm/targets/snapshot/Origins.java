@@ -19,7 +19,8 @@ final class Origins {
     private static final long COPY_BYTES_IN_FLIGHT = 16L << 20;
 
     private final SharedRegistry<Origin> origins = new SharedRegistry<>(o -> { });
-    final Copier copier = new Copier(COPY_PIECE_BYTES, COPY_BYTES_IN_FLIGHT, Copier.Completion.AS_DONE);
+    final Copier copier = new Copier(COPY_PIECE_BYTES, COPY_BYTES_IN_FLIGHT, Copier.Completion.AS_DONE,
+            SnapshotCopyThrottle.THROTTLE);
 
     /** The origins of the engine building this table. */
     static Origins of(TargetContext ctx) {
