@@ -5,6 +5,7 @@ import dev.jdm.core.Errno;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.BlockDevice;
+import dev.jdm.core.testing.ForwardingDevice;
 import dev.jdm.core.testing.MemoryDevice;
 import dev.jdm.core.testing.TestFiles;
 import dev.jdm.targets.lib.Copier.CopyException;
@@ -269,7 +270,7 @@ class CopierTest {
 
             throttled.copy(Source.of(source, 0), 512 * 400, List.of(new Destination(dest, 0)), Overlay.NONE);
 
-            assertArrayEquals(source.inner.bytes(), dest.bytes());
+            assertArrayEquals(source.memory.bytes(), dest.bytes());
             double duty = (double) source.busyNanos / clock.now;
             assertTrue(Math.abs(duty - percent / 100.0) < 0.05, percent + "%: the reads were in flight " + duty + " of the time");
         }
@@ -307,7 +308,7 @@ class CopierTest {
 
         stalled.copy(Source.of(source, 0), 4 * 512, List.of(new Destination(dest, 0)), Overlay.NONE);
 
-        assertArrayEquals(source.inner.bytes(), dest.inner.bytes());
+        assertArrayEquals(source.memory.bytes(), dest.memory.bytes());
         assertEquals(7 * Copier.Throttle.MAX_PAUSES, clock.pauses.size(), "the first of the 8 I/Os had no history against it");
     }
 
@@ -340,8 +341,8 @@ class CopierTest {
     }
 
     /** A memory device whose every read or write takes {@code ioNanos} of the clock's time. */
-    private static final class SlowDevice implements BlockDevice {
-        final MemoryDevice inner;
+    private static final class SlowDevice extends ForwardingDevice {
+        final MemoryDevice memory;
         private final ManualClock clock;
         private final long ioNanos;
         long busyNanos;
@@ -349,7 +350,8 @@ class CopierTest {
         Runnable afterIo = () -> { };
 
         SlowDevice(MemoryDevice inner, ManualClock clock, long ioNanos) {
-            this.inner = inner;
+            super(inner);
+            this.memory = inner;
             this.clock = clock;
             this.ioNanos = ioNanos;
         }
@@ -362,13 +364,13 @@ class CopierTest {
         }
 
         @Override
-        public void read(long offset, ByteBuffer dst) {
+        public void read(long offset, ByteBuffer dst) throws IOException {
             inner.read(offset, dst);
             takeTime();
         }
 
         @Override
-        public void write(long offset, ByteBuffer src, boolean fua) {
+        public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
             inner.write(offset, src, fua);
             takeTime();
         }
@@ -376,35 +378,6 @@ class CopierTest {
         @Override
         public String id() {
             return "slow";
-        }
-
-        @Override
-        public long size() {
-            return inner.size();
-        }
-
-        @Override
-        public boolean isReadOnly() {
-            return false;
-        }
-
-        @Override
-        public void flush() throws IOException {
-            inner.flush();
-        }
-
-        @Override
-        public void discard(long offset, long length) {
-            inner.discard(offset, length);
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean mayUnmap) {
-            inner.writeZeroes(offset, length, mayUnmap);
-        }
-
-        @Override
-        public void close() {
         }
     }
 

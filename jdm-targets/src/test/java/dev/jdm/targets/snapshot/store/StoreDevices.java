@@ -3,12 +3,14 @@ package dev.jdm.targets.snapshot.store;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.Args;
 import dev.jdm.core.spi.TargetException;
+import dev.jdm.core.testing.ForwardingDevice;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /** Devices and table words the store tests share. */
 final class StoreDevices {
@@ -36,26 +38,15 @@ final class StoreDevices {
     }
 
     /** A device in front of another: its own logical block size, counted FUA writes, and slow writes if asked. */
-    static final class Wrapped implements BlockDevice {
-        private final BlockDevice inner;
+    static final class Wrapped extends ForwardingDevice {
         private final int logicalBlockSize;
         private final long writeDelayNanos;
         final AtomicInteger fuaWrites = new AtomicInteger();
 
         Wrapped(BlockDevice inner, int logicalBlockSize, long writeDelayNanos) {
-            this.inner = inner;
+            super(inner);
             this.logicalBlockSize = logicalBlockSize;
             this.writeDelayNanos = writeDelayNanos;
-        }
-
-        @Override
-        public String id() {
-            return inner.id();
-        }
-
-        @Override
-        public long size() {
-            return inner.size();
         }
 
         @Override
@@ -69,39 +60,14 @@ final class StoreDevices {
         }
 
         @Override
-        public void read(long offset, ByteBuffer dst) throws IOException {
-            inner.read(offset, dst);
-        }
-
-        @Override
         public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
             if (fua) {
                 fuaWrites.incrementAndGet();
             }
             if (writeDelayNanos > 0) {
-                java.util.concurrent.locks.LockSupport.parkNanos(writeDelayNanos);
+                LockSupport.parkNanos(writeDelayNanos);
             }
             inner.write(offset, src, fua);
-        }
-
-        @Override
-        public void flush() throws IOException {
-            inner.flush();
-        }
-
-        @Override
-        public void discard(long offset, long length) throws IOException {
-            inner.discard(offset, length);
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean mayUnmap) throws IOException {
-            inner.writeZeroes(offset, length, mayUnmap);
-        }
-
-        @Override
-        public void close() throws IOException {
-            inner.close();
         }
     }
 }
