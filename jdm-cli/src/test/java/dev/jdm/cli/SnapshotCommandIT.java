@@ -159,6 +159,9 @@ class SnapshotCommandIT {
         s.ok("jdm", "snapshot", "create", "vol", "t1", "--cow", cow.toString(), "--transient");
         String withT1 = table();
         fails("jdm: snapshot create t2 failed: " + cow + " is in use by device t1-cow\n", "snapshot", "create", "vol", "t2", "--cow", cow.toString());
+        // The same file under another name is the same COW.
+        Path alias = Files.createSymbolicLink(cow.resolveSibling("alias.img"), cow);
+        fails("jdm: snapshot create t2 failed: " + alias + " is in use by device t1-cow\n", "snapshot", "create", "vol", "t2", "--cow", alias.toString());
         assertTrue(withT1.contains("t1: 0 16384 snapshot 253:2 253:3 N 8\n"), withT1);
         fails("jdm: snapshot merge t1 failed: t1 has a transient COW (N): only a persistent snapshot can be merged\n",
                 "snapshot", "merge", "t1");

@@ -7,6 +7,7 @@ import dev.jdm.core.io.FileBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.LongConsumer;
+import java.util.stream.Stream;
 
 /**
  * Classic snapshots of a live device the way LVM2 builds them (docs/snapshot.md), as a sequence of
@@ -125,14 +127,30 @@ public final class Snapshots {
         }
 
         /** A device whose table names this file. */
-        Optional<Device> using(Path file) {
-            String path = file.toString();
-            return all.stream().filter(d -> d.table().stream()
-                    .anyMatch(l -> List.of(l.params().split(" ")).contains(path))).findFirst();
+        /**
+         * The device whose table names this file or block device, however it is spelt: tables print a file by
+         * its absolute path (another path, a symlink or a hard link to it is the same file) and a block device
+         * by {@code major:minor}.
+         */
+        Optional<Device> using(Path file) throws IOException {
+            String number = FileBlockDevice.isBlockDevice(file) ? FileBlockDevice.majorMinor(file) : null;
+            return all.stream().filter(d -> d.table().stream().flatMap(l -> Stream.of(l.params().split(" ")))
+                    .anyMatch(word -> word.equals(number) || sameFile(file, word))).findFirst();
         }
 
         List<Device> snapshotsOf(String realNumber) {
             return all.stream().filter(d -> d.isSingle("snapshot") && d.words()[0].equals(realNumber)).toList();
+        }
+    }
+
+    private static boolean sameFile(Path file, String word) {
+        if (!word.startsWith("/")) {
+            return false;
+        }
+        try {
+            return Files.isSameFile(file, Path.of(word));
+        } catch (IOException | InvalidPathException e) {
+            return false; // a word that names no file here is not this one
         }
     }
 

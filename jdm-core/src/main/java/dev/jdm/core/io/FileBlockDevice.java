@@ -134,7 +134,8 @@ public final class FileBlockDevice implements BlockDevice {
         return (mode & 0170000) == 0060000;
     }
 
-    private static String majorMinor(Path path) throws IOException {
+    /** A block device's {@code major:minor}, as tables print it. */
+    public static String majorMinor(Path path) throws IOException {
         long rdev = (Long) Files.getAttribute(path, "unix:rdev");
         long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
         long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
