@@ -7,8 +7,10 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.concurrent.locks.StampedLock;
@@ -110,10 +112,35 @@ final class Origin {
         }
         // Chunks side by side, as the kernel runs the pieces of a split bio: their store commits then share
         // metadata writes instead of paying a flush each, one after the other.
-        try (ExecutorService pieces = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (long at = first; at < offset + length; at += split) {
-                long chunkAt = at;
-                pieces.execute(() -> copyChunk(chunkAt));
+        List<Runnable> pieces = new ArrayList<>();
+        for (long at = first; at < offset + length; at += split) {
+            long chunkAt = at;
+            pieces.add(() -> copyChunk(chunkAt));
+        }
+        inParallel(pieces);
+    }
+
+    /** Runs the tasks on virtual threads and returns when all have ended; a task's failure is rethrown here. */
+    private static void inParallel(List<Runnable> tasks) {
+        List<Future<?>> running = new ArrayList<>(tasks.size());
+        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (Runnable task : tasks) {
+                running.add(threads.submit(task));
+            }
+        }
+        for (Future<?> task : running) {
+            try {
+                task.get();
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt(); // the executor's close already waited for every task
             }
         }
     }
@@ -153,6 +180,9 @@ final class Origin {
                 StampedLock cell = ex.cells.cell(0, chunk);
                 claims.add(new Claim(s, ex, chunk, cell, cell.writeLock()));
             }
+            if (claims.isEmpty()) {
+                return; // the common case: every snapshot has the chunk already
+            }
             for (Claim c : claims) {
                 if (c.ex.valid && !c.ex.map.contains(c.chunk)) {
                     try {
@@ -174,15 +204,11 @@ final class Origin {
     /** Each snapshot's store commits at the same time, so a write waits for one commit, not one per snapshot. */
     private static void commitClaims(List<Claim> claims) {
         List<Claim> copied = claims.stream().filter(c -> c.newChunk >= 0).toList();
-        if (copied.size() == 1) {
-            commit(copied.getFirst());
+        if (copied.size() <= 1) {
+            copied.forEach(Origin::commit);
             return;
         }
-        try (ExecutorService commits = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (Claim c : copied) {
-                commits.execute(() -> commit(c));
-            }
-        }
+        inParallel(copied.stream().<Runnable>map(c -> () -> commit(c)).toList());
     }
 
     private static void commit(Claim c) {
