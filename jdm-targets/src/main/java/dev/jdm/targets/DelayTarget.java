@@ -13,6 +13,8 @@ import dev.jdm.core.spi.TargetType;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -84,6 +86,17 @@ public final class DelayTarget extends FilterTarget {
     /** False between presuspend and resume: I/O passes without waiting. */
     private boolean mayDelay = true;
     private final int[] held = new int[3];
+    /** Per class, the held I/Os in the order they came (the kernel's list of delayed bios). */
+    private final List<ArrayDeque<Held>> waiting = List.of(new ArrayDeque<>(), new ArrayDeque<>(), new ArrayDeque<>());
+
+    /** One held I/O: when its delay is over (a class, not a record: two with one deadline are two I/Os). */
+    private static final class Held {
+        final long deadline;
+
+        Held(long deadline) {
+            this.deadline = deadline;
+        }
+    }
 
     private DelayTarget(DelayClass read, DelayClass write, DelayClass flush, int argCount) {
         super(read.route, write.route, flush.route);
@@ -93,28 +106,44 @@ public final class DelayTarget extends FilterTarget {
         this.argCount = argCount;
     }
 
-    /** Parks the calling I/O until its class's delay has passed or the target is suspended. */
+    /**
+     * Parks the calling I/O until its class's delay has passed or the target is suspended. I/O of one class
+     * leaves in the order it came, as the kernel's worker walks its list of delayed bios: a held I/O whose time
+     * is up still waits for the ones of its class that came before it, so two writes to one block land in the
+     * order they were issued however the threads are woken.
+     */
     private void hold(DelayClass c, int counter) throws IOException {
         if (c.delayMs == 0) {
             return;
         }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(c.delayMs);
         lock.lock();
         try {
             if (!mayDelay) {
                 return;
             }
+            Held me = new Held(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(c.delayMs));
+            ArrayDeque<Held> queue = waiting.get(counter);
+            queue.addLast(me);
             held[counter]++;
             try {
                 long left;
-                while (mayDelay && (left = deadline - System.nanoTime()) > 0) {
-                    released.awaitNanos(left);
+                while (mayDelay && ((left = me.deadline - System.nanoTime()) > 0 || queue.peekFirst() != me)) {
+                    if (left > 0) {
+                        released.awaitNanos(left);
+                    } else {
+                        released.await(); // time is up, but an earlier I/O of the class has not left yet
+                    }
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new BlockIoException(Errno.EIO, "interrupted while held by the delay target", e);
             } finally {
                 held[counter]--;
+                queue.remove(me);
+                Held next = queue.peekFirst();
+                if (next != null && next.deadline - System.nanoTime() <= 0) {
+                    released.signalAll(); // it may be waiting only for this one to leave
+                }
             }
         } finally {
             lock.unlock();
