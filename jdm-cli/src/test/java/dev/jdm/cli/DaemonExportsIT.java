@@ -17,6 +17,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** One real daemon process: its NBD exports (Unix socket and TCP) and attach/detach, driven by the real tools. */
@@ -106,13 +107,23 @@ class DaemonExportsIT {
         s.ok("jdm", "detach", "att");
         assertEquals("", s.ok("jdm", "attachments"));
         assertEquals(new JdmSession.Result(1, "", "jdm: detach att failed: device att is not attached\n"), s.jdm("detach", "att"));
-        assertTrue(!s.ok("losetup", "-a").contains(device + ":"), "the loop device is gone");
+        assertFalse(loopBackedFrom(device, dir), "the loop device is gone");
 
         // remove --force detaches first.
         String again = s.ok("jdm", "attach", "att").strip();
         s.ok("jdm", "remove", "--force", "att");
         assertEquals("", s.ok("jdm", "attachments"));
-        assertTrue(!s.ok("losetup", "-a").contains(again + ":"), "the loop device is gone");
+        assertFalse(loopBackedFrom(again, dir), "the loop device is gone");
+    }
+
+    /**
+     * Whether the loop device is attached to a file under {@code folder}: once detached, its number may at once
+     * go to a loop device another test attaches, so the number alone says nothing. losetup reads the backing
+     * file's whole path from sysfs (the list of {@code losetup -a} cuts it at 64 bytes).
+     */
+    private boolean loopBackedFrom(String device, Path folder) throws Exception {
+        JdmSession.Result r = s.exec(null, List.of("losetup", "--noheadings", "--output", "BACK-FILE", device));
+        return r.exit() == 0 && r.out().strip().startsWith(folder.toString());
     }
 
     @Test
@@ -124,10 +135,10 @@ class DaemonExportsIT {
             device = first.ok("jdm", "attach", "disk0").strip();
             assertEquals(137, first.kill());
         }
-        assertTrue(s.ok("losetup", "-a").contains(device + ":"), "kill -9 leaves the loop device");
+        assertTrue(loopBackedFrom(device, other), "kill -9 leaves the loop device");
         try (JdmSession second = new JdmSession(other, "--no-nbd-tcp")) {
             assertTrue(second.daemonLog().contains("jdm daemon: detached disk0, left attached by an earlier daemon\n"), second.daemonLog());
-            assertTrue(!s.ok("losetup", "-a").contains(device + ":"), "the next daemon detached it");
+            assertFalse(loopBackedFrom(device, other), "the next daemon detached it");
             assertEquals("", second.ok("jdm", "attachments"));
         }
     }
