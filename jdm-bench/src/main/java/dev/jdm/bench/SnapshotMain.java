@@ -336,10 +336,10 @@ public final class SnapshotMain {
             }
         }
         try {
-            long before = usedHeap();
+            long before = Heap.used();
             dm.create("heap", null, "0 " + (long) HEAP_EXCEPTIONS * chunkSectors + " snapshot " + bigOrigin + " " + cow + " P "
                     + chunkSectors, false);
-            long after = usedHeap();
+            long after = Heap.used();
             String status = dm.status("heap", false).getFirst().params();
             System.out.printf(Locale.ROOT, "(e) heap held by a snapshot of %,d exceptions (4 KiB chunks; status %s): %.1f MiB, %.1f bytes per exception%n",
                     HEAP_EXCEPTIONS, status, (after - before) / 1048576.0, (double) (after - before) / HEAP_EXCEPTIONS);
@@ -470,15 +470,6 @@ public final class SnapshotMain {
         byte[] b = new byte[bytes];
         new SplittableRandom(seed).nextBytes(b);
         return ByteBuffer.allocateDirect(bytes).put(b).flip();
-    }
-
-    private static long usedHeap() throws InterruptedException {
-        Runtime rt = Runtime.getRuntime();
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-            Thread.sleep(50);
-        }
-        return rt.totalMemory() - rt.freeMemory();
     }
 
     private static double median(List<Double> values) {

@@ -95,7 +95,7 @@ public final class ThinMain {
 
     /** The heap the pool keeps once every mapped block of a {@code mappings}-block origin was read. */
     private static void heap(int mappings) throws Exception {
-        long before = usedHeap();
+        long before = Heap.used();
         ThinBenchmark.Origin origin = new ThinBenchmark.Origin();
         origin.mappings = mappings;
         origin.setUp();
@@ -110,19 +110,10 @@ public final class ThinMain {
                     dev.read((r * stride + k) * ThinBenchmark.BLOCK_BYTES, sector.clear());
                 }
             }
-            long after = usedHeap();
+            long after = Heap.used();
             System.out.printf("heap held by the pool after reading all %,d mappings: %.1f MiB%n", mappings, (after - before) / 1048576.0);
         } finally {
             origin.tearDown();
         }
-    }
-
-    private static long usedHeap() throws InterruptedException {
-        Runtime rt = Runtime.getRuntime();
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-            Thread.sleep(50);
-        }
-        return rt.totalMemory() - rt.freeMemory();
     }
 }
