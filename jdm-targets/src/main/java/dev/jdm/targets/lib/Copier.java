@@ -306,12 +306,12 @@ public final class Copier {
         long until = Math.min(end, overlay.end());
         boolean touched = from < until;
         if (touched && from == at && until == end) {
-            writeAll(to, at, d -> d.device().write(d.offset() + at, overlaid(overlay, from, until), false));
+            writeAll(to, d -> d.device().write(d.offset() + at, overlaid(overlay, from, until), false));
             return;
         }
         if (source.zeroesIn(at)) {
             // Zeroes around the overlay, the overlay from the caller's buffer: no chunk buffer at all.
-            writeAll(to, at, d -> {
+            writeAll(to, d -> {
                 if (!touched) {
                     d.device().writeZeroes(d.offset() + at, end - at, false);
                     return;
@@ -347,7 +347,7 @@ public final class Copier {
                 ByteBuffer data = overlay.data();
                 buf.put((int) (from - at), data, data.position() + (int) (from - overlay.at()), (int) (until - from));
             }
-            writeAll(to, at, d -> d.device().write(d.offset() + at, buf.duplicate(), false));
+            writeAll(to, d -> d.device().write(d.offset() + at, buf.duplicate(), false));
         } finally {
             if (reserved != null) {
                 spareBuffers.add(reserved);
@@ -382,19 +382,20 @@ public final class Copier {
     }
 
     /** Writes the chunk to every destination, even past a failed one, then reports the failures. */
-    private void writeAll(List<Destination> to, long at, ChunkWrite write) throws ChunkFailure {
+    private void writeAll(List<Destination> to, ChunkWrite write) throws ChunkFailure {
         IOException first = null;
-        BitSet failed = new BitSet();
+        BitSet failed = null; // made on the first failure only: this runs for every chunk copied
         throttle.ioStarts();
         try {
             for (int i = 0; i < to.size(); i++) {
                 try {
                     write.to(to.get(i));
                 } catch (IOException e) {
-                    failed.set(i);
                     if (first == null) {
                         first = e;
+                        failed = new BitSet();
                     }
+                    failed.set(i);
                 }
             }
         } finally {

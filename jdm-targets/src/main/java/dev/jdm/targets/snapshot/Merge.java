@@ -151,7 +151,11 @@ final class Merge {
         if (ex == null) {
             throw new BlockIoException(Errno.EIO, snapshot.context().deviceName() + ": snapshot is invalid");
         }
-        IoSplit.forEach(offset, src, ex.chunks, (v, at, piece) -> writeChunk(ex, at, piece, fua));
+        if (ex.chunks.lengthAt(offset, src.remaining()) == src.remaining()) {
+            writeChunk(ex, offset, src, fua); // one chunk: no split loop (see IoSplit)
+        } else {
+            IoSplit.forEach(offset, src, ex.chunks, (v, at, piece) -> writeChunk(ex, at, piece, fua));
+        }
     }
 
     private void writeChunk(Exceptions ex, long offset, ByteBuffer piece, boolean fua) throws IOException {

@@ -105,19 +105,51 @@ final class Origin {
         if (split == 0) {
             return;
         }
-        long first = offset - offset % split;
-        if (first + split >= offset + length) {
-            copyChunk(first);
-            return;
-        }
-        // Chunks side by side, as the kernel runs the pieces of a split bio: their store commits then share
-        // metadata writes instead of paying a flush each, one after the other.
-        List<Runnable> pieces = new ArrayList<>();
-        for (long at = first; at < offset + length; at += split) {
+        // Mostly every snapshot has the chunks already: that is found without locks or allocation. Chunks that
+        // need copies go side by side, as the kernel runs the pieces of a split bio, so their store commits
+        // share metadata writes instead of paying a flush each, one after the other.
+        long firstNeeded = -1;
+        List<Runnable> several = null;
+        for (long at = offset - offset % split; at < offset + length; at += split) {
+            if (!needsCopy(at)) {
+                continue;
+            }
+            if (firstNeeded < 0) {
+                firstNeeded = at;
+                continue;
+            }
+            if (several == null) {
+                several = new ArrayList<>();
+                long chunkAt = firstNeeded;
+                several.add(() -> copyChunk(chunkAt));
+            }
             long chunkAt = at;
-            pieces.add(() -> copyChunk(chunkAt));
+            several.add(() -> copyChunk(chunkAt));
         }
-        inParallel(pieces);
+        if (several != null) {
+            inParallel(several);
+        } else if (firstNeeded >= 0) {
+            copyChunk(firstNeeded);
+        }
+    }
+
+    /**
+     * Whether some snapshot taking copies lacks the chunk holding {@code at}. A hint checked again under the
+     * cell: the snapshots cannot change while {@link #change} holds the gate, and a map only gains chunks.
+     */
+    private boolean needsCopy(long at) {
+        for (SnapshotTarget s : snapshots) {
+            if (lacking(s, at) != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The exceptions of a snapshot that must take a copy of the chunk holding {@code at}, or null. */
+    private static Exceptions lacking(SnapshotTarget s, long at) {
+        Exceptions ex = s.exceptionsTakingCopies();
+        return ex == null || at >= s.lengthBytes() || ex.map.contains(ex.chunkOf(at)) ? null : ex;
     }
 
     /** Runs the tasks on virtual threads and returns when all have ended; a task's failure is rethrown here. */
@@ -169,14 +201,11 @@ final class Origin {
             // All cells first, in list order, then the allocations: a thread that allocated never waits for a
             // cell again, so a store commit waiting on an earlier allocation always sees it finish.
             for (SnapshotTarget s : snapshots) {
-                Exceptions ex = s.exceptionsTakingCopies();
-                if (ex == null || at >= s.lengthBytes()) {
+                Exceptions ex = lacking(s, at);
+                if (ex == null) {
                     continue;
                 }
                 long chunk = ex.chunkOf(at);
-                if (ex.map.contains(chunk)) {
-                    continue;
-                }
                 StampedLock cell = ex.cells.cell(0, chunk);
                 claims.add(new Claim(s, ex, chunk, cell, cell.writeLock()));
             }

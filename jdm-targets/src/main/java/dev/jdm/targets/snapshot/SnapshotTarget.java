@@ -246,12 +246,11 @@ public final class SnapshotTarget implements Target {
     }
 
     private Exceptions load(ExceptionStore store) throws TargetException {
-        ChunkMap[] map = new ChunkMap[1];
+        ChunkMap map = new ChunkMap();
         ExceptionStore.LoadResult result;
-        map[0] = new ChunkMap();
         try {
             result = store.load((oldChunk, newChunk) -> {
-                long earlier = map[0].putIfAbsent(oldChunk, newChunk);
+                long earlier = map.putIfAbsent(oldChunk, newChunk);
                 if (earlier >= 0) {
                     throw new StoreException("origin chunk " + oldChunk + " has two exceptions, in COW chunks "
                             + earlier + " and " + newChunk);
@@ -260,10 +259,7 @@ public final class SnapshotTarget implements Target {
         } catch (IOException e) {
             throw new TargetException(Errno.EINVAL, "Failed to read snapshot metadata: " + e.getMessage(), e);
         }
-        if (store.chunkSectors() == 0) {
-            throw new TargetException("Chunk size not set");
-        }
-        Exceptions ex = new Exceptions(store, cow, map[0], (long) store.chunkSectors() << 9);
+        Exceptions ex = new Exceptions(store, cow, map, (long) store.chunkSectors() << 9);
         if (result == ExceptionStore.LoadResult.INVALID) {
             LOG.warning(() -> ctx.deviceName() + ": Snapshot is marked invalid.");
             ex.valid = false;
@@ -437,7 +433,11 @@ public final class SnapshotTarget implements Target {
         if (ex == null) {
             throw invalidError();
         }
-        IoSplit.forEach(offset, dst, ex.chunks, (v, at, piece) -> readChunk(ex, at, piece));
+        if (ex.chunks.lengthAt(offset, dst.remaining()) == dst.remaining()) {
+            readChunk(ex, offset, dst); // one chunk: no split loop (see IoSplit)
+        } else {
+            IoSplit.forEach(offset, dst, ex.chunks, (v, at, piece) -> readChunk(ex, at, piece));
+        }
     }
 
     /**
@@ -493,7 +493,11 @@ public final class SnapshotTarget implements Target {
         if (ex.overflowed) {
             throw overflowError();
         }
-        IoSplit.forEach(offset, src, ex.chunks, (v, at, piece) -> writeChunk(ex, at, piece, fua));
+        if (ex.chunks.lengthAt(offset, src.remaining()) == src.remaining()) {
+            writeChunk(ex, offset, src, fua); // one chunk: no split loop (see IoSplit)
+        } else {
+            IoSplit.forEach(offset, src, ex.chunks, (v, at, piece) -> writeChunk(ex, at, piece, fua));
+        }
     }
 
     private void writeChunk(Exceptions ex, long offset, ByteBuffer piece, boolean fua) throws IOException {
@@ -566,11 +570,10 @@ public final class SnapshotTarget implements Target {
 
     @Override
     public void flush() throws IOException {
-        Exceptions ex = exceptions;
         if (merging) {
             origin.device.flush();
         }
-        (ex != null ? ex.cow : cow).flush();
+        cow.flush(); // a handover only ever brings exceptions over this same COW
     }
 
     @Override
@@ -630,21 +633,17 @@ public final class SnapshotTarget implements Target {
     @Override
     public String status() {
         Exceptions ex = exceptions;
-        if (ex == null) {
-            ExceptionStore.Usage u = ownStore.usage();
-            return u.allocatedSectors() + "/" + u.totalSectors() + " " + u.metadataSectors();
-        }
-        if (!ex.valid) {
+        if (ex != null && !ex.valid) {
             return "Invalid";
         }
-        if (ex.mergeFailed) {
+        if (ex != null && ex.mergeFailed) {
             return "Merge failed";
         }
-        if (ex.overflowed) {
+        if (ex != null && ex.overflowed) {
             return "Overflow";
         }
-        ExceptionStore.Usage u = ex.store.usage();
-        return u == null ? "Unknown" : u.allocatedSectors() + "/" + u.totalSectors() + " " + u.metadataSectors();
+        ExceptionStore.Usage u = (ex != null ? ex.store : ownStore).usage();
+        return u.allocatedSectors() + "/" + u.totalSectors() + " " + u.metadataSectors();
     }
 
     @Override

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -223,7 +224,7 @@ public final class PersistentStore implements ExceptionStore {
                 // What follows the end marker may be left from a torn write; it must not reappear once later
                 // entries are written in front of it, so the buffer keeps zeroes there.
                 area.clear();
-                area.put(count * ENTRY_BYTES, new byte[area.capacity() - count * ENTRY_BYTES]);
+                Arrays.fill(area.array(), count * ENTRY_BYTES, area.capacity(), (byte) 0);
                 break;
             }
         }
@@ -362,7 +363,7 @@ public final class PersistentStore implements ExceptionStore {
             currentArea++;
             currentCommitted = 0;
             area.clear();
-            area.put(0, new byte[area.capacity()]);
+            Arrays.fill(area.array(), (byte) 0);
         } else {
             currentCommitted = committed;
         }
@@ -431,7 +432,7 @@ public final class PersistentStore implements ExceptionStore {
                 throw new IllegalArgumentException("cannot merge " + count + " of the area's " + currentCommitted + " exceptions");
             }
             int remaining = currentCommitted - count;
-            area.put(remaining * ENTRY_BYTES, new byte[count * ENTRY_BYTES]);
+            Arrays.fill(area.array(), remaining * ENTRY_BYTES, currentCommitted * ENTRY_BYTES, (byte) 0);
             writeArea(currentArea, remaining, currentCommitted);
             currentCommitted = remaining;
             // As the kernel: after a merge only usage reads next_free, so it just follows the area's end.
