@@ -85,8 +85,7 @@ public final class DelayTarget extends FilterTarget {
     private final Condition released = lock.newCondition();
     /** False between presuspend and resume: I/O passes without waiting. */
     private boolean mayDelay = true;
-    private final int[] held = new int[3];
-    /** Per class, the held I/Os in the order they came (the kernel's list of delayed bios). */
+    /** Per class, the held I/Os in the order they came (the kernel's list of delayed bios); status counts them. */
     private final List<ArrayDeque<Held>> waiting = List.of(new ArrayDeque<>(), new ArrayDeque<>(), new ArrayDeque<>());
 
     /** One held I/O: when its delay is over (a class, not a record: two with one deadline are two I/Os). */
@@ -124,7 +123,6 @@ public final class DelayTarget extends FilterTarget {
             Held me = new Held(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(c.delayMs));
             ArrayDeque<Held> queue = waiting.get(counter);
             queue.addLast(me);
-            held[counter]++;
             try {
                 long left;
                 while (mayDelay && ((left = me.deadline - System.nanoTime()) > 0 || queue.peekFirst() != me)) {
@@ -138,7 +136,6 @@ public final class DelayTarget extends FilterTarget {
                 Thread.currentThread().interrupt();
                 throw new BlockIoException(Errno.EIO, "interrupted while held by the delay target", e);
             } finally {
-                held[counter]--;
                 queue.remove(me);
                 Held next = queue.peekFirst();
                 if (next != null && next.deadline - System.nanoTime() <= 0) {
@@ -211,7 +208,7 @@ public final class DelayTarget extends FilterTarget {
     public String status() {
         lock.lock();
         try {
-            return held[READS] + " " + held[WRITES] + " " + held[FLUSHES];
+            return waiting.get(READS).size() + " " + waiting.get(WRITES).size() + " " + waiting.get(FLUSHES).size();
         } finally {
             lock.unlock();
         }

@@ -100,7 +100,7 @@ public final class DeviceMapper implements AutoCloseable {
         this.lookup = new DeviceLookup(new DeviceLookup.Registry() {
             @Override
             public MappedDevice named(String name) {
-                return registered(d -> d.name().equals(name));
+                return registered(name);
             }
 
             @Override
@@ -141,13 +141,17 @@ public final class DeviceMapper implements AutoCloseable {
 
     /** The device of that name, for exports and in-process users. */
     public MappedDevice device(String name) throws DmException {
+        MappedDevice md = registered(name);
+        if (md == null) {
+            throw new DmException(Errno.ENXIO, "device " + name + " does not exist");
+        }
+        return md;
+    }
+
+    private MappedDevice registered(String name) {
         registry.lock();
         try {
-            MappedDevice md = byName.get(name);
-            if (md == null) {
-                throw new DmException(Errno.ENXIO, "device " + name + " does not exist");
-            }
-            return md;
+            return byName.get(name);
         } finally {
             registry.unlock();
         }
@@ -164,24 +168,14 @@ public final class DeviceMapper implements AutoCloseable {
     }
 
     public Optional<String> nameOfUuid(String uuid) {
-        registry.lock();
-        try {
-            return byName.values().stream().filter(d -> uuid.equals(d.uuid())).map(MappedDevice::name).findFirst();
-        } finally {
-            registry.unlock();
-        }
+        return Optional.ofNullable(registered(d -> uuid.equals(d.uuid()))).map(MappedDevice::name);
     }
 
     public Optional<String> nameOfDevice(int major, int minor) {
         if (major != MappedDevice.MAJOR) {
             return Optional.empty();
         }
-        registry.lock();
-        try {
-            return byName.values().stream().filter(d -> d.minor() == minor).map(MappedDevice::name).findFirst();
-        } finally {
-            registry.unlock();
-        }
+        return Optional.ofNullable(registered(d -> d.minor() == minor)).map(MappedDevice::name);
     }
 
     public List<String> names() {

@@ -139,10 +139,6 @@ public final class Args {
         return values.get(index);
     }
 
-    public List<String> from(int index) {
-        return values.subList(Math.min(index, values.size()), values.size());
-    }
-
     /** Refuses any count but {@code expected}, naming the syntax. */
     public void requireCount(int expected, String syntax) throws TargetException {
         if (values.size() != expected) {
