@@ -447,7 +447,6 @@ public final class SnapshotMain {
         return ThinBenchmark.sparse(dir, name, bytes);
     }
 
-    /** Writes {@code bytes} of a pattern into the file, so neither side writes into holes. */
     /** A COW that starts as a blank store: magic 0 in its first chunk, as lvcreate leaves a new COW volume. */
     private static void zeroHeader(Path file, long chunkBytes) throws IOException {
         try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
@@ -456,6 +455,7 @@ public final class SnapshotMain {
         }
     }
 
+    /** Writes {@code bytes} of a pattern into the file, so neither side writes into holes. */
     private static void fill(Path file, long bytes) throws IOException {
         try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             ByteBuffer block = pattern(1 << 20, 9);

@@ -29,7 +29,7 @@ final class SnapshotCommands {
 
     /** One connection to the daemon for the whole sequence; a refusal prints {@code snapshot <verb> <subject> failed: <why>}. */
     abstract static class SnapshotCommand extends LocalCommand {
-        abstract int run(Snapshots snapshots) throws IOException, ControlException, InterruptedException;
+        abstract int run(Snapshots snapshots) throws IOException, ControlException;
 
         /** What the failure message names after the verb (the snapshot), or null. */
         abstract String subject();
@@ -40,9 +40,7 @@ final class SnapshotCommands {
             JdmCommand root = (JdmCommand) spec.root().userObject();
             try (ControlClient daemon = ControlClient.connect(root.socket())) {
                 return run(new Snapshots(daemon));
-            } catch (ControlException e) {
-                throw new Action.Failed(what + " failed: " + e.getMessage());
-            } catch (IOException e) {
+            } catch (ControlException | IOException e) {
                 throw new Action.Failed(what + " failed: " + e.getMessage());
             }
         }
@@ -107,7 +105,7 @@ final class SnapshotCommands {
         boolean noWait;
 
         @Override
-        int run(Snapshots snapshots) throws IOException, ControlException, InterruptedException {
+        int run(Snapshots snapshots) throws IOException, ControlException {
             Snapshots.Merge merge = snapshots.startMerge(name);
             if (noWait) {
                 return 0;

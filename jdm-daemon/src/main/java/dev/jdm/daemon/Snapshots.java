@@ -2,6 +2,8 @@ package dev.jdm.daemon;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdm.core.Sectors;
+import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.FileBlockDevice;
 
 import java.io.IOException;
@@ -27,9 +29,7 @@ import java.util.stream.Stream;
  * from its state folder (or a merge interrupted by kill -9) is picked up where it stands.
  */
 public final class Snapshots {
-    /** dm's major, as tables print mapped devices ({@code 253:N}). */
-    private static final String DM_MAJOR = "253:";
-    /** How often a merge's progress is read from the origin's status. */
+    /** How often at least a merge's progress is read from the origin's status. */
     private static final long MERGE_POLL_MILLIS = 100;
     /** How much of the COW create zeroes, as lvcreate does: the header and more. */
     private static final long HEADER_WIPE_BYTES = 4096;
@@ -63,7 +63,7 @@ public final class Snapshots {
         }
 
         String number() {
-            return DM_MAJOR + minor;
+            return MappedDevice.MAJOR + ":" + minor;
         }
 
         String tableText() {
@@ -126,7 +126,6 @@ public final class Snapshots {
             return all.stream().filter(d -> d.isSingle(type) && d.words()[0].equals(number)).findFirst();
         }
 
-        /** A device whose table names this file. */
         /**
          * The device whose table names this file or block device, however it is spelt: tables print a file by
          * its absolute path (another path, a symlink or a hard link to it is the same file) and a block device
@@ -213,17 +212,15 @@ public final class Snapshots {
     /** Undoes a create that failed: the origin back on its own table, the devices made removed (newest first). */
     private void rollBack(String origin, boolean originLoaded, boolean originSuspended, List<String> made,
                           Exception failure) {
-        List<Runnable> steps = new ArrayList<>();
         if (originLoaded) {
-            steps.add(() -> quietly(failure, "clear", origin));
+            quietly(failure, "clear", origin);
         }
         if (originSuspended) {
-            steps.add(() -> quietly(failure, "resume", origin));
+            quietly(failure, "resume", origin);
         }
         for (String m : made.reversed()) {
-            steps.add(() -> quietly(failure, "remove", m));
+            quietly(failure, "remove", m);
         }
-        steps.forEach(Runnable::run);
     }
 
     private void quietly(Exception failure, String op, String name) {
@@ -305,11 +302,12 @@ public final class Snapshots {
      * ORIGIN-real.
      */
     public void finishMerge(Merge merge, LongConsumer totalSectors, LongConsumer mergedSectors)
-            throws IOException, ControlException, InterruptedException {
+            throws IOException, ControlException {
         long startedWith = merge.sectorsToMerge();
         if (startedWith >= 0) {
             totalSectors.accept(startedWith);
         }
+        long events = eventNumberOf(merge.origin());
         while (true) {
             long[] usage = usageOf(merge.origin());
             if (usage == null) {
@@ -324,7 +322,9 @@ public final class Snapshots {
             if (left <= 0) {
                 break;
             }
-            Thread.sleep(MERGE_POLL_MILLIS);
+            // The target raises an event when the merge ends; the timeout keeps the progress moving meanwhile.
+            events = step(ControlClient.request("wait").put("name", merge.origin()).put("eventNr", events)
+                    .put("timeout", MERGE_POLL_MILLIS), "wait " + merge.origin()).path("info").path("eventNumber").asLong();
         }
         Devices devices = new Devices();
         Device origin = devices.require(merge.origin());
@@ -421,6 +421,10 @@ public final class Snapshots {
     }
 
     /** A snapshot's (or merge's) usage, {allocated, total, metadata} in sectors; null when the status is a word (Invalid, ...). */
+    private long eventNumberOf(String name) throws IOException, ControlException {
+        return step(ControlClient.request("info").put("name", name), "info " + name).path("info").path("eventNumber").asLong();
+    }
+
     private long[] usageOf(String name) throws IOException, ControlException {
         return usage(statusOf(name));
     }
@@ -452,13 +456,13 @@ public final class Snapshots {
         try {
             if (FileBlockDevice.isBlockDevice(cow)) {
                 try (FileBlockDevice d = FileBlockDevice.open(cow, FileBlockDevice.Options.READ_ONLY)) {
-                    return d.size() / 512;
+                    return Sectors.fromBytes(d.size());
                 }
             }
             if (!Files.isRegularFile(cow)) {
                 throw refusal("EINVAL", 22, "cannot use " + cow + " as the COW: it is neither a regular file nor a block device");
             }
-            return Files.size(cow) / 512;
+            return Sectors.fromBytes(Files.size(cow));
         } catch (NoSuchFileException e) {
             throw refusal("ENOENT", 2, "cannot use " + cow + " as the COW: no such file or device");
         } catch (IOException e) {
@@ -474,7 +478,7 @@ public final class Snapshots {
         }
         JsonNode info = step(req, "create " + name).path("info");
         made.add(name);
-        return DM_MAJOR + info.path("minor").asInt();
+        return MappedDevice.MAJOR + ":" + info.path("minor").asInt();
     }
 
     private void load(String name, String table) throws IOException, ControlException {

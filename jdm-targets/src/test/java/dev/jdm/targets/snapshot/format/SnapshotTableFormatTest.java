@@ -17,8 +17,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -335,6 +337,16 @@ class SnapshotTableFormatTest {
     void aCowSmallerThanOneAreaIsRefused() throws java.lang.Exception {
         Path cow = Images.create(dir, "cow", 2 * 4096 - 512);
         assertTableRefused(cow, "P 8", "snapshot COW device too small: 15 sectors, a store of 8-sector chunks needs"
+                + " at least 24 (header, one metadata area, one data chunk)");
+    }
+
+    @Test
+    void aValidHeaderOnACowCutShorterThanItsFirstAreaIsRefused() throws java.lang.Exception {
+        Path cow = FormatPatches.smallStore(dir);
+        try (FileChannel ch = FileChannel.open(cow, StandardOpenOption.WRITE)) {
+            ch.truncate(8 * 512 + 100);
+        }
+        assertTableRefused(cow, "P 8", "snapshot COW device too small: 8 sectors, a store of 8-sector chunks needs"
                 + " at least 24 (header, one metadata area, one data chunk)");
     }
 
