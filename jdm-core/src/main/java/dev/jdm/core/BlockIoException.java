@@ -24,4 +24,19 @@ public class BlockIoException extends IOException {
     public static Errno errnoOf(IOException e) {
         return e instanceof BlockIoException b ? b.errno : Errno.EIO;
     }
+
+    /**
+     * Whether another path to the same storage might succeed where this one failed: the kernel's
+     * {@code blk_path_error}, which multipath uses to fail a path and retry the I/O elsewhere. Errors that
+     * describe the request or the storage itself (not supported, no space, a medium or integrity error) are
+     * the same on every path; so are a read-only device and a request the device calls invalid, which the
+     * kernel rejects before a path is chosen. Everything else (EIO, a timeout, a lost connection, an error
+     * from the OS) may be the path's fault.
+     */
+    public static boolean isPathError(IOException e) {
+        return switch (errnoOf(e)) {
+            case EOPNOTSUPP, ENOSPC, ENODATA, EILSEQ, EROFS, EINVAL, EOVERFLOW -> false;
+            default -> true;
+        };
+    }
 }
