@@ -6,6 +6,7 @@ import dev.jdm.core.Errno;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.io.ExtentSink;
 import dev.jdm.core.io.IoSplit;
+import dev.jdm.core.spi.RequeueException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -476,39 +477,66 @@ public final class MappedDevice implements BlockDevice {
 
     // An I/O inside one target calls it straight; only one that crosses goes through IoSplit (see there).
 
+    // A target that throws RequeueException (a noflush suspend caught the I/O waiting for a path) gives
+    // the whole I/O back: it leaves the gate, so the suspend can drain, and goes again, buffer rewound,
+    // through the table that is live once the device resumes.
+
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        Table t = admit();
-        try {
-            int length = dst.remaining();
-            checkRange(t, offset, length);
-            Table.Entry e = t.pieceAt(offset, length);
-            if (offset + length <= e.endByte()) {
-                e.target().read(offset - e.startByte(), dst);
-            } else {
-                IoSplit.forEach(offset, dst, t, (p, off, piece) -> p.target().read(off - p.startByte(), piece));
+        int start = dst.position();
+        while (true) {
+            Table t = admit();
+            try {
+                int length = dst.remaining();
+                checkRange(t, offset, length);
+                Table.Entry e = t.pieceAt(offset, length);
+                if (offset + length <= e.endByte()) {
+                    e.target().read(offset - e.startByte(), dst);
+                } else {
+                    IoSplit.forEach(offset, dst, t, (p, off, piece) -> p.target().read(off - p.startByte(), piece));
+                }
+                return;
+            } catch (RequeueException requeued) {
+                dst.position(start);
+            } finally {
+                gate.exit();
             }
-        } finally {
-            gate.exit();
+            awaitSuspend();
         }
     }
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        Table t = admit();
-        try {
-            checkWritable(t, name);
-            int length = src.remaining();
-            checkRange(t, offset, length);
-            Table.Entry e = t.pieceAt(offset, length);
-            if (offset + length <= e.endByte()) {
-                e.target().write(offset - e.startByte(), src, fua);
-            } else {
-                IoSplit.forEach(offset, src, t, (p, off, piece) -> p.target().write(off - p.startByte(), piece, fua));
+        int start = src.position();
+        while (true) {
+            Table t = admit();
+            try {
+                checkWritable(t, name);
+                int length = src.remaining();
+                checkRange(t, offset, length);
+                Table.Entry e = t.pieceAt(offset, length);
+                if (offset + length <= e.endByte()) {
+                    e.target().write(offset - e.startByte(), src, fua);
+                } else {
+                    IoSplit.forEach(offset, src, t, (p, off, piece) -> p.target().write(off - p.startByte(), piece, fua));
+                }
+                return;
+            } catch (RequeueException requeued) {
+                src.position(start);
+            } finally {
+                gate.exit();
             }
-        } finally {
-            gate.exit();
+            awaitSuspend();
         }
+    }
+
+    /**
+     * A target requeues from its presuspend on, a moment before the gate closes: until then the I/O it
+     * gave back comes straight back to it, so it lets the suspending thread run. (Waiting here for the
+     * gate to close would hang an I/O that missed a suspend and resume done in between.)
+     */
+    private static void awaitSuspend() {
+        Thread.yield();
     }
 
     /**
@@ -535,11 +563,17 @@ public final class MappedDevice implements BlockDevice {
 
     @Override
     public void flush() throws IOException {
-        Table t = admit();
-        try {
-            t.flush();
-        } finally {
-            gate.exit();
+        while (true) {
+            Table t = admit();
+            try {
+                t.flush();
+                return;
+            } catch (RequeueException requeued) {
+                // Goes again once resumed (see read).
+            } finally {
+                gate.exit();
+            }
+            awaitSuspend();
         }
     }
 
@@ -549,15 +583,21 @@ public final class MappedDevice implements BlockDevice {
     }
 
     private void splitRange(long offset, long length, boolean write, TargetRangeOp op) throws IOException {
-        Table t = admit();
-        try {
-            if (write) {
-                checkWritable(t, name);
+        while (true) {
+            Table t = admit();
+            try {
+                if (write) {
+                    checkWritable(t, name);
+                }
+                checkRange(t, offset, length);
+                IoSplit.forEach(offset, length, t, (e, off, len) -> op.apply(e, off - e.startByte(), len));
+                return;
+            } catch (RequeueException requeued) {
+                // Goes again once resumed (see read); a range operation may repeat, as the kernel's does.
+            } finally {
+                gate.exit();
             }
-            checkRange(t, offset, length);
-            IoSplit.forEach(offset, length, t, (e, off, len) -> op.apply(e, off - e.startByte(), len));
-        } finally {
-            gate.exit();
+            awaitSuspend();
         }
     }
 

@@ -11,6 +11,7 @@ import dev.jdm.core.spi.TargetContext;
 import dev.jdm.core.spi.TargetException;
 import dev.jdm.core.spi.TargetType;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Set;
@@ -146,7 +147,7 @@ final class TestTargets {
         }
 
         @Override
-        public void read(long offset, ByteBuffer dst) throws BlockIoException {
+        public void read(long offset, ByteBuffer dst) throws IOException {
             check();
             while (dst.hasRemaining()) {
                 dst.put((byte) 0);
@@ -154,7 +155,7 @@ final class TestTargets {
         }
 
         @Override
-        public void write(long offset, ByteBuffer src, boolean fua) throws BlockIoException {
+        public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
             check();
             src.position(src.limit());
         }
