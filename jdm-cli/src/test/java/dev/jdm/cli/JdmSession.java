@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,12 +28,21 @@ final class JdmSession implements AutoCloseable {
 
     /** Starts {@code jdm daemon --data-dir DIR/data OPTIONS...} and waits until its control socket answers. */
     JdmSession(Path dir, String... daemonOptions) throws Exception {
+        this(dir, UnaryOperator.identity(), daemonOptions);
+    }
+
+    /** The same daemon on another host of a {@link NetnsRig} (its control socket is a file: the CLI reaches it from here). */
+    JdmSession(Path dir, NetnsRig.Host host, String... daemonOptions) throws Exception {
+        this(dir, host::command, daemonOptions);
+    }
+
+    private JdmSession(Path dir, UnaryOperator<List<String>> launch, String... daemonOptions) throws Exception {
         this.dir = dir;
         this.data = dir.resolve("data");
         this.socket = data.resolve("jdm.sock");
         List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString(), "daemon", "--data-dir", data.toString()));
         cmd.addAll(List.of(daemonOptions));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("daemon.out").toFile())
+        ProcessBuilder pb = new ProcessBuilder(launch.apply(cmd)).redirectOutput(dir.resolve("daemon.out").toFile())
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("daemon.log").toFile()));
         pb.environment().put("JDM_SOCKET", socket.toString());
         pb.environment().put("LC_ALL", "C");
