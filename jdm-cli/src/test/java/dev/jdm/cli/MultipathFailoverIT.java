@@ -193,7 +193,7 @@ class MultipathFailoverIT {
     /** The client: a multipath device "mp" over every path, one group with {@code selector}, each path with {@code pathArgs}. */
     private void startClient(String selector, String pathArgs) throws Exception {
         client = new JdmSession(Files.createDirectories(dir.resolve("client")), "--no-nbd-tcp",
-                "--nbd-timeout", "1", "--path-check-interval", "1", "--path-check-timeout", "1");
+                "--path-check-interval", "1", "--path-check-timeout", "1");
         int args = pathArgs.split(" ").length;
         String table = "0 " + BYTES / 512 + " multipath 1 queue_if_no_path 0 1 1 " + selector + " " + paths.size() + " " + args + " "
                 + paths.stream().map(p -> p.uri() + " " + pathArgs).collect(Collectors.joining(" "));
@@ -251,26 +251,28 @@ class MultipathFailoverIT {
     }
 
     private void fault(int p, boolean cutLink) {
-        try {
-            if (cutLink) {
-                rig.cut(paths.get(p).host);
-            } else {
-                paths.get(p).kill();
-            }
-        } catch (Exception e) {
-            throw new AssertionError("fault on path " + p, e);
-        }
+        change(p, cutLink, false);
     }
 
     private void restore(int p, boolean cutLink) {
+        change(p, cutLink, true);
+    }
+
+    /** Takes a path down or brings it back: its host's link, or its server's process. */
+    private void change(int p, boolean cutLink, boolean up) {
+        PathServer path = paths.get(p);
         try {
-            if (cutLink) {
-                rig.restore(paths.get(p).host);
+            if (cutLink && up) {
+                rig.restore(path.host);
+            } else if (cutLink) {
+                rig.cut(path.host);
+            } else if (up) {
+                path.start();
             } else {
-                paths.get(p).start();
+                path.kill();
             }
         } catch (Exception e) {
-            throw new AssertionError("restore of path " + p, e);
+            throw new AssertionError((up ? "restore of" : "fault on") + " path " + p, e);
         }
     }
 
