@@ -28,7 +28,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class NbdClient implements BlockDevice {
     /** Largest TRIM / WRITE_ZEROES / BLOCK_STATUS length sent in one request (32-bit field, kept block aligned). */
     private static final long MAX_EFFECT_LENGTH = 1L << 30;
-    /** After a failed reconnect, requests fail at once with its reason for this long instead of trying again. */
+    /** After a failed reconnect, requests fail at once with its reason for this long (from its end) instead of trying again. */
     private static final long RECONNECT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /**
@@ -57,9 +57,9 @@ public final class NbdClient implements BlockDevice {
     private final ReentrantLock reconnecting = new ReentrantLock();
     private volatile ClientConnection connection;
     private volatile boolean closed;
-    /** The last reconnect attempt's start and, if it failed, why (guarded by {@link #reconnecting}). */
-    private long lastAttempt;
+    /** Why the last reconnect attempt failed, null if it did not, and when it gave up (guarded by {@link #reconnecting}). */
     private BlockIoException lastFailure;
+    private long lastFailureAt;
 
     private NbdClient(NbdUri uri, boolean readOnly, Options options, ClientConnection connection) {
         this.uri = uri;
@@ -99,11 +99,9 @@ public final class NbdClient implements BlockDevice {
             if (!c.isBroken()) {
                 return c; // Another request's attempt, which this one waited for, succeeded.
             }
-            long now = System.nanoTime();
-            if (lastFailure != null && now - lastAttempt < RECONNECT_INTERVAL_NANOS) {
+            if (lastFailure != null && System.nanoTime() - lastFailureAt < RECONNECT_INTERVAL_NANOS) {
                 throw new BlockIoException(Errno.EIO, lastFailure.getMessage(), lastFailure);
             }
-            lastAttempt = now;
             ClientConnection fresh;
             try {
                 fresh = ClientConnection.open(uri, options.timeout());
@@ -114,6 +112,7 @@ public final class NbdClient implements BlockDevice {
                 }
             } catch (IOException e) {
                 lastFailure = reconnectFailed(e);
+                lastFailureAt = System.nanoTime();
                 throw lastFailure;
             }
             connection = fresh;
