@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -56,6 +57,10 @@ class MultipathFailoverIT {
     Path shared;
     final List<PathServer> paths = new ArrayList<>();
     JdmSession client;
+    /** What happened, with milliseconds since the faults began: faults, restores and every status change seen. */
+    final List<String> trace = Collections.synchronizedList(new ArrayList<>());
+    long t0 = System.nanoTime();
+    List<PathState> lastSeen = List.of();
 
     /** One path: an NBD server on a rig host serving the shared file as export "disk". */
     abstract static class PathServer {
@@ -193,7 +198,7 @@ class MultipathFailoverIT {
     /** The client: a multipath device "mp" over every path, one group with {@code selector}, each path with {@code pathArgs}. */
     private void startClient(String selector, String pathArgs) throws Exception {
         client = new JdmSession(Files.createDirectories(dir.resolve("client")), "--no-nbd-tcp",
-                "--path-check-interval", "1", "--path-check-timeout", "1");
+                "--path-check-interval", "1", "--path-check-timeout", "5");
         int args = pathArgs.split(" ").length;
         String table = "0 " + BYTES / 512 + " multipath 1 queue_if_no_path 0 1 1 " + selector + " " + paths.size() + " " + args + " "
                 + paths.stream().map(p -> p.uri() + " " + pathArgs).collect(Collectors.joining(" "));
@@ -211,6 +216,7 @@ class MultipathFailoverIT {
         ExecutorService background = Executors.newCachedThreadPool();
         CompletableFuture<List<String>> fio = CompletableFuture.supplyAsync(() -> fioRounds(stop), background);
         int[] injected = new int[paths.size()];
+        t0 = System.nanoTime();
         List<CompletableFuture<Void>> restores = new ArrayList<>();
         try {
             for (int n = 0; n < faults; n++) {
@@ -246,7 +252,9 @@ class MultipathFailoverIT {
         assertEquals(List.of(), problems, "fio's rounds");
         List<PathState> end = status();
         assertEquals(Arrays.stream(injected).boxed().toList(), end.stream().map(PathState::failCount).toList(),
-                "fail counts = faults injected, per path");
+                () -> "fail counts = faults injected, per path\n" + String.join("\n", trace) + "\nclient log:\n" + client.daemonLog());
+        System.out.println(getClass().getSimpleName() + ": " + Arrays.stream(injected).sum() + " faults in "
+                + (System.nanoTime() - t0) / 1_000_000 + " ms");
         assertEquals(List.of(), notActive(end));
     }
 
@@ -261,6 +269,7 @@ class MultipathFailoverIT {
     /** Takes a path down or brings it back: its host's link, or its server's process. */
     private void change(int p, boolean cutLink, boolean up) {
         PathServer path = paths.get(p);
+        note((up ? "restore " : "fault ") + (cutLink ? "link " : "server ") + p);
         try {
             if (cutLink && up) {
                 rig.restore(path.host);
@@ -274,6 +283,13 @@ class MultipathFailoverIT {
         } catch (Exception e) {
             throw new AssertionError((up ? "restore of" : "fault on") + " path " + p, e);
         }
+        if (up) {
+            note("restored " + p);
+        }
+    }
+
+    private void note(String event) {
+        trace.add((System.nanoTime() - t0) / 1_000_000 + " ms: " + event);
     }
 
     /**
@@ -339,7 +355,14 @@ class MultipathFailoverIT {
     private List<PathState> status() throws Exception {
         // Straight to the control socket: polled every 50 ms, a CLI process each time would load the machine.
         try (ControlClient c = ControlClient.connect(client.socket)) {
-            return parseStatus(c.call(ControlClient.request("status").put("name", "mp")).path("targets").get(0).path("params").asText());
+            List<PathState> s = parseStatus(c.call(ControlClient.request("status").put("name", "mp")).path("targets").get(0).path("params").asText());
+            synchronized (trace) {
+                if (!s.equals(lastSeen)) {
+                    lastSeen = s;
+                    note("status " + s.stream().map(x -> x.state() + "/" + x.failCount()).collect(Collectors.joining(" ")));
+                }
+            }
+            return s;
         }
     }
 
