@@ -2,6 +2,8 @@ package dev.jdm.cli;
 
 import dev.jdm.daemon.Attachments;
 import dev.jdm.daemon.JdmDaemon;
+import dev.jdm.nbd.NbdBackingProvider;
+import dev.jdm.nbd.NbdClient;
 import dev.jdm.nbd.NbdServer;
 import dev.jdm.targets.snapshot.SnapshotCopyThrottle;
 import picocli.CommandLine.Command;
@@ -13,6 +15,7 @@ import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -61,6 +64,12 @@ final class DaemonCommand implements Callable<Integer> {
                     + " dm_snapshot snapshot_copy_throttle (default: 100, unthrottled).")
     int snapshotCopyThrottle = 100;
 
+    @Option(names = "--nbd-timeout", paramLabel = "SECONDS",
+            description = "How long a table's NBD backing device (nbd://, nbd+unix://) may take to connect or to answer a"
+                    + " request before it fails (ETIMEDOUT) and reconnects on the next one, as the kernel's nbd timeout"
+                    + " (default: 30; 0 = no limit).")
+    int nbdTimeout = 30;
+
     @Spec
     CommandSpec spec;
 
@@ -82,6 +91,10 @@ final class DaemonCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--snapshot-copy-throttle must be 0..100, not " + snapshotCopyThrottle);
         }
         SnapshotCopyThrottle.percent(snapshotCopyThrottle);
+        if (nbdTimeout < 0) {
+            throw new ParameterException(spec.commandLine(), "--nbd-timeout must be 0 or more seconds, not " + nbdTimeout);
+        }
+        NbdBackingProvider.defaultOptions(new NbdClient.Options(Duration.ofSeconds(nbdTimeout)));
         if (nbdPort < 0 || nbdPort > 65535) {
             throw new ParameterException(spec.commandLine(), "--nbd-port must be 0..65535, not " + nbdPort);
         }
