@@ -4,6 +4,8 @@ import dev.jdm.daemon.Attachments;
 import dev.jdm.daemon.JdmDaemon;
 import dev.jdm.daemon.multipath.Failback;
 import dev.jdm.daemon.multipath.PathChecker;
+import dev.jdm.nbd.NbdBackingProvider;
+import dev.jdm.nbd.NbdClient;
 import dev.jdm.nbd.NbdServer;
 import dev.jdm.targets.multipath.MultipathQueueTimeout;
 import dev.jdm.targets.snapshot.SnapshotCopyThrottle;
@@ -65,6 +67,12 @@ final class DaemonCommand implements Callable<Integer> {
                     + " dm_snapshot snapshot_copy_throttle (default: 100, unthrottled).")
     int snapshotCopyThrottle = 100;
 
+    @Option(names = "--nbd-timeout", paramLabel = "SECONDS",
+            description = "How long a table's NBD backing device (nbd://, nbd+unix://) may take to connect or to answer a"
+                    + " request before it fails (ETIMEDOUT) and reconnects on the next one, as the kernel's nbd timeout"
+                    + " (default: 30; 0 = no limit).")
+    int nbdTimeout = 30;
+
     // multipathd's role: the path checker (see docs/multipath.md).
     @Option(names = "--path-check-interval", paramLabel = "SECONDS",
             description = "How often every path of every multipath device is checked, as multipath.conf's polling_interval"
@@ -109,6 +117,10 @@ final class DaemonCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--snapshot-copy-throttle must be 0..100, not " + snapshotCopyThrottle);
         }
         SnapshotCopyThrottle.percent(snapshotCopyThrottle);
+        if (nbdTimeout < 0) {
+            throw new ParameterException(spec.commandLine(), "--nbd-timeout must be 0 or more seconds, not " + nbdTimeout);
+        }
+        NbdBackingProvider.defaultOptions(new NbdClient.Options(Duration.ofSeconds(nbdTimeout)));
         config = config.withPathChecking(pathChecking());
         if (noPathTimeout < 0) {
             throw new ParameterException(spec.commandLine(), "--no-path-timeout must be 0 or more, not " + noPathTimeout);

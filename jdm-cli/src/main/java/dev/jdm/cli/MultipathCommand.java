@@ -20,10 +20,9 @@ import java.util.List;
                 + " selector with its arguments, priority (the table's order: the first group is the highest) and status"
                 + " (active, enabled or disabled); each path's device, its state in the target (active or failed), the"
                 + " daemon's path checker's state (ready, faulty, i/o timeout, i/o pending, or undef before the first"
-                + " check) and whether its device could be opened (running, offline, unknown).",
-        "With NAMEs, only those devices (each must be a multipath device)."})
+                + " check) and whether its device could be opened (running, offline, unknown)."})
 final class MultipathCommand extends Action {
-    @Parameters(arity = "0..*", paramLabel = "NAME")
+    @Parameters(arity = "0..*", paramLabel = "NAME", description = "A multipath device to show (default: every one).")
     List<String> names = new ArrayList<>();
 
     @Option(names = "--json", description = "Print the topology as JSON, with the same fields and each path's fail count.")

@@ -83,8 +83,8 @@ class MultipathCommandIT {
                 |-+- policy='service-time 0' prio=2 status=enabled
                 | `- /dev/mapper/p1 failed faulty running
                 `-+- policy='round-robin 0' prio=1 status=enabled
-                  `- /dev/mapper/p2 active ready running
-                """, s.ok("jdm", "multipath", "mpatha"));
+                  `- /dev/mapper/p2 active ready  running
+                """, s.ok("jdm", "multipath", "mpatha"), "columns as wide as their widest value");
 
         JsonNode map = maps.get(0);
         assertEquals("mpatha", map.path("name").asText());

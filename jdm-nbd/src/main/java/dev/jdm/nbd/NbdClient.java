@@ -304,9 +304,12 @@ public final class NbdClient implements BlockDevice {
         }
     }
 
-    /** Ends the session politely (NBD_CMD_DISC) and closes the socket, for good: no reconnect after this. */
+    /**
+     * Ends the session politely (NBD_CMD_DISC) and closes the socket, for good: no reconnect after this.
+     * Declares IOException as it always has, for the callers that catch it.
+     */
     @Override
-    public void close() {
+    public void close() throws IOException {
         closed = true;
         connection.close();
     }

@@ -10,7 +10,7 @@ import java.util.List;
  *
  * @param features       the feature words of the table, without their count
  * @param hwHandler      the hardware handler's name and arguments, without their count (empty for {@code 0})
- * @param queueIo        status {@code queue_io}: whether the target holds new I/O back now
+ * @param queueIo        status {@code queue_io} (the kernel's MPATHF_QUEUE_IO: I/O waits for a group's initialisation)
  * @param pgInitCount    pg_init calls so far
  * @param groupNumber    the group I/O goes to next (1-based; 0 with no groups)
  */

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -181,7 +182,7 @@ public final class PathChecker implements AutoCloseable {
                 Watched w = watched.computeIfAbsent(name, Watched::new);
                 w.lock.lock();
                 try {
-                    Set<String> devs = new HashSet<>();
+                    Set<String> devs = new LinkedHashSet<>(); // table order, for the report
                     map.groups().forEach(g -> g.paths().forEach(p -> devs.add(p.dev())));
                     w.paths.keySet().retainAll(devs);
                     devs.forEach(d -> w.paths.computeIfAbsent(d, CheckedPath::new));

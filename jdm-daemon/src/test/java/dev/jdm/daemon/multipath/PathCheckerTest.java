@@ -3,6 +3,7 @@ package dev.jdm.daemon.multipath;
 import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.testing.TestFiles;
+import dev.jdm.nbd.NbdServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -159,6 +160,37 @@ class PathCheckerTest {
         String log = logged.toString(StandardCharsets.UTF_8);
         assertTrue(log.contains("jdm daemon: mp: fail_path " + dev("p1") + "\n"), log);
         assertTrue(log.contains("jdm daemon: mp: reinstate_path " + dev("p1") + "\n"), log);
+    }
+
+    @Test
+    void pathsAreOpenedAsTablesNameThemNbdExportsAndFilesToo() throws Exception {
+        // The path server: another engine exporting the same file over NBD.
+        try (DeviceMapper server = DeviceMapper.create()) {
+            server.create("lun", null, linear(), false);
+            Path socket = dir.resolve("server.sock");
+            NbdServer nbd = new NbdServer(server, NbdServer.Config.unix(socket));
+            nbd.start();
+            String uri = "nbd+unix:///lun?socket=" + socket;
+            dm.create("mp", null, "0 2048 multipath 0 0 1 1 round-robin 0 3 1 " + uri + " 1 /dev/mapper/p1 1 " + image + " 1", false);
+            start(Failback.MANUAL);
+            awaitTrue("first checks", INTERVAL.plus(SLACK), quietly(() -> checker.report("mp").values().stream()
+                    .filter(r -> r.state() == PathChecker.State.READY && r.online() == PathChecker.Online.RUNNING).count() == 3));
+            assertEquals(List.of(uri, dev("p1"), image.toString()), List.copyOf(checker.report("mp").keySet()));
+
+            // The server dies: its path cannot even be opened.
+            nbd.close();
+            awaitTrue("fail_path of the NBD path", INTERVAL.plus(SLACK), quietly(() -> !map("mp").group(1).paths().getFirst().active()));
+            assertEquals(new PathChecker.PathReport(PathChecker.State.FAULTY, PathChecker.Online.OFFLINE, checker.report("mp").get(uri).since()),
+                    checker.report("mp").get(uri));
+            assertEquals(List.of(false, true, true), map("mp").group(1).paths().stream().map(MultipathMap.Path::active).toList());
+
+            // It comes back on the same socket.
+            nbd = new NbdServer(server, NbdServer.Config.unix(socket));
+            nbd.start();
+            awaitTrue("reinstate_path of the NBD path", INTERVAL.plus(SLACK), quietly(() -> map("mp").group(1).paths().getFirst().active()));
+            assertEquals(PathChecker.Online.RUNNING, checker.report("mp").get(uri).online());
+            nbd.close();
+        }
     }
 
     /** Group 1 = p1, group 2 = p2: p1 fails, I/O moves to group 2, p1 comes back. */
