@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -231,6 +232,23 @@ class NbdClientReconnectTest {
             assertEquals(SIZE, client.size());
             Thread.sleep(1100);
             assertEquals(refused, assertThrows(IOException.class, () -> read(client, 0, 4096)).getMessage());
+        }
+    }
+
+    @Test
+    void aReconnectReadsTheExportsFlagsAgain() throws Exception {
+        Path socket = dir.resolve("nbdkit.sock");
+        ExternalServer writable = ExternalServer.nbdkit(socket, "memory", "size=" + SIZE);
+        try (NbdClient client = NbdClient.open(NbdUri.parse(writable.uri()), false, ONE_SECOND)) {
+            assertFalse(client.isReadOnly());
+            assertTrue(client.supportsDiscard());
+            writable.process.destroyForcibly().waitFor();
+            closeAfter(ExternalServer.nbdkit(socket, "-r", "memory", "size=" + SIZE));
+            assertArrayEquals(new byte[4096], read(client, 0, 4096));
+            assertTrue(client.isReadOnly());
+            assertFalse(client.supportsDiscard());
+            assertEquals(Errno.EROFS, BlockIoException.errnoOf(assertThrows(IOException.class,
+                    () -> client.write(0, ByteBuffer.allocate(4096), false))));
         }
     }
 
