@@ -26,44 +26,24 @@ final class HistoricalServiceTimeSelector extends ListSelector {
     private static final int BUCKET_SHIFT = 24;
     private static final int WEIGHT_COUNT = 64;
 
-    static final class Type implements PathSelectorType {
-        @Override
-        public String name() {
-            return "historical-service-time";
-        }
+    static final PathSelectorType TYPE = new PathSelectorType("historical-service-time", "0.1.1", 1, 3,
+            HistoricalServiceTimeSelector::create);
 
-        @Override
-        public String version() {
-            return "0.1.1";
+    /** The kernel refuses bad arguments with only "path selector constructor failed"; the detail is ours. */
+    private static PathSelector create(Args args, LongSupplier clock) throws TargetException {
+        String failed = "path selector constructor failed: historical-service-time takes [base_weight [threshold_multiplier]]";
+        if (args.remaining() > 2) {
+            throw args.error(args.position() + 2, failed);
         }
-
-        @Override
-        public int tableArgs() {
-            return 1;
-        }
-
-        @Override
-        public int infoArgs() {
-            return 3;
-        }
-
-        /** The kernel refuses bad arguments with only "path selector constructor failed"; the detail is ours. */
-        @Override
-        public PathSelector create(Args args, LongSupplier clock) throws TargetException {
-            String failed = "path selector constructor failed: historical-service-time takes [base_weight [threshold_multiplier]]";
-            if (args.remaining() > 2) {
-                throw args.error(args.position() + 2, failed);
+        long baseWeight = DEFAULT_BASE_WEIGHT;
+        if (args.hasMore()) {
+            baseWeight = ListSelector.u32(args, failed);
+            if (baseWeight >= FIXED_1) {
+                throw args.error(failed + ", base_weight below " + FIXED_1);
             }
-            long baseWeight = DEFAULT_BASE_WEIGHT;
-            if (args.hasMore()) {
-                baseWeight = ListSelector.u32(args, failed);
-                if (baseWeight >= FIXED_1) {
-                    throw args.error(failed + ", base_weight below " + FIXED_1);
-                }
-            }
-            long threshold = args.hasMore() ? ListSelector.u32(args, failed) : 0;
-            return new HistoricalServiceTimeSelector(baseWeight, threshold, clock);
         }
+        long threshold = args.hasMore() ? ListSelector.u32(args, failed) : 0;
+        return new HistoricalServiceTimeSelector(baseWeight, threshold, clock);
     }
 
     private final long[] weights = new long[WEIGHT_COUNT];

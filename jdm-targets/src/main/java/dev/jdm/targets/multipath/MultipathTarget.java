@@ -95,9 +95,13 @@ public final class MultipathTarget implements Target {
             nextGroup = groups.get(table.initialGroup() - 1);
         }
         validPaths = groups.stream().mapToInt(g -> g.paths.size()).sum();
+        locked(this::armNoPathTimeout);
+    }
+
+    private void locked(Runnable action) {
         lock.lock();
         try {
-            armNoPathTimeout();
+            action.run();
         } finally {
             lock.unlock();
         }
@@ -335,39 +339,28 @@ public final class MultipathTarget implements Target {
 
     @Override
     public void presuspend(boolean noflush) {
-        lock.lock();
-        try {
+        locked(() -> {
             setQueueIfNoPath(false, true);
             noflushSuspending = noflush;
             pathsChanged.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     @Override
     public void postsuspend() {
-        lock.lock();
-        try {
-            suspended = true;
-        } finally {
-            lock.unlock();
-        }
+        locked(() -> suspended = true);
     }
 
     @Override
     public void resume() {
-        lock.lock();
-        try {
+        locked(() -> {
             if (savedQueueIfNoPath) {
                 queueIfNoPath = true;
                 savedQueueIfNoPath = false;
             }
             noflushSuspending = false;
             suspended = false;
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 
     // ---- messages -----------------------------------------------------------------------------------------
@@ -523,11 +516,6 @@ public final class MultipathTarget implements Target {
 
     @Override
     public void close() {
-        lock.lock();
-        try {
-            setQueueIfNoPath(false, false);
-        } finally {
-            lock.unlock();
-        }
+        locked(() -> setQueueIfNoPath(false, false));
     }
 }

@@ -6,8 +6,8 @@ import java.util.function.LongSupplier;
 
 /** The path selectors jdm has (the kernel's dm_get_path_selector, without module loading). */
 public final class PathSelectors {
-    private static final List<PathSelectorType> TYPES = List.of(new RoundRobinSelector.Type(),
-            new QueueLengthSelector.Type(), new ServiceTimeSelector.Type(), new HistoricalServiceTimeSelector.Type());
+    private static final List<PathSelectorType> TYPES = List.of(RoundRobinSelector.TYPE,
+            QueueLengthSelector.TYPE, ServiceTimeSelector.TYPE, HistoricalServiceTimeSelector.TYPE);
 
     private static final long ORIGIN = System.nanoTime() - 1;
 

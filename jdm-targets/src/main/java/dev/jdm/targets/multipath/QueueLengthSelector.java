@@ -4,7 +4,6 @@ import dev.jdm.core.spi.Args;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.LongSupplier;
 
 /**
  * {@code queue-length} (dm-ps-queue-length.c 0.2.0): the valid path with the fewest I/Os in flight, the first
@@ -13,32 +12,8 @@ import java.util.function.LongSupplier;
  */
 final class QueueLengthSelector extends ListSelector {
 
-    static final class Type implements PathSelectorType {
-        @Override
-        public String name() {
-            return "queue-length";
-        }
-
-        @Override
-        public String version() {
-            return "0.2.0";
-        }
-
-        @Override
-        public int tableArgs() {
-            return 1;
-        }
-
-        @Override
-        public int infoArgs() {
-            return 1;
-        }
-
-        @Override
-        public PathSelector create(Args selectorArgs, LongSupplier clock) {
-            return new QueueLengthSelector();
-        }
-    }
+    static final PathSelectorType TYPE = new PathSelectorType("queue-length", "0.2.0", 1, 1,
+            (selectorArgs, clock) -> new QueueLengthSelector());
 
     private final List<Long> inFlight = new ArrayList<>();
 

@@ -1,9 +1,6 @@
 package dev.jdm.targets.multipath;
 
-import dev.jdm.core.spi.Args;
-
 import java.util.List;
-import java.util.function.LongSupplier;
 
 /**
  * {@code round-robin} (dm-ps-round-robin.c 1.2.0): each I/O goes to the next valid path in turn; a reinstated
@@ -11,33 +8,9 @@ import java.util.function.LongSupplier;
  */
 final class RoundRobinSelector extends ListSelector {
 
-    static final class Type implements PathSelectorType {
-        @Override
-        public String name() {
-            return "round-robin";
-        }
-
-        @Override
-        public String version() {
-            return "1.2.0";
-        }
-
-        @Override
-        public int tableArgs() {
-            return 1;
-        }
-
-        @Override
-        public int infoArgs() {
-            return 0;
-        }
-
-        /** The kernel's rr_create ignores its arguments. */
-        @Override
-        public PathSelector create(Args selectorArgs, LongSupplier clock) {
-            return new RoundRobinSelector();
-        }
-    }
+    /** The kernel's rr_create ignores its arguments. */
+    static final PathSelectorType TYPE = new PathSelectorType("round-robin", "1.2.0", 1, 0,
+            (selectorArgs, clock) -> new RoundRobinSelector());
 
     private RoundRobinSelector() {
         super("round-robin");

@@ -5,7 +5,6 @@ import dev.jdm.core.spi.TargetException;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.LongSupplier;
 
 /**
  * {@code service-time} (dm-ps-service-time.c 0.3.0): the valid path that would finish the I/O first, estimated
@@ -19,32 +18,8 @@ final class ServiceTimeSelector extends ListSelector {
     private static final int THROUGHPUT_SHIFT = 7;
     private static final long MAX_IN_FLIGHT = -1L >>> THROUGHPUT_SHIFT;
 
-    static final class Type implements PathSelectorType {
-        @Override
-        public String name() {
-            return "service-time";
-        }
-
-        @Override
-        public String version() {
-            return "0.3.0";
-        }
-
-        @Override
-        public int tableArgs() {
-            return 2;
-        }
-
-        @Override
-        public int infoArgs() {
-            return 2;
-        }
-
-        @Override
-        public PathSelector create(Args selectorArgs, LongSupplier clock) {
-            return new ServiceTimeSelector();
-        }
-    }
+    static final PathSelectorType TYPE = new PathSelectorType("service-time", "0.3.0", 2, 2,
+            (selectorArgs, clock) -> new ServiceTimeSelector());
 
     private final List<Long> inFlightBytes = new ArrayList<>();
     private final List<Long> throughputs = new ArrayList<>();
