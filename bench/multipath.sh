@@ -127,7 +127,8 @@ throughput_rows() {
 
 # Failover under 4k random reads at QD1 on mp2: $1 is the fault (kill or cut), applied to path 1 after 2 s.
 failover() {
-  local log=$WORK/lat-$1
+  local log=$WORK/lat-$1 what="path server killed (kill -9)"
+  [ "$1" = cut ] && what="path server's link cut"
   fio_json mp2 --rw=randread --bs=4k --iodepth=1 --runtime=$((NBD_TIMEOUT + 5)) --time_based \
     --write_lat_log="$log" --log_avg_msec=0 >/dev/null &
   local fio_pid=$!
@@ -146,7 +147,7 @@ failover() {
   python3 -c "
 import statistics
 lat = [int(l.split(',')[1]) / 1e6 for l in open('${log}_clat.1.log')]
-print(f'| {\"failover, path server ${1}\":<44} | {max(lat):7.0f} ms | {statistics.median(lat):6.2f} ms | {len(lat):6} |')"
+print(f'| {\"failover, $what\":<44} | {max(lat):7.0f} ms | {statistics.median(lat):6.2f} ms | {len(lat):6} |')"
 }
 
 # The client daemon's CPU seconds (user + system) per 4k random read at QD16, in microseconds.

@@ -33,12 +33,12 @@ final class JdmSession implements AutoCloseable {
         this(dir, UnaryOperator.identity(), daemonOptions);
     }
 
-    /** The same daemon on another host of a {@link NetnsRig} (its control socket is a file: the CLI reaches it from here). */
-    JdmSession(Path dir, NetnsRig.Host host, String... daemonOptions) throws Exception {
-        this(dir, host::command, daemonOptions);
-    }
-
-    private JdmSession(Path dir, UnaryOperator<List<String>> launch, String... daemonOptions) throws Exception {
+    /**
+     * The same daemon started through {@code launch}, which gets the command line and returns the one to run: e.g. on
+     * another host of a {@link NetnsRig} ({@link NetnsRig.Host#command}; the control socket is a file, so the CLI
+     * reaches it from here).
+     */
+    JdmSession(Path dir, UnaryOperator<List<String>> launch, String... daemonOptions) throws Exception {
         this.dir = dir;
         this.data = dir.resolve("data");
         this.socket = data.resolve("jdm.sock");
