@@ -134,7 +134,7 @@ class MultipathFailoverIT {
 
         @Override
         void start() throws Exception {
-            nbdkit = new ProcessBuilder(host.command(List.of("nbdkit", "-f", "-v", "-i", host.address(), "-p", Integer.toString(PORT),
+            nbdkit = new ProcessBuilder(host.command(List.of("nbdkit", "-f", "-i", host.address(), "-p", Integer.toString(PORT),
                     "file", shared.toString()))).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("nbdkit.log").toFile())).start();
             awaitListening();
@@ -223,8 +223,10 @@ class MultipathFailoverIT {
                 int p = n % paths.size();
                 awaitStatus("path " + p + " active and another path too", s -> s.get(p).state() == 'A'
                         && s.stream().filter(x -> x.state() == 'A').count() >= 2);
-                // A path's faults take turns: its server killed, then its link cut.
-                boolean cut = injected[p] % 2 == 1;
+                // A jdm path's faults take turns: its server killed, then its link cut. nbdkit's path is only killed:
+                // nbdkit 1.32 aborts (raw_send_socket: Assertion `sock >= 0') when a client drops a connection it is
+                // still replying on, as the NBD timeout does after a cut.
+                boolean cut = injected[p] % 2 == 1 && paths.get(p) instanceof JdmPath;
                 fault(p, cut);
                 injected[p]++;
                 awaitStatus("path " + p + " failed", s -> s.get(p).state() == 'F');
@@ -254,7 +256,6 @@ class MultipathFailoverIT {
         List<PathState> end = status();
         assertEquals(Arrays.stream(injected).boxed().toList(), end.stream().map(PathState::failCount).toList(),
                 () -> "fail counts = faults injected, per path\n" + String.join("\n", trace) + "\nclient log:\n" + client.daemonLog());
-        System.out.println(String.join("\n", trace));
         System.out.println(getClass().getSimpleName() + ": " + Arrays.stream(injected).sum() + " faults in "
                 + (System.nanoTime() - t0) / 1_000_000 + " ms");
         assertEquals(List.of(), notActive(end));
