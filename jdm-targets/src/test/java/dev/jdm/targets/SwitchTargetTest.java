@@ -6,6 +6,7 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.engine.RegistryState;
 import dev.jdm.core.engine.RegistryState.Refusal;
+import dev.jdm.core.spi.TargetType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
@@ -113,6 +114,12 @@ class SwitchTargetTest {
         for (int p = 0; p < PATHS; p++) {
             assertArrayEquals(expectedFiles.get(p), Files.readAllBytes(files.get(p)), "path " + p);
         }
+    }
+
+    @Test
+    void listedWithTheKernelsVersion() {
+        assertEquals(List.of(new TargetType.Version(1, 1, 0)),
+                dm.targets().stream().filter(t -> t.name().equals("switch")).map(TargetType::version).toList());
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.engine.RegistryState;
 import dev.jdm.core.engine.RegistryState.Refusal;
+import dev.jdm.core.spi.TargetType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
@@ -115,6 +116,12 @@ class UnstripedTargetTest {
                 + " 0 /dev/mapper/str 0", false);
         assertArrayEquals(Arrays.copyOfRange(legBytes(0), 12 * 512, (LEG_SECTORS - 12) * 512),
                 read(dm.device("odd"), 12 * 512, (LEG_SECTORS - 24) * 512));
+    }
+
+    @Test
+    void listedWithTheKernelsVersion() {
+        assertEquals(List.of(new TargetType.Version(1, 1, 0)),
+                dm.targets().stream().filter(t -> t.name().equals("unstriped")).map(TargetType::version).toList());
     }
 
     @Test
