@@ -20,6 +20,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static dev.jdm.targets.Images.pattern;
@@ -256,6 +258,58 @@ class SwitchTargetTest {
         writeAndModel(0, pattern(REGIONS * REGION, 11));
         assertFilesAsModelled();
         assertNull(msg("set_region_mappings"), "no words: nothing to do");
+    }
+
+    /**
+     * Two threads send at the same moment a message that moves every region to its own path, one from
+     * the first region up, the other from the last down, round after round: run one at a time, the later
+     * one leaves every region on one path; interleaved, they cross and leave each half on another path.
+     */
+    @Test
+    void messagesRunOneAtATime() throws Exception {
+        int regions = 4096;
+        List<Path> paths = new ArrayList<>();
+        for (int p = 0; p < PATHS; p++) {
+            byte[] marked = new byte[regions * 512];
+            Arrays.fill(marked, (byte) p);
+            paths.add(Files.write(dir.resolve("marked" + p + ".img"), marked));
+        }
+        dm.create("many", null, "0 " + regions + " switch 3 1 0 " + paths.get(0) + " 0 " + paths.get(1) + " 0 " + paths.get(2) + " 0", false);
+        int rounds = 40;
+        CyclicBarrier together = new CyclicBarrier(3);
+        List<Thread> senders = new ArrayList<>();
+        for (int p = 1; p <= 2; p++) {
+            List<String> argv = new ArrayList<>(List.of("set_region_mappings"));
+            for (int r = 0; r < regions; r++) {
+                argv.add(Integer.toHexString(p == 1 ? r : regions - 1 - r) + ":" + p);
+            }
+            senders.add(Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < rounds; i++) {
+                        together.await();
+                        dm.message("many", 0, argv);
+                        together.await();
+                    }
+                } catch (Exception e) {
+                    together.reset(); // the checker's await fails instead of waiting out its timeout
+                }
+            }));
+        }
+        try {
+            for (int i = 0; i < rounds; i++) {
+                together.await(10, TimeUnit.SECONDS);
+                together.await(10, TimeUnit.SECONDS);
+                byte[] all = read(dm.device("many"), 0, regions * 512);
+                byte[] uniform = new byte[all.length];
+                Arrays.fill(uniform, all[0]);
+                assertArrayEquals(uniform, all, "round " + i + ": every region on path " + all[0]);
+            }
+        } finally {
+            together.reset(); // a failed round releases the senders
+            for (Thread t : senders) {
+                t.join();
+            }
+        }
     }
 
     @Test
