@@ -2,7 +2,12 @@ package dev.jdm.cli;
 
 import dev.jdm.daemon.Attachments;
 import dev.jdm.daemon.JdmDaemon;
+import dev.jdm.daemon.multipath.Failback;
+import dev.jdm.daemon.multipath.PathChecker;
+import dev.jdm.nbd.NbdBackingProvider;
+import dev.jdm.nbd.NbdClient;
 import dev.jdm.nbd.NbdServer;
+import dev.jdm.targets.multipath.MultipathQueueTimeout;
 import dev.jdm.targets.snapshot.SnapshotCopyThrottle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -13,6 +18,7 @@ import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -61,6 +67,35 @@ final class DaemonCommand implements Callable<Integer> {
                     + " dm_snapshot snapshot_copy_throttle (default: 100, unthrottled).")
     int snapshotCopyThrottle = 100;
 
+    @Option(names = "--nbd-timeout", paramLabel = "SECONDS",
+            description = "How long a table's NBD backing device (nbd://, nbd+unix://) may take to connect or to answer a"
+                    + " request before it fails (ETIMEDOUT) and reconnects on the next one, as the kernel's nbd timeout"
+                    + " (default: 30; 0 = no limit).")
+    int nbdTimeout = 30;
+
+    // multipathd's role: the path checker (see docs/multipath.md).
+    @Option(names = "--path-check-interval", paramLabel = "SECONDS",
+            description = "How often every path of every multipath device is checked, as multipath.conf's polling_interval"
+                    + " (default: 5).")
+    int pathCheckInterval = 5;
+
+    @Option(names = "--path-check-timeout", paramLabel = "SECONDS",
+            description = "How long a path's check (a 4 KiB read at offset 0) may take before the path counts as failed,"
+                    + " as multipath.conf's checker_timeout (default: 30).")
+    int pathCheckTimeout = 30;
+
+    @Option(names = "--failback", paramLabel = "immediate|manual|followover|SECONDS",
+            description = "When the checker switches a multipath device back to its first group with a usable path, as"
+                    + " multipath.conf's failback: at once, never (default: manual), only when the first path of the group"
+                    + " comes back, or that many seconds after a path came back.")
+    String failback = "manual";
+
+    @Option(names = "--no-path-timeout", paramLabel = "SECONDS",
+            description = "How long a multipath device with queue_if_no_path keeps I/O waiting while no path is usable"
+                    + " before failing it, as the kernel's dm_multipath queue_if_no_path_timeout_secs (default: 0,"
+                    + " forever).")
+    int noPathTimeout;
+
     @Spec
     CommandSpec spec;
 
@@ -82,6 +117,15 @@ final class DaemonCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--snapshot-copy-throttle must be 0..100, not " + snapshotCopyThrottle);
         }
         SnapshotCopyThrottle.percent(snapshotCopyThrottle);
+        if (nbdTimeout < 0) {
+            throw new ParameterException(spec.commandLine(), "--nbd-timeout must be 0 or more seconds, not " + nbdTimeout);
+        }
+        NbdBackingProvider.defaultOptions(new NbdClient.Options(Duration.ofSeconds(nbdTimeout)));
+        config = config.withPathChecking(pathChecking());
+        if (noPathTimeout < 0) {
+            throw new ParameterException(spec.commandLine(), "--no-path-timeout must be 0 or more, not " + noPathTimeout);
+        }
+        MultipathQueueTimeout.seconds(noPathTimeout);
         if (nbdPort < 0 || nbdPort > 65535) {
             throw new ParameterException(spec.commandLine(), "--nbd-port must be 0..65535, not " + nbdPort);
         }
@@ -103,5 +147,20 @@ final class DaemonCommand implements Callable<Integer> {
             return 1;
         }
         return 0;
+    }
+
+    private PathChecker.Settings pathChecking() {
+        if (pathCheckInterval < 1) {
+            throw new ParameterException(spec.commandLine(), "--path-check-interval must be 1 or more, not " + pathCheckInterval);
+        }
+        if (pathCheckTimeout < 1) {
+            throw new ParameterException(spec.commandLine(), "--path-check-timeout must be 1 or more, not " + pathCheckTimeout);
+        }
+        try {
+            return new PathChecker.Settings(Duration.ofSeconds(pathCheckInterval), Duration.ofSeconds(pathCheckTimeout),
+                    Failback.parse(failback));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--" + e.getMessage());
+        }
     }
 }

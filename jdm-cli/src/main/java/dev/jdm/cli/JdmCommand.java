@@ -22,6 +22,7 @@ import java.nio.file.Path;
                 QueryCommands.Status.class, QueryCommands.Table.class, QueryCommands.Wait.class,
                 QueryCommands.Targets.class, QueryCommands.Version.class,
                 AttachCommands.Attach.class, AttachCommands.Detach.class, AttachCommands.Attachments.class,
+                MultipathCommand.class,
                 LuksCommands.class, VerityCommands.class, IntegrityCommands.class, LogWritesCommands.class, SnapshotCommands.class,
                 CrashTestCommand.class,
         })

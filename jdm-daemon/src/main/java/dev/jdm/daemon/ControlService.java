@@ -10,6 +10,8 @@ import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.TargetType;
+import dev.jdm.daemon.multipath.MultipathTopology;
+import dev.jdm.daemon.multipath.PathChecker;
 import dev.jdm.nbd.Attach;
 
 import java.io.IOException;
@@ -36,15 +38,18 @@ public final class ControlService {
     private final ReentrantLock changes = new ReentrantLock();
     /** Null when the daemon has no NBD socket to attach from. */
     private final Attachments attachments;
+    /** Null when the daemon checks no multipath paths. */
+    private final PathChecker pathChecker;
 
     public ControlService(DeviceMapper dm, String version) {
-        this(dm, version, null);
+        this(dm, version, null, null);
     }
 
-    public ControlService(DeviceMapper dm, String version, Attachments attachments) {
+    public ControlService(DeviceMapper dm, String version, Attachments attachments, PathChecker pathChecker) {
         this.dm = dm;
         this.version = version;
         this.attachments = attachments;
+        this.pathChecker = pathChecker;
     }
 
     /** One request line in, one reply object out; never throws. */
@@ -94,6 +99,7 @@ public final class ControlService {
             case "attach" -> attach(device(req, op));
             case "detach" -> change(() -> attachments(op).detach(device(req, op)));
             case "attachments" -> listAttachments();
+            case "multipath" -> Protocol.ok().set("maps", MultipathTopology.of(dm, names(req, op), pathChecker));
             default -> throw new DmException(Errno.EINVAL, "unknown op \"" + op + "\"");
         };
     }
@@ -133,6 +139,22 @@ public final class ControlService {
                     .orElseThrow(() -> new DmException(Errno.ENXIO, "no device with number " + major + ":" + minor));
         }
         throw new DmException(Errno.EINVAL, op + ": missing field \"name\" (or \"uuid\", or \"major\" and \"minor\")");
+    }
+
+    /** The optional field "names": an array of device names. */
+    private static List<String> names(JsonNode req, String op) throws DmException {
+        JsonNode v = req.get("names");
+        if (v == null || v.isNull()) {
+            return List.of();
+        }
+        List<String> names = new ArrayList<>();
+        for (JsonNode n : v) {
+            names.add(n.textValue());
+        }
+        if (!v.isArray() || names.contains(null)) {
+            throw new DmException(Errno.EINVAL, op + ": \"names\" must be an array of strings");
+        }
+        return names;
     }
 
     private ObjectNode create(JsonNode req) throws DmException {

@@ -3,6 +3,7 @@ package dev.jdm.daemon;
 import dev.jdm.core.Sectors;
 import dev.jdm.core.DmException;
 import dev.jdm.core.engine.DeviceMapper;
+import dev.jdm.daemon.multipath.PathChecker;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,18 +31,25 @@ public final class JdmDaemon implements AutoCloseable {
     public static final String DEFAULT_DEVICE = "disk0";
     public static final long DEFAULT_DEVICE_BYTES = 1L << 30;
 
-    /** Where the daemon keeps things; {@link #defaults} derives the socket and state folder from the data folder. */
-    public record Config(Path dataDir, Path socket, Path stateDir) {
+    /**
+     * Where the daemon keeps things, and how it checks multipath paths; {@link #defaults} derives the socket and
+     * state folder from the data folder.
+     */
+    public record Config(Path dataDir, Path socket, Path stateDir, PathChecker.Settings pathChecking) {
         public static Config defaults(Path dataDir) {
-            return new Config(dataDir, dataDir.resolve("jdm.sock"), dataDir.resolve("state"));
+            return new Config(dataDir, dataDir.resolve("jdm.sock"), dataDir.resolve("state"), PathChecker.Settings.DEFAULT);
         }
 
         public Config withSocket(Path s) {
-            return new Config(dataDir, s, stateDir);
+            return new Config(dataDir, s, stateDir, pathChecking);
         }
 
         public Config withStateDir(Path s) {
-            return new Config(dataDir, socket, s);
+            return new Config(dataDir, socket, s, pathChecking);
+        }
+
+        public Config withPathChecking(PathChecker.Settings p) {
+            return new Config(dataDir, socket, stateDir, p);
         }
     }
 
@@ -61,6 +69,7 @@ public final class JdmDaemon implements AutoCloseable {
     private final FileChannel lockFile;
     private final List<AutoCloseable> runningExports = new ArrayList<>();
     private Attachments attachments;
+    private PathChecker pathChecker;
     private ControlServer control;
     private boolean closed;
 
@@ -130,7 +139,8 @@ public final class JdmDaemon implements AutoCloseable {
                 attachments.detachLeftovers();
                 daemon.attachments = attachments;
             }
-            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, version(), attachments));
+            daemon.pathChecker = PathChecker.start(dm, config.pathChecking(), log);
+            daemon.control = ControlServer.start(config.socket(), new ControlService(dm, version(), attachments, daemon.pathChecker));
             log.println("jdm daemon: control socket " + daemon.control.path() + ", state folder " + config.stateDir().toAbsolutePath());
             return daemon;
         } catch (IOException | RuntimeException e) {
@@ -207,6 +217,9 @@ public final class JdmDaemon implements AutoCloseable {
         closed = true;
         if (control != null) {
             control.close();
+        }
+        if (pathChecker != null) {
+            pathChecker.close();
         }
         // Block devices first: they are clients of the exports.
         if (attachments != null) {

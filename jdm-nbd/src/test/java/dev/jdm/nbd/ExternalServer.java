@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /** nbdkit or qemu-nbd serving on a Unix socket for the length of a test. */
 final class ExternalServer implements AutoCloseable {
@@ -45,6 +46,7 @@ final class ExternalServer implements AutoCloseable {
 
     /** nbdkit with a plugin and its parameters, in the foreground, serving every export name. */
     static ExternalServer nbdkit(Path socket, String... pluginAndParams) throws IOException, InterruptedException {
+        Files.deleteIfExists(socket); // Left by a killed nbdkit, which would refuse to bind over it.
         List<String> cmd = new ArrayList<>(List.of(ExternalTools.requireTool("nbdkit", "nbdkit"), "-f", "--exit-with-parent", "-U", socket.toString()));
         cmd.addAll(List.of(pluginAndParams));
         return new ExternalServer(cmd, socket, "");
@@ -56,6 +58,14 @@ final class ExternalServer implements AutoCloseable {
                 "-f", "raw", "-x", "disk", "-k", socket.toString(), file.toString()), socket, "disk");
     }
 
+    /** Sends a signal (STOP, CONT, ...) to the server, as a hung or frozen server would behave. */
+    void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IOException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     String uri() {
         return "nbd+unix:///" + export + "?socket=" + socket;
     }
@@ -64,7 +74,10 @@ final class ExternalServer implements AutoCloseable {
     public void close() {
         process.destroy();
         try {
-            process.waitFor();
+            // nbdkit waits for its clients on SIGTERM, and a stopped one handles no signal but SIGKILL.
+            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -72,6 +72,11 @@ final class DeviceLookup implements DeviceResolver {
     }
 
     private static Acquired acquireMapped(MappedDevice md, MappedDevice holder) throws DmException {
+        if (holder == null) {
+            // A reader outside every table (the path checker): it cannot make a loop.
+            MappedDevice.Opener o = md.open("reader", false, null);
+            return new Acquired(md, o::close);
+        }
         if (md == holder) {
             throw new DmException(Errno.EINVAL, "a table cannot use its own device " + md.name());
         }

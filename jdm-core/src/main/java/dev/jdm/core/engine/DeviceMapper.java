@@ -509,6 +509,23 @@ public final class DeviceMapper implements AutoCloseable {
         return t == null ? List.of() : t.devices();
     }
 
+    /** A device opened by the text a table would name it with; closing gives it back. */
+    public record OpenedDevice(BlockDevice device, Runnable release) implements AutoCloseable {
+        @Override
+        public void close() {
+            release.run();
+        }
+    }
+
+    /**
+     * Opens what a table's device argument names ({@code /dev/mapper/NAME}, {@code major:minor}, a path,
+     * an {@code nbd://} URI) outside any table, read-only: multipath's path checker reads its paths so.
+     */
+    public OpenedDevice openDevice(String spec) throws DmException {
+        DeviceResolver.Acquired a = lookup.acquire(spec, true, null);
+        return new OpenedDevice(a.device(), a.release());
+    }
+
     public List<TargetLine> status(String name, boolean inactive) throws DmException {
         return lines(name, inactive, Target::status);
     }
