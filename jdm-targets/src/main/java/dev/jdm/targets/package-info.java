@@ -4,7 +4,7 @@
  * listed in {@code META-INF/services/dev.jdm.core.spi.TargetType}, where
  * {@link java.util.ServiceLoader} finds it; nothing else registers a type.
  *
- * <p>The simple targets live here: linear and striped (remap targets, built on
+ * <p>The simple targets live here: linear, striped, switch and unstriped (remap targets, built on
  * {@link dev.jdm.core.spi.RemapTarget}), zero, error, and the fault and test targets delay, flakey,
  * dust and log-writes. A target with more than one class of its own has a subpackage: crypt,
  * integrity, verity, thin (thin-pool and thin), and logwrites for log-writes' format and replay.
