@@ -105,12 +105,12 @@ final class ClientConnection {
     }
 
     private void start() {
-        reader.start();
         if (timeoutNanos > 0) {
             // A tenth of the timeout late at most (within 10 ms .. 1 s), at the cost of a few scans a second.
             long period = Math.clamp(timeoutNanos / 10, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
             watchdog = DEADLINES.scheduleAtFixedRate(this::checkDeadlines, period, period, TimeUnit.NANOSECONDS);
         }
+        reader.start(); // After the watchdog is set: a reader that breaks off at once must find it to cancel it.
     }
 
     ClientHandshake.Export export() {
@@ -127,7 +127,8 @@ final class ClientConnection {
 
     /** The error for a request that arrives after (or waited across) a break whose cause is {@code cause}. */
     BlockIoException lost(IOException cause) {
-        return new BlockIoException(Errno.EIO, uri + ": connection lost: " + cause.getMessage(), cause);
+        String why = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+        return new BlockIoException(Errno.EIO, uri + ": connection lost: " + why, cause);
     }
 
     // ---- requests ---------------------------------------------------------------------------------
@@ -161,6 +162,7 @@ final class ClientConnection {
             pending.remove(r.cookie());
             throw copy(b);
         }
+        IOException failed = null;
         writeLock.lock();
         try {
             if (payload != null) {
@@ -169,11 +171,14 @@ final class ClientConnection {
                 transport.write(r.encode());
             }
         } catch (IOException e) {
-            pending.remove(r.cookie());
-            breakOff(lost(e), null, 0);
-            throw new BlockIoException(Errno.EIO, uri + ": " + e.getMessage(), e);
+            failed = e;
         } finally {
             writeLock.unlock();
+        }
+        if (failed != null) {
+            // Fails every waiting request, this one too, unless a break (a timeout that closed the socket under
+            // this write, say) came first and failed it already with its own reason, which await reports.
+            breakOff(lost(failed), null, 0);
         }
         return p;
     }

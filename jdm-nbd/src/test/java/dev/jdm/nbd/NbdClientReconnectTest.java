@@ -219,6 +219,22 @@ class NbdClientReconnectTest {
     }
 
     @Test
+    void aWriteStuckOnAFrozenServersFullSocketTimesOutToo() throws Exception {
+        ExternalServer nbdkit = ExternalServer.nbdkit(dir.resolve("nbdkit.sock"), "memory", "size=" + SIZE);
+        try (nbdkit; NbdClient client = NbdClient.open(NbdUri.parse(nbdkit.uri()), false, ONE_SECOND)) {
+            nbdkit.signal("STOP");
+            long sent = System.nanoTime();
+            // Far more than the socket buffers hold: the sending thread blocks inside the write until the timeout.
+            IOException e = assertThrows(IOException.class, () -> client.write(0, ByteBuffer.allocate((int) SIZE / 2), false));
+            long took = System.nanoTime() - sent;
+            nbdkit.signal("CONT");
+            assertEquals(Errno.ETIMEDOUT, BlockIoException.errnoOf(e));
+            assertEquals(nbdkit.uri() + ": request timed out after 1 s", e.getMessage());
+            assertTookTheTimeout(took);
+        }
+    }
+
+    @Test
     void aServerBackWithAnotherSizeIsRefusedAndTheClientStaysFailed() throws Exception {
         Path socket = dir.resolve("nbdkit.sock");
         ExternalServer nbdkit = ExternalServer.nbdkit(socket, "memory", "size=" + SIZE);
