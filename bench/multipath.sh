@@ -128,7 +128,7 @@ throughput_rows() {
 # Failover under 4k random reads at QD1 on mp2: $1 is the fault (kill or cut), applied to path 1 after 2 s.
 failover() {
   local log=$WORK/lat-$1 what="path server killed (kill -9)"
-  [ "$1" = cut ] && what="path server's link cut"
+  [ "$1" = cut ] && what="path server link cut (ip link set down)"
   fio_json mp2 --rw=randread --bs=4k --iodepth=1 --runtime=$((NBD_TIMEOUT + 5)) --time_based \
     --write_lat_log="$log" --log_avg_msec=0 >/dev/null &
   local fio_pid=$!
