@@ -167,7 +167,7 @@ class NbdClientReconnectTest {
     }
 
     @Test
-    void aFrozenServerTimesTheRequestOutFailsTheOthersWithItAndIsReconnectedAfterTheRetryInterval() throws Exception {
+    void aFrozenServerTimesTheRequestOutFailsTheOthersWithItAndIsReconnectedOnceItThaws() throws Exception {
         ExternalServer nbdkit = ExternalServer.nbdkit(dir.resolve("nbdkit.sock"), "memory", "size=" + SIZE);
         try (nbdkit; NbdClient client = NbdClient.open(NbdUri.parse(nbdkit.uri()), false, ONE_SECOND)) {
             String uri = nbdkit.uri();
@@ -197,23 +197,9 @@ class NbdClientReconnectTest {
                 assertTrue(o.endedAt() - timedOut.endedAt() < 200 * MILLIS, (o.endedAt() - timedOut.endedAt()) / MILLIS + " ms later");
             }
 
-            // Still frozen: the reconnect's handshake times out, and fails the request that made it.
-            long attempt = System.nanoTime();
-            IOException e = assertThrows(IOException.class, () -> read(client, 0, 4096));
-            assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
-            assertEquals(Errno.EIO, BlockIoException.errnoOf(e));
-            long gaveUp = System.nanoTime();
-            long tookToFail = gaveUp - attempt;
-            assertTookTheTimeout(tookToFail);
-
+            // A reconnect to the frozen nbdkit would time out too, but nbdkit 1.32 may then abort (SIGABRT) when it
+            // thaws and finds that connection gone; aReconnectThatTimesOutFailsItsRequestAndTheNextOnesForASecond shows it.
             nbdkit.signal("CONT");
-            // Within a second after the failed attempt: no new one, the same reason at once.
-            long early = System.nanoTime();
-            e = assertThrows(IOException.class, () -> read(client, 0, 4096));
-            assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
-            assertTrue(System.nanoTime() - early < 100 * MILLIS);
-
-            Thread.sleep(Math.max(0, (gaveUp + 1100 * MILLIS - System.nanoTime()) / MILLIS));
             assertArrayEquals(written, read(client, 0, 4096));
         }
     }
@@ -231,6 +217,44 @@ class NbdClientReconnectTest {
             assertEquals(Errno.ETIMEDOUT, BlockIoException.errnoOf(e));
             assertEquals(nbdkit.uri() + ": request timed out after 1 s", e.getMessage());
             assertTookTheTimeout(took);
+        }
+    }
+
+    @Test
+    void aReconnectThatTimesOutFailsItsRequestAndTheNextOnesForASecond() throws Exception {
+        try (Served s = new Served(dir)) {
+            s.linear("disk", SIZE, false);
+            String uri = s.uri("disk");
+            NbdServer again = null;
+            try (NbdClient client = NbdClient.open(NbdUri.parse(uri), false, ONE_SECOND)) {
+                byte[] written = pattern(4096, 6);
+                client.write(0, ByteBuffer.wrap(written), false);
+                s.server.close();
+                try (BlackHole hole = BlackHole.unix(s.socket)) {
+                    // The connection is made (queued by the kernel), the server's greeting never comes.
+                    long attempt = System.nanoTime();
+                    IOException e = assertThrows(IOException.class, () -> read(client, 0, 4096));
+                    long gaveUp = System.nanoTime();
+                    assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
+                    assertEquals(Errno.EIO, BlockIoException.errnoOf(e));
+                    assertTookTheTimeout(gaveUp - attempt);
+                    hole.close();
+                    again = new NbdServer(s.dm, NbdServer.Config.unix(s.socket));
+                    again.start();
+                    // Within a second after the failed attempt: no new one, the same reason at once.
+                    long early = System.nanoTime();
+                    e = assertThrows(IOException.class, () -> read(client, 0, 4096));
+                    assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
+                    assertTrue(System.nanoTime() - early < 100 * MILLIS);
+                    assertEquals(0, again.connectionCount());
+                    Thread.sleep(Math.max(0, (gaveUp + 1100 * MILLIS - System.nanoTime()) / MILLIS));
+                    assertArrayEquals(written, read(client, 0, 4096));
+                }
+            } finally {
+                if (again != null) {
+                    again.close();
+                }
+            }
         }
     }
 
@@ -300,6 +324,29 @@ class NbdClientReconnectTest {
                 assertTookTheTimeout(took);
                 s.dm.resume("disk");
                 assertArrayEquals(written, read(client, 0, 4096));
+            }
+        }
+    }
+
+    @Test
+    void aZeroTimeoutWaitsAsLongAsTheServerTakes() throws Exception {
+        try (Served s = new Served(dir)) {
+            s.linear("disk", SIZE, false);
+            try (NbdClient client = NbdClient.open(NbdUri.parse(s.uri("disk")), false, new NbdClient.Options(Duration.ZERO))) {
+                byte[] written = pattern(4096, 5);
+                client.write(0, ByteBuffer.wrap(written), false);
+                s.dm.suspend("disk", false);
+                CompletableFuture<byte[]> held = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return read(client, 0, 4096);
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                Thread.sleep(1500);
+                assertFalse(held.isDone());
+                s.dm.resume("disk");
+                assertArrayEquals(written, held.get(5, TimeUnit.SECONDS));
             }
         }
     }
