@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,11 +21,15 @@ class DaemonNbdTimeoutIT {
     Path dir;
 
     @Test
-    void aTableOverAFrozenNbdServerFailsWithinTheTimeoutAndWorksAgainOnceItThaws() throws Exception {
+    void aTableOverAPausedNbdServerFailsWithinTheTimeoutAndWorksAgainOnceItResumes() throws Exception {
         Tools.require("nbdkit", "nbdkit");
         Tools.require("nbdcopy", "libnbd-bin");
         Path remote = dir.resolve("remote.sock");
-        Process nbdkit = new ProcessBuilder("nbdkit", "-f", "--exit-with-parent", "-U", remote.toString(), "memory", "size=4M")
+        Path pause = dir.resolve("pause.sock");
+        // The pause filter holds requests but not handshakes (a frozen nbdkit 1.32 may abort when it thaws and
+        // finds a handshake that timed out gone).
+        Process nbdkit = new ProcessBuilder("nbdkit", "-f", "--exit-with-parent", "-U", remote.toString(), "--filter=pause",
+                "memory", "size=4M", "pause-control=" + pause)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("nbdkit.log").toFile()).start();
         try (JdmSession s = new JdmSession(dir, "--no-nbd-tcp", "--nbd-timeout", "1")) {
             awaitListening(remote);
@@ -33,22 +38,16 @@ class DaemonNbdTimeoutIT {
             String copy = dir.resolve("copy.bin").toString();
             s.ok("nbdcopy", export, copy);
 
-            signal(nbdkit, "STOP");
+            control(pause, 'p');
             long start = System.nanoTime();
-            JdmSession.Result frozen = s.exec(null, List.of("nbdcopy", export, copy));
+            JdmSession.Result paused = s.exec(null, List.of("nbdcopy", export, copy));
             long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            assertNotEquals(0, frozen.exit(), frozen.toString());
+            assertNotEquals(0, paused.exit(), paused.toString());
             // The kernel's default of 30 s would still hold it here.
             assertTrue(took < 10_000, took + " ms");
 
-            signal(nbdkit, "CONT");
-            // Reconnects are tried at most once a second after a failed one (which the frozen copy may have caused).
-            JdmSession.Result thawed = null;
-            for (int i = 0; i < 5 && (thawed == null || thawed.exit() != 0); i++) {
-                Thread.sleep(1100);
-                thawed = s.exec(null, List.of("nbdcopy", export, copy));
-            }
-            assertEquals(0, thawed.exit(), thawed.toString());
+            control(pause, 'r');
+            assertEquals(0, s.exec(null, List.of("nbdcopy", export, copy)).exit());
         } finally {
             nbdkit.destroyForcibly().waitFor();
         }
@@ -76,7 +75,15 @@ class DaemonNbdTimeoutIT {
         throw new AssertionError("nbdkit did not listen on " + socket);
     }
 
-    private static void signal(Process p, String name) throws IOException, InterruptedException {
-        assertEquals(0, new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).start().waitFor());
+    /** Sends a command to nbdkit's pause filter ('p' pause, 'r' resume) and waits for its answer (the same in capitals). */
+    private static void control(Path socket, char command) throws IOException {
+        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            c.write(ByteBuffer.wrap(new byte[]{(byte) command}));
+            ByteBuffer answer = ByteBuffer.allocate(1);
+            while (answer.hasRemaining() && c.read(answer) >= 0) {
+                // One byte is all it sends.
+            }
+            assertEquals(Character.toUpperCase(command), (char) answer.get(0));
+        }
     }
 }

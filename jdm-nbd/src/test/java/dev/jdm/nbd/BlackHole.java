@@ -3,14 +3,18 @@ package dev.jdm.nbd;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A loopback TCP port that never answers: a listener that never accepts, its accept queue filled, so
- * the kernel drops every further SYN and a connect hangs as it would towards a dead host.
+ * A server that never answers. Over TCP, a loopback listener that never accepts, its accept queue
+ * filled, so the kernel drops every further SYN and a connect hangs as it would towards a dead host.
  */
 final class BlackHole implements AutoCloseable {
     private final ServerSocketChannel listener;
@@ -37,6 +41,19 @@ final class BlackHole implements AutoCloseable {
             throw e;
         }
         return hole;
+    }
+
+    /** A Unix socket that never accepts: connecting works (the kernel queues it), the server's greeting never comes. */
+    static BlackHole unix(Path socket) throws IOException {
+        Files.deleteIfExists(socket);
+        ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            listener.bind(UnixDomainSocketAddress.of(socket));
+        } catch (IOException e) {
+            listener.close();
+            throw e;
+        }
+        return new BlackHole(listener);
     }
 
     int port() throws IOException {

@@ -10,7 +10,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -167,7 +169,7 @@ class NbdClientReconnectTest {
     }
 
     @Test
-    void aFrozenServerTimesTheRequestOutFailsTheOthersWithItAndIsReconnectedAfterTheRetryInterval() throws Exception {
+    void aFrozenServerTimesTheRequestOutAndFailsTheOthersWithIt() throws Exception {
         ExternalServer nbdkit = ExternalServer.nbdkit(dir.resolve("nbdkit.sock"), "memory", "size=" + SIZE);
         try (nbdkit; NbdClient client = NbdClient.open(NbdUri.parse(nbdkit.uri()), false, ONE_SECOND)) {
             String uri = nbdkit.uri();
@@ -197,24 +199,39 @@ class NbdClientReconnectTest {
                 assertTrue(o.endedAt() - timedOut.endedAt() < 200 * MILLIS, (o.endedAt() - timedOut.endedAt()) / MILLIS + " ms later");
             }
 
-            // Still frozen: the reconnect's handshake times out, and fails the request that made it.
-            long attempt = System.nanoTime();
-            IOException e = assertThrows(IOException.class, () -> read(client, 0, 4096));
-            assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
-            assertEquals(Errno.EIO, BlockIoException.errnoOf(e));
-            long gaveUp = System.nanoTime();
-            long tookToFail = gaveUp - attempt;
-            assertTookTheTimeout(tookToFail);
-
+            // nbdkit 1.32 may abort (SIGABRT) when it thaws and finds connections gone that were closed while it was
+            // stopped: the return of a server is shown with its pause filter below.
             nbdkit.signal("CONT");
-            // Within a second after the failed attempt: no new one, the same reason at once.
-            long early = System.nanoTime();
-            e = assertThrows(IOException.class, () -> read(client, 0, 4096));
-            assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
-            assertTrue(System.nanoTime() - early < 100 * MILLIS);
+        }
+    }
 
-            Thread.sleep(Math.max(0, (gaveUp + 1100 * MILLIS - System.nanoTime()) / MILLIS));
+    @Test
+    void aPausedServerTimesTheRequestOutAndIsReconnectedOnceItResumes() throws Exception {
+        Path pause = dir.resolve("pause.sock");
+        ExternalServer nbdkit = ExternalServer.nbdkit(dir.resolve("nbdkit.sock"), "--filter=pause", "memory", "size=" + SIZE,
+                "pause-control=" + pause);
+        try (nbdkit; NbdClient client = NbdClient.open(NbdUri.parse(nbdkit.uri()), false, ONE_SECOND)) {
+            byte[] written = pattern(4096, 7);
+            client.write(0, ByteBuffer.wrap(written), false);
+            pauseControl(pause, 'p');
+            long sent = System.nanoTime();
+            IOException e = assertThrows(IOException.class, () -> read(client, 0, 4096));
+            assertTookTheTimeout(System.nanoTime() - sent);
+            assertEquals(nbdkit.uri() + ": request timed out after 1 s", e.getMessage());
+            pauseControl(pause, 'r');
             assertArrayEquals(written, read(client, 0, 4096));
+        }
+    }
+
+    /** A command to nbdkit's pause filter ('p' pause, 'r' resume), once it took effect (it answers in capitals). */
+    private static void pauseControl(Path socket, char command) throws IOException {
+        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            c.write(ByteBuffer.wrap(new byte[]{(byte) command}));
+            ByteBuffer answer = ByteBuffer.allocate(1);
+            while (answer.hasRemaining() && c.read(answer) >= 0) {
+                // One byte is all it sends.
+            }
+            assertEquals(Character.toUpperCase(command), (char) answer.get(0));
         }
     }
 
@@ -231,6 +248,44 @@ class NbdClientReconnectTest {
             assertEquals(Errno.ETIMEDOUT, BlockIoException.errnoOf(e));
             assertEquals(nbdkit.uri() + ": request timed out after 1 s", e.getMessage());
             assertTookTheTimeout(took);
+        }
+    }
+
+    @Test
+    void aReconnectThatTimesOutFailsItsRequestAndTheNextOnesForASecond() throws Exception {
+        try (Served s = new Served(dir)) {
+            s.linear("disk", SIZE, false);
+            String uri = s.uri("disk");
+            NbdServer again = null;
+            try (NbdClient client = NbdClient.open(NbdUri.parse(uri), false, ONE_SECOND)) {
+                byte[] written = pattern(4096, 6);
+                client.write(0, ByteBuffer.wrap(written), false);
+                s.server.close();
+                try (BlackHole hole = BlackHole.unix(s.socket)) {
+                    // The connection is made (queued by the kernel), the server's greeting never comes.
+                    long attempt = System.nanoTime();
+                    IOException e = assertThrows(IOException.class, () -> read(client, 0, 4096));
+                    long gaveUp = System.nanoTime();
+                    assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
+                    assertEquals(Errno.EIO, BlockIoException.errnoOf(e));
+                    assertTookTheTimeout(gaveUp - attempt);
+                    hole.close();
+                    again = new NbdServer(s.dm, NbdServer.Config.unix(s.socket));
+                    again.start();
+                    // Within a second after the failed attempt: no new one, the same reason at once.
+                    long early = System.nanoTime();
+                    e = assertThrows(IOException.class, () -> read(client, 0, 4096));
+                    assertEquals(uri + ": reconnect failed: connecting timed out after 1 s", e.getMessage());
+                    assertTrue(System.nanoTime() - early < 100 * MILLIS);
+                    assertEquals(0, again.connectionCount());
+                    Thread.sleep(Math.max(0, (gaveUp + 1100 * MILLIS - System.nanoTime()) / MILLIS));
+                    assertArrayEquals(written, read(client, 0, 4096));
+                }
+            } finally {
+                if (again != null) {
+                    again.close();
+                }
+            }
         }
     }
 
@@ -300,6 +355,29 @@ class NbdClientReconnectTest {
                 assertTookTheTimeout(took);
                 s.dm.resume("disk");
                 assertArrayEquals(written, read(client, 0, 4096));
+            }
+        }
+    }
+
+    @Test
+    void aZeroTimeoutWaitsAsLongAsTheServerTakes() throws Exception {
+        try (Served s = new Served(dir)) {
+            s.linear("disk", SIZE, false);
+            try (NbdClient client = NbdClient.open(NbdUri.parse(s.uri("disk")), false, new NbdClient.Options(Duration.ZERO))) {
+                byte[] written = pattern(4096, 5);
+                client.write(0, ByteBuffer.wrap(written), false);
+                s.dm.suspend("disk", false);
+                CompletableFuture<byte[]> held = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return read(client, 0, 4096);
+                    } catch (IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                Thread.sleep(1500);
+                assertFalse(held.isDone());
+                s.dm.resume("disk");
+                assertArrayEquals(written, held.get(5, TimeUnit.SECONDS));
             }
         }
     }
