@@ -20,7 +20,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * What a table's device argument names, opened for the table (the kernel's dm_get_device): a mapped
  * device ({@code /dev/mapper/NAME} or {@code 253:MINOR}, opened as held by the table and refused if it
  * would make a loop), a device a {@link BackingProvider} accepts ({@code nbd://...}), or a file or block
- * device (a path, or {@code major:minor} through sysfs), shared by every table that names it.
+ * device (a path, or {@code major:minor} through sysfs); the last two shared by every table that names them.
  */
 final class DeviceLookup implements DeviceResolver {
 
@@ -35,6 +35,7 @@ final class DeviceLookup implements DeviceResolver {
 
     private final Registry registry;
     private final BackingDevices backing;
+    private final RemoteDevices remote = new RemoteDevices();
     private final List<BackingProvider> providers = new CopyOnWriteArrayList<>();
 
     DeviceLookup(Registry registry, boolean direct) {
@@ -60,12 +61,7 @@ final class DeviceLookup implements DeviceResolver {
         }
         for (BackingProvider p : providers) {
             if (p.accepts(spec)) {
-                try {
-                    BlockDevice d = p.open(spec, readOnly);
-                    return new Acquired(d, () -> closeQuietly(d));
-                } catch (IOException e) {
-                    throw new DmException(Errno.ENXIO, "cannot open " + spec + ": " + e.getMessage(), e);
-                }
+                return remote.acquire(p, spec, readOnly);
             }
         }
         return backing.acquire(pathOf(spec), readOnly);
@@ -160,13 +156,5 @@ final class DeviceLookup implements DeviceResolver {
             return null;
         }
         return new int[]{Integer.parseInt(a), Integer.parseInt(b)};
-    }
-
-    private static void closeQuietly(BlockDevice d) {
-        try {
-            d.close();
-        } catch (IOException ignored) {
-            // Released for good; a failing close has nobody left to tell.
-        }
     }
 }
