@@ -25,7 +25,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The multipathd role: every interval it probes each path of every multipath device the way multipath's
- * {@code directio} checker does (open the path's device, read its first 4 KiB within the checker timeout, close),
+ * {@code directio} checker does (open the path's device, read its first 4 KiB within the checker timeout, close;
+ * the engine hands it the very device the table holds, so an NBD path's probe goes through the target's own client
+ * and succeeds only once that client is connected again),
  * fails in the target the paths that stop answering, reinstates the ones that answer again, and switches back to the
  * first group as the failback policy says. It works from the target's table and status text and acts with its
  * messages only, as multipathd does with the kernel. Probes of different paths run at the same time, each on its own
