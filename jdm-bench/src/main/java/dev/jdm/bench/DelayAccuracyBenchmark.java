@@ -40,9 +40,9 @@ public class DelayAccuracyBenchmark {
     public void setUp() throws Exception {
         dir = Files.createTempDirectory(Path.of(System.getenv().getOrDefault("JDM_BENCH_DIR", "/dev/shm")), "jdm-delay-bench-");
         Path file = dir.resolve("backing.img");
-        FaultTargetsBenchmark.filled(file);
+        TargetIoBenchmark.filled(file);
         dm = DeviceMapper.create();
-        dm.create("bench", null, "0 " + FaultTargetsBenchmark.DEVICE_BYTES / 512 + " delay " + file + " 0 " + delayMs, false);
+        dm.create("bench", null, "0 " + TargetIoBenchmark.FILE_BYTES / 512 + " delay " + file + " 0 " + delayMs, false);
         device = dm.device("bench");
     }
 

@@ -11,7 +11,7 @@ import java.util.TreeMap;
 
 /**
  * Runs {@link SwitchUnstripedBenchmark} (JMH options are passed through) and prints a Markdown table of
- * 4 KiB random-read throughput through switch and unstriped as ratios to linear on the same file.
+ * 4 KiB random reads and writes through switch and unstriped as ratios to linear on the same file.
  */
 public final class SwitchUnstripedMain {
     private SwitchUnstripedMain() {
@@ -23,16 +23,20 @@ public final class SwitchUnstripedMain {
                 .include(SwitchUnstripedBenchmark.class.getName())
                 .jvmArgsAppend("--enable-native-access=ALL-UNNAMED")
                 .build();
-        Map<String, Double> opsPerSecond = new TreeMap<>();
+        Map<String, Map<String, Double>> opsPerSecond = new TreeMap<>();
         for (RunResult r : new Runner(options).run()) {
-            opsPerSecond.put(r.getParams().getParam("target"), r.getPrimaryResult().getScore());
+            String benchmark = r.getParams().getBenchmark();
+            opsPerSecond.computeIfAbsent(benchmark.substring(benchmark.lastIndexOf('.') + 1), k -> new TreeMap<>())
+                    .put(r.getParams().getParam("target"), r.getPrimaryResult().getScore());
         }
-        double linear = opsPerSecond.get("linear");
         System.out.println();
-        System.out.println("| target | 4 KiB random reads (ops/s) | / linear |");
-        System.out.println("|---|---:|---:|");
+        System.out.println("| operation | linear (ops/s) | switch (ops/s) | switch/linear | unstriped (ops/s) | unstriped/linear |");
+        System.out.println("|---|---:|---:|---:|---:|---:|");
         for (var e : opsPerSecond.entrySet()) {
-            System.out.printf("| %s | %,.0f | %.3f |%n", e.getKey(), e.getValue(), e.getValue() / linear);
+            Map<String, Double> by = e.getValue();
+            double linear = by.get("linear");
+            System.out.printf("| %s | %,.0f | %,.0f | %.3f | %,.0f | %.3f |%n", e.getKey(), linear, by.get("switch"),
+                    by.get("switch") / linear, by.get("unstriped"), by.get("unstriped") / linear);
         }
     }
 }
