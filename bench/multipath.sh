@@ -51,7 +51,7 @@ cleanup() {
     ip link del "jbr$$h$i" 2>/dev/null || true
     ip netns del "${NAMESPACES[$i]}" 2>/dev/null || true
   done
-  [ -n "${WORK:-}" ] && rm -rf "$WORK"
+  if [ -n "${WORK:-}" ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -116,6 +116,17 @@ best_of() {
   echo "$best"
 }
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# How many of the machine's cores were busy (not idle, not waiting for I/O) while "$@" ran.
+busy_cores() {
+  local before after
+  before=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat)
+  "$@" >/dev/null
+  after=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat)
+  python3 -c "
+b, a = '$before'.split(), '$after'.split()
+total, idle = int(a[0]) - int(b[0]), int(a[1]) - int(b[1])
+print(f'{(total - idle) / total * $(nproc):.2f}')"
+}
 
 throughput_rows() {
   local label=$1 two one
@@ -182,6 +193,10 @@ run_on() {
   printf '| %-44s | %9s | %9s | %6s |\n' "throughput" "2 paths" "1 path" "ratio"
   printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "-----------" "-----------" "--------"
   throughput_rows "healthy"
+  # Healthy paths share this machine's cores with each other, the client and fio: the bound on what a
+  # second path can add is the CPU left over, shown here for the 4k case.
+  printf '| %-44s | %9s | %9s | %6s |\n' "healthy: cores busy (of $(nproc)) in 4k reads" \
+    "$(busy_cores fio_rate mp2 randread 4k 32 iops)" "$(busy_cores fio_rate mp1 randread 4k 32 iops)" ""
   for i in 0 1; do
     tc qdisc add dev "jbr$$h$i" root tbf rate "${LINK_MBIT}mbit" burst 256kb latency 50ms
     ip netns exec "${NAMESPACES[$i]}" tc qdisc add dev "jbn$$h$i" root tbf rate "${LINK_MBIT}mbit" burst 256kb latency 50ms
