@@ -243,9 +243,9 @@ final class ChangeCommands {
         @Override
         int run(ControlClient daemon) throws Failed {
             String subject = mangle(name);
-            ObjectNode req = request("message").put("name", subject).put("sector", sector);
-            ArrayNode argv = req.putArray("argv");
-            words.forEach(argv::add);
+            // As dmsetup: the words joined with spaces, for the daemon to split as the kernel does (so
+            // "create_thin 0" is two words and a backslash keeps a space inside one).
+            ObjectNode req = request("message").put("name", subject).put("sector", sector).put("text", String.join(" ", words));
             JsonNode reply = call(daemon, req, subject);
             if (reply.hasNonNull("response")) {
                 out().println(reply.get("response").asText());

@@ -8,6 +8,7 @@ import dev.jdm.core.DmException;
 import dev.jdm.core.Errno;
 import dev.jdm.core.engine.DeviceMapper;
 import dev.jdm.core.engine.MappedDevice;
+import dev.jdm.core.engine.TableParser;
 import dev.jdm.core.io.BlockDevice;
 import dev.jdm.core.spi.TargetType;
 import dev.jdm.daemon.multipath.MultipathTopology;
@@ -328,17 +329,7 @@ public final class ControlService {
             throw new DmException(Errno.EINVAL, "message: missing field \"sector\"");
         }
         long s = Protocol.number(req, op, "sector", 0);
-        JsonNode argv = req.get("argv");
-        if (argv == null || !argv.isArray()) {
-            throw new DmException(Errno.EINVAL, "message: missing field \"argv\" (an array of strings)");
-        }
-        List<String> words = new ArrayList<>();
-        for (JsonNode w : argv) {
-            if (!w.isTextual()) {
-                throw new DmException(Errno.EINVAL, "message: \"argv\" must hold only strings");
-            }
-            words.add(w.textValue());
-        }
+        List<String> words = messageWords(req);
         changes.lock();
         try {
             String response = dm.message(name, s, words);
@@ -347,6 +338,32 @@ public final class ControlService {
         } finally {
             changes.unlock();
         }
+    }
+
+    /**
+     * A message's words: {@code text}, one string split as the kernel splits what dmsetup sends
+     * (dm_split_args), or {@code argv}, the words already split.
+     */
+    private static List<String> messageWords(JsonNode req) throws DmException {
+        JsonNode text = req.get("text");
+        if (text != null && !text.isNull()) {
+            if (!text.isTextual() || req.has("argv")) {
+                throw new DmException(Errno.EINVAL, "message: \"text\" must be a string, and not given with \"argv\"");
+            }
+            return TableParser.splitArgs(text.textValue());
+        }
+        JsonNode argv = req.get("argv");
+        if (argv == null || !argv.isArray()) {
+            throw new DmException(Errno.EINVAL, "message: missing field \"text\" (a string) or \"argv\" (an array of strings)");
+        }
+        List<String> words = new ArrayList<>();
+        for (JsonNode w : argv) {
+            if (!w.isTextual()) {
+                throw new DmException(Errno.EINVAL, "message: \"argv\" must hold only strings");
+            }
+            words.add(w.textValue());
+        }
+        return words;
     }
 
     private ObjectNode targets() {

@@ -543,6 +543,15 @@ public final class DeviceMapper implements AutoCloseable {
                 text.apply(e.target()))).toList();
     }
 
+    /**
+     * {@link #message(String, long, List)} with the message as one string, split into words as the kernel
+     * splits what dmsetup sends ({@link TableParser#splitArgs}: {@code "create_thin 0"} is two words,
+     * {@code "mark a\\ b"} two with a space inside the second).
+     */
+    public String message(String name, long sector, String text) throws DmException {
+        return message(name, sector, TableParser.splitArgs(text));
+    }
+
     /** Sends a message to the live target holding {@code sector}, or to the core for {@code @...} messages. */
     public String message(String name, long sector, List<String> argv) throws DmException {
         MappedDevice md = device(name);

@@ -48,17 +48,31 @@ public final class TableParser {
         return Long.parseLong(word);
     }
 
+    /** A table line's words; unlike a message, a line may not end in a lone backslash (it would escape nothing). */
     static List<String> split(int lineNumber, String line) throws DmException {
+        int trailing = 0;
+        while (trailing < line.length() && line.charAt(line.length() - 1 - trailing) == '\\') {
+            trailing++;
+        }
+        if (trailing % 2 == 1) {
+            throw new DmException(Errno.EINVAL, "table line " + lineNumber + ": backslash at the end of the line");
+        }
+        return splitArgs(line);
+    }
+
+    /**
+     * The kernel's dm_split_args, which splits a table line or a message into words: white space separates
+     * them, a backslash keeps the next character in the word (so {@code \ } is a space inside a word and
+     * {@code \\} a backslash), and a backslash at the very end stays as it is.
+     */
+    public static List<String> splitArgs(String text) {
         List<String> words = new ArrayList<>();
         StringBuilder word = new StringBuilder();
         boolean inWord = false;
-        for (int i = 0; i < line.length(); i++) {
-            char c = line.charAt(i);
-            if (c == '\\') {
-                if (++i == line.length()) {
-                    throw new DmException(Errno.EINVAL, "table line " + lineNumber + ": backslash at the end of the line");
-                }
-                word.append(line.charAt(i));
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\\' && i + 1 < text.length()) {
+                word.append(text.charAt(++i));
                 inWord = true;
             } else if (Character.isWhitespace(c)) {
                 if (inWord) {
