@@ -86,7 +86,7 @@ class ControlProtocolTest {
                 einval("load: missing field \\\"table\\\""),
                 einval("info: missing field \\\"name\\\" (or \\\"uuid\\\", or \\\"major\\\" and \\\"minor\\\")"),
                 einval("message: missing field \\\"sector\\\""),
-                einval("message: missing field \\\"argv\\\" (an array of strings)"),
+                einval("message: missing field \\\"text\\\" (a string) or \\\"argv\\\" (an array of strings)"),
                 einval("rename: give exactly one of \\\"newName\\\" and \\\"setUuid\\\""),
                 einval("wait: field \\\"eventNr\\\" must be an integer")),
                 exchange("{\"op\":", "[1]", "{}", "{\"op\":\"frobnicate\"}", "{\"op\":\"create\"}",
@@ -149,6 +149,11 @@ class ControlProtocolTest {
                 one("{\"op\":\"load\",\"name\":\"first\",\"table\":\"0 8 linear " + image + " x\"}"));
         assertEquals(einval("target does not accept messages"),
                 one("{\"op\":\"message\",\"name\":\"first\",\"sector\":0,\"argv\":[\"hello\"]}"));
+        // One string, split as the kernel splits it: the core sees "@cancel_deferred_remove" as the first word.
+        assertEquals("{\"ok\":false,\"errno\":\"ENXIO\",\"code\":6,\"error\":\"device first is not marked for deferred remove\"}",
+                one("{\"op\":\"message\",\"name\":\"first\",\"sector\":0,\"text\":\"  @cancel_deferred_remove \"}"));
+        assertEquals(einval("message: \\\"text\\\" must be a string, and not given with \\\"argv\\\""),
+                one("{\"op\":\"message\",\"name\":\"first\",\"sector\":0,\"text\":\"a\",\"argv\":[\"b\"]}"));
     }
 
     @Test

@@ -191,7 +191,7 @@ class ThinProvisioningTest {
         Files.write(dataFile, filled(8 * big, 0xAA));
         try (DeviceMapper dm = DeviceMapper.create()) {
             dm.create("pool", null, "0 " + 8 * 4096 + " thin-pool " + meta + " " + dataFile + " 4096 0", false);
-            dm.message("pool", 0, List.of("create_thin", "0"));
+            dm.message("pool", 0, "create_thin 0"); // one string, as dmsetup sends it
             dm.create("thin", null, "0 " + 4 * 4096 + " thin /dev/mapper/pool 0", false);
             MappedDevice thin = dm.device("thin");
             byte[] patch = pattern(4096, 41);
