@@ -9,8 +9,6 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Files and block devices held by tables, opened once and shared by every table that names them
@@ -19,17 +17,14 @@ import java.util.Map;
  * its mapped device refuses writes.
  */
 final class BackingDevices {
-    private record Shared(FileBlockDevice device, int refs) {
-    }
-
-    private final Map<Path, Shared> open = new HashMap<>();
+    private final SharedOpens<Path> open = new SharedOpens<>();
     private final boolean direct;
 
     BackingDevices(boolean direct) {
         this.direct = direct;
     }
 
-    synchronized DeviceResolver.Acquired acquire(Path path, boolean readOnly) throws DmException {
+    DeviceResolver.Acquired acquire(Path path, boolean readOnly) throws DmException {
         Path key;
         try {
             key = path.toRealPath();
@@ -38,14 +33,12 @@ final class BackingDevices {
         } catch (IOException e) {
             throw new DmException(Errno.ENXIO, "cannot resolve " + path + ": " + e.getMessage());
         }
-        Shared s = open.get(key);
-        if (s == null) {
-            s = new Shared(openDevice(key, readOnly), 0);
-        } else if (s.device.isReadOnly() && !readOnly) {
-            throw new DmException(Errno.EACCES, path + " can only be opened read-only");
-        }
-        open.put(key, new Shared(s.device, s.refs + 1));
-        return new DeviceResolver.Acquired(s.device, () -> release(key));
+        return open.acquire(key, device -> {
+            if (device.isReadOnly() && !readOnly) {
+                throw new DmException(Errno.EACCES, path + " can only be opened read-only");
+            }
+            return true;
+        }, () -> openDevice(key, readOnly));
     }
 
     private FileBlockDevice openDevice(Path path, boolean readOnly) throws DmException {
@@ -74,24 +67,7 @@ final class BackingDevices {
         return new DmException(errno, "cannot open " + path + ": " + why, e);
     }
 
-    private synchronized void release(Path key) {
-        Shared s = open.get(key);
-        if (s == null) {
-            return;
-        }
-        if (s.refs > 1) {
-            open.put(key, new Shared(s.device, s.refs - 1));
-            return;
-        }
-        open.remove(key);
-        try {
-            s.device.close();
-        } catch (IOException ignored) {
-            // Nothing more can be done for a device nobody holds.
-        }
-    }
-
-    synchronized int openCount() {
-        return open.size();
+    int openCount() {
+        return open.openCount();
     }
 }

@@ -35,7 +35,12 @@ final class DeviceLookup implements DeviceResolver {
 
     private final Registry registry;
     private final BackingDevices backing;
-    private final RemoteDevices remote = new RemoteDevices();
+    /**
+     * Devices a provider opens ({@code nbd://...}), shared per spec like files: a table reload keeps its connection,
+     * and the path checker probes the very client a multipath path sends I/O through, so a probe that succeeds means
+     * that client is connected again. A read-write request finding only a read-only device opens one of its own.
+     */
+    private final SharedOpens<String> remote = new SharedOpens<>();
     private final List<BackingProvider> providers = new CopyOnWriteArrayList<>();
 
     DeviceLookup(Registry registry, boolean direct) {
@@ -61,7 +66,13 @@ final class DeviceLookup implements DeviceResolver {
         }
         for (BackingProvider p : providers) {
             if (p.accepts(spec)) {
-                return remote.acquire(p, spec, readOnly);
+                return remote.acquire(spec, open -> readOnly || !open.isReadOnly(), () -> {
+                    try {
+                        return p.open(spec, readOnly);
+                    } catch (IOException e) {
+                        throw new DmException(Errno.ENXIO, "cannot open " + spec + ": " + e.getMessage(), e);
+                    }
+                });
             }
         }
         return backing.acquire(pathOf(spec), readOnly);
