@@ -113,22 +113,12 @@ final class DaemonCommand implements Callable<Integer> {
         if (tls != NbdServer.TlsMode.OFF && (tlsKey == null || tlsCert == null)) {
             throw new ParameterException(spec.commandLine(), "--tls " + tls.name().toLowerCase(Locale.ROOT) + " needs --tls-key and --tls-cert");
         }
-        if (snapshotCopyThrottle < 0 || snapshotCopyThrottle > 100) {
-            throw new ParameterException(spec.commandLine(), "--snapshot-copy-throttle must be 0..100, not " + snapshotCopyThrottle);
-        }
-        SnapshotCopyThrottle.percent(snapshotCopyThrottle);
-        if (nbdTimeout < 0) {
-            throw new ParameterException(spec.commandLine(), "--nbd-timeout must be 0 or more seconds, not " + nbdTimeout);
-        }
-        NbdBackingProvider.defaultOptions(new NbdClient.Options(Duration.ofSeconds(nbdTimeout)));
+        SnapshotCopyThrottle.percent(checked("--snapshot-copy-throttle", snapshotCopyThrottle, 0, 100, "0..100"));
+        NbdBackingProvider.defaultOptions(new NbdClient.Options(Duration.ofSeconds(
+                checked("--nbd-timeout", nbdTimeout, 0, Integer.MAX_VALUE, "0 or more seconds"))));
         config = config.withPathChecking(pathChecking());
-        if (noPathTimeout < 0) {
-            throw new ParameterException(spec.commandLine(), "--no-path-timeout must be 0 or more, not " + noPathTimeout);
-        }
-        MultipathQueueTimeout.seconds(noPathTimeout);
-        if (nbdPort < 0 || nbdPort > 65535) {
-            throw new ParameterException(spec.commandLine(), "--nbd-port must be 0..65535, not " + nbdPort);
-        }
+        MultipathQueueTimeout.seconds(checked("--no-path-timeout", noPathTimeout, 0, Integer.MAX_VALUE, "0 or more"));
+        checked("--nbd-port", nbdPort, 0, 65535, "0..65535");
         Path nbdUnix = (nbdSocket != null ? nbdSocket : dataDir.resolve("nbd.sock")).toAbsolutePath();
         boolean tcp = !noNbdTcp && nbdPort != 0;
         NbdServer.Config nbd = NbdServer.Config.unix(nbdUnix).withTcp(nbdHost, tcp ? nbdPort : -1).withTls(tls, tlsKey, tlsCert);
@@ -149,16 +139,19 @@ final class DaemonCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** {@code value}, or the option refused with what it allows unless it lies in [min, max]. */
+    private int checked(String option, int value, int min, int max, String allowed) {
+        if (value < min || value > max) {
+            throw new ParameterException(spec.commandLine(), option + " must be " + allowed + ", not " + value);
+        }
+        return value;
+    }
+
     private PathChecker.Settings pathChecking() {
-        if (pathCheckInterval < 1) {
-            throw new ParameterException(spec.commandLine(), "--path-check-interval must be 1 or more, not " + pathCheckInterval);
-        }
-        if (pathCheckTimeout < 1) {
-            throw new ParameterException(spec.commandLine(), "--path-check-timeout must be 1 or more, not " + pathCheckTimeout);
-        }
+        Duration interval = Duration.ofSeconds(checked("--path-check-interval", pathCheckInterval, 1, Integer.MAX_VALUE, "1 or more"));
+        Duration timeout = Duration.ofSeconds(checked("--path-check-timeout", pathCheckTimeout, 1, Integer.MAX_VALUE, "1 or more"));
         try {
-            return new PathChecker.Settings(Duration.ofSeconds(pathCheckInterval), Duration.ofSeconds(pathCheckTimeout),
-                    Failback.parse(failback));
+            return new PathChecker.Settings(interval, timeout, Failback.parse(failback));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--" + e.getMessage());
         }

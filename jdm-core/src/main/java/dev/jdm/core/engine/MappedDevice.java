@@ -563,13 +563,26 @@ public final class MappedDevice implements BlockDevice {
 
     @Override
     public void flush() throws IOException {
+        requeueable(Table::flush);
+    }
+
+    private interface TableOp {
+        void apply(Table t) throws IOException;
+    }
+
+    /**
+     * An operation on the live table that goes again once resumed if a target requeues it (see read, which
+     * with write keeps its loop by hand: no lambda on the data path); a range operation may so repeat, as
+     * the kernel's does.
+     */
+    private void requeueable(TableOp op) throws IOException {
         while (true) {
             Table t = admit();
             try {
-                t.flush();
+                op.apply(t);
                 return;
             } catch (RequeueException requeued) {
-                // Goes again once resumed (see read).
+                // Round again below, outside the gate.
             } finally {
                 gate.exit();
             }
@@ -583,22 +596,13 @@ public final class MappedDevice implements BlockDevice {
     }
 
     private void splitRange(long offset, long length, boolean write, TargetRangeOp op) throws IOException {
-        while (true) {
-            Table t = admit();
-            try {
-                if (write) {
-                    checkWritable(t, name);
-                }
-                checkRange(t, offset, length);
-                IoSplit.forEach(offset, length, t, (e, off, len) -> op.apply(e, off - e.startByte(), len));
-                return;
-            } catch (RequeueException requeued) {
-                // Goes again once resumed (see read); a range operation may repeat, as the kernel's does.
-            } finally {
-                gate.exit();
+        requeueable(t -> {
+            if (write) {
+                checkWritable(t, name);
             }
-            awaitSuspend();
-        }
+            checkRange(t, offset, length);
+            IoSplit.forEach(offset, length, t, (e, off, len) -> op.apply(e, off - e.startByte(), len));
+        });
     }
 
     @Override
